@@ -1,0 +1,1 @@
+"""Subjective-experiment protocols, runner, questionnaires, virtual participants, analysis and reports."""

@@ -1,0 +1,5 @@
+import sys
+
+from fep_motion.cli import main
+
+sys.exit(main())
