@@ -30,6 +30,17 @@ DOF_NAMES: tuple[str, ...] = (
 DOF = {name: i for i, name in enumerate(DOF_NAMES)}
 NUM_DOF = len(DOF_NAMES)
 
+# DOF indices of each body joint (three semantic angles per spherical joint, one per hinge); the body maps each group
+# to one URDF joint, and speed limits apply per group (sum of |angle rates| bounds the joint's angular speed).
+DOF_GROUPS: dict[str, tuple[int, ...]] = {
+    "chest": (0, 1, 2),
+    "neck": (3, 4, 5),
+    "right_shoulder": (6, 7, 8),
+    "right_elbow": (9,),
+    "left_shoulder": (10, 11, 12),
+    "left_elbow": (13,),
+}
+
 # Gesture classes the agent's generative model conditions on (one per primitive family).
 GESTURE_CLASSES: tuple[str, ...] = ("none", "nod", "tilt", "shake", "lean", "wave", "beat", "welcome")
 

@@ -1,0 +1,298 @@
+"""The agent's body: pybullet_data's humanoid (DeepMimic layout), fixed base, Z-up, driven kinematically.
+
+Poses are semantic joint angles over DOF_NAMES; they are clamped to our limits, mapped to URDF quaternions
+(joints.py) and written with resetJointStateMultiDof, so the body is exactly where the timeline says (no dynamics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from fep_motion.body.joints import HINGE, SPHERICAL, clamp, joint_rotations, pose_from_rotations
+from sampling.primitives.base import NUM_DOF
+
+GLOBAL_SCALING = 0.25
+BASE_HEIGHT = 0.9  # m: feet on the floor at this scaling
+# Y-up URDF -> Z-up world: +90 degrees about X ([x, y, z, w]); the character faces world +X, its left is world +Y.
+Y_UP_TO_Z_UP = (float(np.sin(np.pi / 4)), 0.0, 0.0, float(np.cos(np.pi / 4)))
+SKIN = (0.93, 0.78, 0.66, 1.0)
+SHIRT = (0.22, 0.42, 0.68, 1.0)
+TROUSERS = (0.25, 0.25, 0.3, 1.0)
+FEATURE = (0.12, 0.1, 0.1, 1.0)
+HEAD_CENTER_LOCAL = np.array([0.0, 0.7, 0.0]) * GLOBAL_SCALING  # neck link frame, URDF axes (Y up, X forward)
+HEAD_RADIUS = 0.41 * GLOBAL_SCALING
+
+
+def _face_features() -> list[tuple[np.ndarray, float, tuple[float, float, float, float]]]:
+    """Eyes and nose on the head sphere (neck link frame): they make nods, shakes and tilts legible on camera."""
+    out = []
+    for az in (-0.38, 0.38):  # left/right eye
+        d = np.array([np.cos(0.22) * np.cos(az), np.sin(0.22), np.sin(az)])
+        out.append((HEAD_CENTER_LOCAL + 0.93 * HEAD_RADIUS * d, 0.016, FEATURE))
+    out.append(
+        (
+            HEAD_CENTER_LOCAL + np.array([HEAD_RADIUS * 1.0, -0.12 * HEAD_RADIUS, 0.0]),
+            0.015,
+            (0.85, 0.6, 0.5, 1.0),
+        )
+    )
+    out.append(
+        (
+            HEAD_CENTER_LOCAL + 0.95 * HEAD_RADIUS * np.array([np.cos(-0.5), np.sin(-0.5), 0.0]),
+            0.02,
+            (0.7, 0.35, 0.35, 1.0),
+        )
+    )
+    return out
+
+
+def _flush_c_stdio() -> None:
+    """Flush C stdio buffers so native output lands while our redirection is still in place."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextlib.contextmanager
+def quiet_native_output(capture: list[str] | None = None):
+    """Silence C-level stdout/stderr (Bullet's loader and EGL plugin chatter) for the duration of the block.
+
+    With `capture`, the silenced text is appended to it (the EGL plugin reports its GL renderer this way).
+    """
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no real fds (e.g. captured by a test runner): nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            _flush_c_stdio()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if capture is not None:
+                sink.seek(0)
+                capture.append(sink.read().decode(errors="replace"))
+
+
+def urdf_path() -> str:
+    import pybullet_data
+
+    return os.path.join(pybullet_data.getDataPath(), "humanoid", "humanoid.urdf")
+
+
+@dataclass
+class LookAt:
+    """Turns the head toward a world point, smoothly: a rate-limited neck yaw/pitch added on top of the pose."""
+
+    max_yaw: float = 0.8
+    max_pitch: float = 0.4
+    max_speed: float = 2.0  # rad/s, below the gesture limit
+    yaw: float = 0.0
+    pitch: float = 0.0
+    target: tuple[float, float, float] | None = None
+
+    def desired(self, head_world: np.ndarray) -> tuple[float, float]:
+        """Neck (yaw, pitch) that points the face (+X) from head_world at the target; (0, 0) with no target."""
+        if self.target is None or not np.all(np.isfinite(self.target)):
+            return 0.0, 0.0
+        d = np.asarray(self.target, dtype=np.float64) - head_world
+        yaw = float(np.arctan2(d[1], d[0]))  # + = the agent's left (world +Y)
+        pitch = float(np.arctan2(-d[2], np.hypot(d[0], d[1])))  # + = chin down
+        return float(np.clip(yaw, -self.max_yaw, self.max_yaw)), float(
+            np.clip(pitch, -self.max_pitch, self.max_pitch)
+        )
+
+    def update(self, head_world: np.ndarray, dt: float) -> tuple[float, float]:
+        """Step toward the desired angles by at most max_speed * dt each; returns the current (yaw, pitch)."""
+        wy, wp = self.desired(head_world)
+        step = self.max_speed * max(dt, 0.0)
+        self.yaw += float(np.clip(wy - self.yaw, -step, step))
+        self.pitch += float(np.clip(wp - self.pitch, -step, step))
+        return self.yaw, self.pitch
+
+
+def human_position_from_image(
+    x: float,
+    y: float,
+    distance: float = 1.5,
+    eye_height: float = 1.4,
+    half_width: float = 0.5,
+    half_height: float = 0.35,
+) -> tuple[float, float, float]:
+    """World point of the human from their head's normalized position in their (unmirrored) webcam image.
+
+    The human sits facing the agent at `distance`; their left (image right, x > 0.5) is the agent's right (world -Y).
+    """
+    return (distance, -(x - 0.5) * 2.0 * half_width, eye_height - (y - 0.5) * 2.0 * half_height)
+
+
+class Humanoid:
+    """The humanoid in one PyBullet client: `set_pose` (semantic angles) and read-backs of joints and links."""
+
+    def __init__(self, client: int, colorize: bool = True) -> None:
+        import pybullet as p
+
+        self._p, self.client = p, client
+        with quiet_native_output():
+            self.body = p.loadURDF(
+                urdf_path(),
+                [0.0, 0.0, BASE_HEIGHT],
+                Y_UP_TO_Z_UP,
+                globalScaling=GLOBAL_SCALING,
+                useFixedBase=True,
+                flags=p.URDF_MAINTAIN_LINK_ORDER,
+                physicsClientId=client,
+            )
+        self.joint_index: dict[str, int] = {}
+        self.joint_type: dict[str, int] = {}
+        for j in range(p.getNumJoints(self.body, physicsClientId=client)):
+            info = p.getJointInfo(self.body, j, physicsClientId=client)
+            self.joint_index[info[1].decode()] = j
+            self.joint_type[info[1].decode()] = info[2]
+        self.look = LookAt()
+        self._face: list[tuple[int, np.ndarray]] = []
+        if colorize:
+            self._colorize()
+            self._add_face()
+        self.set_pose(np.zeros(NUM_DOF))
+
+    def _colorize(self) -> None:
+        p = self._p
+        colors = {
+            -1: TROUSERS,
+            self.joint_index["root"]: TROUSERS,
+            self.joint_index["chest"]: SHIRT,
+            self.joint_index["neck"]: SKIN,
+        }
+        for side in ("right", "left"):
+            colors[self.joint_index[f"{side}_shoulder"]] = SHIRT
+            colors[self.joint_index[f"{side}_elbow"]] = SKIN
+            colors[self.joint_index[f"{side}_wrist"]] = SKIN
+            for part in ("hip", "knee", "ankle"):
+                colors[self.joint_index[f"{side}_{part}"]] = TROUSERS
+        for link, rgba in colors.items():
+            p.changeVisualShape(self.body, link, rgbaColor=rgba, physicsClientId=self.client)
+
+    def _add_face(self) -> None:
+        p = self._p
+        for local, radius, rgba in _face_features():
+            vis = p.createVisualShape(
+                p.GEOM_SPHERE, radius=radius, rgbaColor=rgba, physicsClientId=self.client
+            )
+            body = p.createMultiBody(
+                baseMass=0.0,
+                baseCollisionShapeIndex=-1,
+                baseVisualShapeIndex=vis,
+                physicsClientId=self.client,
+            )
+            self._face.append((body, local))
+
+    def _update_face(self) -> None:
+        if not self._face:
+            return
+        p = self._p
+        state = p.getLinkState(
+            self.body, self.joint_index["neck"], computeForwardKinematics=True, physicsClientId=self.client
+        )
+        pos = np.asarray(state[4])
+        rot = np.asarray(p.getMatrixFromQuaternion(state[5])).reshape(3, 3)
+        for body, local in self._face:
+            p.resetBasePositionAndOrientation(
+                body, list(pos + rot @ local), [0, 0, 0, 1], physicsClientId=self.client
+            )
+
+    def set_pose(self, pose: np.ndarray) -> np.ndarray:
+        """Clamp semantic angles to the joint limits and write them to the URDF joints; returns the clamped pose."""
+        p = self._p
+        pose = clamp(pose)
+        rot = joint_rotations(pose)
+        for joint in SPHERICAL:
+            p.resetJointStateMultiDof(
+                self.body, self.joint_index[joint], targetValue=list(rot[joint]), physicsClientId=self.client
+            )
+        for joint in HINGE:
+            p.resetJointState(
+                self.body, self.joint_index[joint], float(rot[joint]), physicsClientId=self.client
+            )
+        self._update_face()
+        return pose
+
+    def set_pose_looking(self, pose: np.ndarray, dt: float) -> np.ndarray:
+        """set_pose with the look-at's neck yaw/pitch added (stepped by dt toward the current target)."""
+        from sampling.primitives.base import DOF
+
+        head = self.link_position("neck")
+        yaw, pitch = self.look.update(head, dt)
+        pose = np.array(pose, dtype=np.float64)
+        pose[DOF["neck_yaw"]] += yaw
+        pose[DOF["neck_pitch"]] += pitch
+        return self.set_pose(pose)
+
+    def joint_rotations(self) -> dict[str, np.ndarray]:
+        """Read back each driven joint's state from PyBullet: quaternion [x, y, z, w] or hinge angle."""
+        p = self._p
+        out: dict[str, np.ndarray] = {}
+        for joint in SPHERICAL:
+            state = p.getJointStateMultiDof(self.body, self.joint_index[joint], physicsClientId=self.client)
+            out[joint] = np.asarray(state[0], dtype=np.float64)
+        for joint in HINGE:
+            out[joint] = np.asarray(
+                p.getJointState(self.body, self.joint_index[joint], physicsClientId=self.client)[0]
+            )
+        return out
+
+    def read_pose(self) -> np.ndarray:
+        """Semantic angles recovered from PyBullet's joint states (the inverse of set_pose within the limits)."""
+        return pose_from_rotations(self.joint_rotations())
+
+    def link_position(self, link: str) -> np.ndarray:
+        """World position (m) of a link's frame origin: 'neck' is the neck joint, 'right_wrist' the wrist, etc."""
+        state = self._p.getLinkState(
+            self.body, self.joint_index[link], computeForwardKinematics=True, physicsClientId=self.client
+        )
+        return np.asarray(state[4], dtype=np.float64)
+
+    def head_center(self) -> np.ndarray:
+        """World position of the head sphere's center (the neck link's visual origin)."""
+        state = self._p.getLinkState(
+            self.body, self.joint_index["neck"], computeForwardKinematics=True, physicsClientId=self.client
+        )
+        return np.asarray(state[0], dtype=np.float64)
+
+    def head_forward(self) -> np.ndarray:
+        """World unit vector the face points along (the neck link's URDF +X)."""
+        state = self._p.getLinkState(
+            self.body, self.joint_index["neck"], computeForwardKinematics=True, physicsClientId=self.client
+        )
+        return np.asarray(self._p.getMatrixFromQuaternion(state[5])).reshape(3, 3)[:, 0]
+
+    def set_raw_joints(self, rotations: dict[str, np.ndarray]) -> None:
+        """Write URDF joint values directly (mocap playback): quaternions [x, y, z, w] for spherical, angles for hinges."""
+        p = self._p
+        for joint, value in rotations.items():
+            j = self.joint_index[joint]
+            if self.joint_type[joint] == p.JOINT_SPHERICAL:
+                p.resetJointStateMultiDof(self.body, j, targetValue=list(value), physicsClientId=self.client)
+            else:
+                p.resetJointState(
+                    self.body, j, float(np.asarray(value).reshape(-1)[0]), physicsClientId=self.client
+                )
+        self._update_face()

@@ -1,0 +1,172 @@
+"""Rendering the body headless (p.DIRECT) or in the GUI, with one fixed camera framing the upper body like a video call.
+
+Backends: `egl` = PyBullet's EGL plugin (a GPU, or Mesa's llvmpipe without one); `tiny` = TinyRenderer (CPU);
+`auto` = EGL when the plugin loads on a hardware GL device, TinyRenderer otherwise (on llvmpipe TinyRenderer is
+measured faster, bench/body.py); `gui` = the PyBullet window for live sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from typing import Self
+
+import numpy as np
+
+from fep_motion.body.errors import BodyError
+from fep_motion.body.humanoid import Humanoid, quiet_native_output
+
+BACKENDS = ("auto", "egl", "tiny", "gui")
+# GL renderers that rasterize on the CPU: there TinyRenderer is faster (bench/body.py: EGL/Tiny = 1.7-3.8x on 2 cores).
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "lavapipe")
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A fixed camera at the human's seat, looking at the agent's chest and head (video-call framing)."""
+
+    eye: tuple[float, float, float] = (1.45, 0.35, 1.45)
+    target: tuple[float, float, float] = (0.0, 0.0, 1.3)
+    fov_deg: float = 44.0
+    near: float = 0.05
+    far: float = 10.0
+
+    def matrices(self, width: int, height: int) -> tuple[list[float], list[float]]:
+        import pybullet as p
+
+        view = p.computeViewMatrix(self.eye, self.target, [0.0, 0.0, 1.0])
+        proj = p.computeProjectionMatrixFOV(self.fov_deg, width / height, self.near, self.far)
+        return view, proj
+
+    def project(self, point: np.ndarray, width: int, height: int) -> tuple[float, float]:
+        """Pixel (x, y) of a world point in this camera's image (for tests and overlays)."""
+        view, proj = self.matrices(width, height)
+        v = np.asarray(view).reshape(4, 4).T
+        pr = np.asarray(proj).reshape(4, 4).T
+        clip = pr @ v @ np.append(np.asarray(point, dtype=np.float64), 1.0)
+        ndc = clip[:3] / clip[3]
+        return (ndc[0] + 1.0) * 0.5 * width, (1.0 - ndc[1]) * 0.5 * height
+
+
+def _gl_renderer(report: str) -> str:
+    """The GL_RENDERER line the EGL plugin prints when it loads ('' if absent)."""
+    for line in report.splitlines():
+        if line.strip().startswith("GL_RENDERER="):
+            return line.split("=", 1)[1].strip()
+    return ""
+
+
+def egl_plugin_path() -> str | None:
+    """Path of PyBullet's eglRenderer plugin module, or None if it is not installed."""
+    spec = importlib.util.find_spec("eglRenderer")
+    return spec.origin if spec and spec.origin else None
+
+
+class BodyRenderer:
+    """A PyBullet client holding the humanoid and a camera; `render(pose)` returns a BGR uint8 frame."""
+
+    def __init__(
+        self, width: int = 320, height: int = 240, backend: str = "auto", camera: Camera | None = None
+    ) -> None:
+        with quiet_native_output():
+            import pybullet as p
+
+        if backend not in BACKENDS:
+            raise BodyError(f"render backend '{backend}' unknown (choose one of {', '.join(BACKENDS)})")
+        if not (16 <= width <= 4096 and 16 <= height <= 4096):
+            raise BodyError(f"render size {width}x{height} out of range (16..4096 pixels per side)")
+        self._p, self.width, self.height = p, int(width), int(height)
+        self.camera = camera or Camera()
+        self.plugin = -1
+        self.gl_renderer = ""
+        if backend == "gui":
+            if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+                # PyBullet's X11 window exits the process when there is no display: refuse before that.
+                raise BodyError("cannot open the PyBullet GUI: no DISPLAY; drop --gui and write a clip with --out")
+            with quiet_native_output():
+                self.client = p.connect(p.GUI)
+            if self.client < 0:
+                raise BodyError(
+                    "cannot open the PyBullet GUI (no display?): drop --gui and write a clip with --out"
+                )
+            p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=self.client)
+            p.resetDebugVisualizerCamera(
+                1.5, 90.0, -3.0, list(self.camera.target), physicsClientId=self.client
+            )
+            self.backend = "gui"
+        else:
+            self.client = p.connect(p.DIRECT)
+            self.backend = "tiny"
+            plugin = egl_plugin_path() if backend in ("auto", "egl") else None
+            if plugin:
+                report: list[str] = []
+                with quiet_native_output(capture=report):
+                    self.plugin = p.loadPlugin(plugin, "_eglRendererPlugin", physicsClientId=self.client)
+                self.gl_renderer = _gl_renderer("".join(report))
+                software = any(name in self.gl_renderer.lower() for name in SOFTWARE_GL)
+                if self.plugin >= 0 and backend == "auto" and software:
+                    # CPU rasterizer: TinyRenderer is faster. A fresh client, since unloading the plugin leaves
+                    # TinyRenderer drawing black frames.
+                    with quiet_native_output():
+                        p.disconnect(self.client)
+                    self.client = p.connect(p.DIRECT)
+                    self.plugin = -1
+                if self.plugin >= 0:
+                    self.backend = "egl"
+            if backend == "egl" and self.backend != "egl":
+                p.disconnect(self.client)
+                raise BodyError("the EGL renderer plugin did not load: use --backend tiny (or auto)")
+        self.humanoid = Humanoid(self.client)
+        self._view, self._proj = self.camera.matrices(self.width, self.height)
+        self._renders = 0
+
+    def render(self, pose: np.ndarray | None = None) -> np.ndarray:
+        """Set pose (semantic angles; None keeps the current one) and return the camera image [H, W, 3] BGR uint8."""
+        p = self._p
+        if pose is not None:
+            self.humanoid.set_pose(pose)
+        renderer = p.ER_BULLET_HARDWARE_OPENGL if self.backend in ("egl", "gui") else p.ER_TINY_RENDERER
+        with (
+            quiet_native_output() if self._renders < 3 else contextlib.nullcontext()
+        ):  # EGL chatter on first uses
+            _, _, rgba, _, _ = p.getCameraImage(
+                self.width,
+                self.height,
+                self._view,
+                self._proj,
+                renderer=renderer,
+                lightDirection=[1.0, 0.6, 2.0],
+                shadow=0,
+                physicsClientId=self.client,
+            )
+        self._renders += 1
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)
+        return np.ascontiguousarray(rgba[:, :, 2::-1])
+
+    def close(self) -> None:
+        if self.client is not None and self._p.isConnected(self.client):
+            with quiet_native_output():
+                if self.plugin >= 0:
+                    self._p.unloadPlugin(self.plugin, physicsClientId=self.client)
+                self._p.disconnect(self.client)
+        self.client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def draw_label(frame: np.ndarray, text: str) -> np.ndarray:
+    """Draw text in the frame's top-left corner (white on a dark band), in place; returns the frame."""
+    import cv2
+
+    scale = max(0.4, frame.shape[0] / 480.0)
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(frame, (0, 0), (w + 12, h + base + 10), (30, 30, 30), -1)
+    cv2.putText(frame, text, (6, h + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
