@@ -52,7 +52,7 @@ class PoseFrame:
     frame_index: int = -1
 
     @classmethod
-    def empty(cls, t: float, image_size: tuple[int, int], frame_index: int = -1) -> "PoseFrame":
+    def empty(cls, t: float, image_size: tuple[int, int], frame_index: int = -1) -> PoseFrame:
         """A frame with no person: NaN landmarks, valid=False (never an exception)."""
         lm = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
         lm[:, 3] = 0.0
@@ -61,13 +61,19 @@ class PoseFrame:
 
 @dataclass
 class HumanEvent:
-    """A detected human gesture event: onset (and offset once known), with cycle count and magnitude."""
+    """A detected human gesture event: onset (and offset once known), with cycle count and magnitude.
+
+    Perception reports each event twice: once when it is detected (complete=False, t_offset None, cycles so far)
+    and once when it has ended (complete=True, same t_onset, final t_offset/cycles/magnitude). Count events by
+    their complete=False report (or by complete=True), never both.
+    """
 
     kind: str  # one of EVENT_KINDS
     t_onset: float
     t_offset: float | None = None
     cycles: int = 0
-    magnitude: float = 0.0
+    magnitude: float = 0.0  # nod/shake: largest peak-to-peak angle of a cycle (rad); gesture: peak wrist speed
+    complete: bool = False
 
 
 @dataclass
@@ -85,7 +91,7 @@ class Observation:
         return float(self.features[FEATURE_INDEX[name]])
 
     @classmethod
-    def missing(cls, t: float) -> "Observation":
+    def missing(cls, t: float) -> Observation:
         """An observation with every feature missing (no person, camera gap)."""
         n = len(FEATURE_NAMES)
         return cls(t=t, features=np.full(n, np.nan), mask=np.zeros(n, bool), confidence=np.zeros(n))
