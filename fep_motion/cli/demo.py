@@ -1,0 +1,32 @@
+"""`fep-motion demo`: the embedded default — a virtual participant drives the agent; video, store and summary."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the embedded demo: a virtual participant interacts with the agent (no webcam, GPU or server)",
+        description="A virtual participant drives the session loop; the agent is rendered to an H.264 video "
+        "(DIR/agent.mp4), the session is stored in DIR/study.db, and a summary table is printed (DIR/summary.txt).",
+    )
+    p.add_argument("--duration", type=float, default=60.0, help="session length in seconds (default 60)")
+    p.add_argument("--out", default="out/demo", help="output directory (default out/demo)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the virtual participant and the policy")
+    p.add_argument("--policy", default="fep", help="agent policy name or module:Class (default fep)")
+    p.add_argument("--fps", type=float, default=30.0, help="scheduler rate in Hz (default 30)")
+    p.add_argument("--participant-config", default=None, help="YAML config of the virtual participant")
+    p.add_argument("--fast", action="store_true", help="virtual time: run as fast as possible instead of real time")
+    p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # The CLI is the one layer allowed to wire experiments (the virtual participant) into fep_motion's session loop.
+    from experiments.virtual_participant import VirtualParticipant
+    from experiments.vp_config import VirtualParticipantConfig, load_config
+    from fep_motion.session.modes import run_demo
+
+    config = load_config(args.participant_config) if args.participant_config else VirtualParticipantConfig()
+    return run_demo(args, VirtualParticipant(config, seed=args.seed))

@@ -1,0 +1,32 @@
+"""Drives a MotionPolicy in the loop's order (fep_motion/policies/base.py): set_body_busy -> step -> take_decision."""
+from __future__ import annotations
+
+from fep_motion.policies import MotionPolicy, PolicyError, make_policy
+from fep_motion.session.errors import SessionError
+from fep_motion.session.loop import AgentStep
+from perception.types import Observation
+
+
+class PolicyAgent:
+    """The loop's agent stage for any registered policy (name, entry point or module:Class)."""
+
+    def __init__(self, policy: MotionPolicy, seed: int = 0) -> None:
+        self.policy = policy
+        self.policy.reset(seed)
+        self.name = getattr(policy, "name", "") or type(policy).__name__
+
+    @classmethod
+    def from_spec(cls, spec: str, seed: int = 0) -> PolicyAgent:
+        """Build the policy `spec` names; an unknown name is a one-line SessionError listing the known ones."""
+        try:
+            return cls(make_policy(spec), seed)
+        except PolicyError as exc:
+            raise SessionError(f"--policy: {exc}") from None
+
+    def step(self, obs: Observation, t: float, body_busy: bool) -> AgentStep:
+        self.policy.set_body_busy(body_busy, t)
+        cmd = self.policy.step(obs, t)
+        rec = self.policy.take_decision()
+        F = self.policy.free_energy
+        return AgentStep(command=cmd, decision=rec.to_dict() if rec is not None else None,
+                         free_energy=None if F is None else float(F))

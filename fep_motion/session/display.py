@@ -1,0 +1,120 @@
+"""The live dashboard: camera + skeleton + detected events, the agent's view, strip charts of F and of the last
+decision's G per gesture class; an OpenCV window maps keys q (quit), space (pause), m (marker).
+
+`compose` is pure (numpy/OpenCV drawing, no window) so it is testable headless; `OpenCVDisplay` shows it.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import sys
+
+import numpy as np
+
+from fep_motion.session.errors import SessionError
+from fep_motion.session.loop import DisplayState
+from sampling.primitives.base import GESTURE_CLASSES
+
+CAMERA_SIZE = (480, 360)
+AGENT_SIZE = (320, 240)
+CHART_H = 120
+# Skeleton edges between MediaPipe landmark indices (upper body).
+EDGES: tuple[tuple[int, int], ...] = (
+    (11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (15, 19), (16, 20),
+    (0, 2), (0, 5), (2, 7), (5, 8), (9, 10),
+)
+KEYS = {ord("q"): "quit", 27: "quit", ord(" "): "pause", ord("m"): "marker"}
+
+
+class Dashboard:
+    """Keeps F / event history and draws one dashboard image per frame."""
+
+    def __init__(self, history_s: float = 20.0) -> None:
+        self.history_s = history_s
+        self.F: collections.deque[tuple[float, float]] = collections.deque()
+        self.events: collections.deque[tuple[float, str]] = collections.deque(maxlen=6)
+
+    def compose(self, s: DisplayState) -> np.ndarray:
+        import cv2
+
+        cw, ch = CAMERA_SIZE
+        cam = np.zeros((ch, cw, 3), np.uint8)
+        if s.image is not None:
+            cam = cv2.resize(s.image, (cw, ch), interpolation=cv2.INTER_AREA)
+        if s.pose is not None and s.pose.valid:
+            pts = np.asarray(s.pose.landmarks[:, :2], float) * np.array([cw, ch])
+            vis = np.asarray(s.pose.landmarks[:, 3], float)
+            for a, b in EDGES:
+                if vis[a] > 0.5 and vis[b] > 0.5 and np.all(np.isfinite(pts[[a, b]])):
+                    cv2.line(cam, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), (0, 255, 0), 2)
+        elif s.pose is not None or s.image is None:
+            cv2.putText(cam, "no person", (10, ch - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 1)
+        for ev in s.observation.events:
+            self.events.append((s.t, ev.kind))
+        for i, (te, kind) in enumerate(self.events):
+            if s.t - te < 3.0:
+                cv2.putText(cam, f"{kind} @{te:.1f}s", (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2)
+        aw, ah = AGENT_SIZE
+        agent = np.zeros((ch, aw, 3), np.uint8)
+        if s.agent_image is not None:
+            agent[:ah] = cv2.resize(s.agent_image, (aw, ah))
+        label = f"t {s.t:6.1f}s  {s.active_gesture or 'idle'}" + ("  PAUSED" if s.paused else "")
+        cv2.putText(agent, label, (8, ah + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
+        top = np.hstack([cam, agent])
+        chart = np.full((CHART_H, top.shape[1], 3), 24, np.uint8)
+        if s.free_energy is not None and np.isfinite(s.free_energy):
+            self.F.append((s.t, float(s.free_energy)))
+        while self.F and s.t - self.F[0][0] > self.history_s:
+            self.F.popleft()
+        half = cw
+        if len(self.F) > 1:
+            t_arr, f_arr = np.array(self.F).T
+            lo, hi = float(f_arr.min()), float(f_arr.max())
+            x = (t_arr - (s.t - self.history_s)) / self.history_s * (half - 20) + 10
+            y = CHART_H - 15 - (f_arr - lo) / max(hi - lo, 1e-9) * (CHART_H - 35)
+            cv2.polylines(chart, [np.stack([x, y], 1).astype(np.int32)], False, (255, 200, 0), 1)
+            cv2.putText(chart, f"F {f_arr[-1]:.2f}", (10, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 200, 0), 1)
+        d = s.last_decision
+        if d and d.get("candidates"):
+            best: dict[str, float] = {}
+            for c in d["candidates"]:
+                cls, g = c.get("gesture_class", c.get("primitive", "?")), c.get("G")
+                if g is not None and np.isfinite(g):
+                    best[cls] = min(best.get(cls, np.inf), float(g))
+            if best:
+                vals = np.array(list(best.values()))
+                lo, hi = vals.min(), vals.max()
+                bw = max((top.shape[1] - half - 20) // max(len(GESTURE_CLASSES), 1), 8)
+                for i, cls in enumerate(k for k in GESTURE_CLASSES if k in best):
+                    h = int(10 + (hi - best[cls]) / max(hi - lo, 1e-9) * (CHART_H - 50))  # taller = lower G
+                    x0 = half + 10 + i * bw
+                    cv2.rectangle(chart, (x0, CHART_H - 20 - h), (x0 + bw - 4, CHART_H - 20), (0, 160, 255), -1)
+                    cv2.putText(chart, cls[:5], (x0, CHART_H - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (220, 220, 220), 1)
+                cv2.putText(chart, "min G per class (taller = lower G)", (half + 10, 16), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.45, (0, 160, 255), 1)
+        return np.vstack([top, chart])
+
+
+class OpenCVDisplay:
+    """Shows the dashboard in a window; returns the key action (quit/pause/marker) for the loop."""
+
+    WINDOW = "fep-motion live"
+
+    def __init__(self) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise SessionError("no display available for the live window: run with --no-display (headless)")
+        self.dashboard = Dashboard()
+
+    def __call__(self, state: DisplayState) -> str | None:
+        import cv2
+
+        cv2.imshow(self.WINDOW, self.dashboard.compose(state))
+        return KEYS.get(cv2.waitKey(1) & 0xFF)
+
+    def close(self) -> None:
+        import cv2
+
+        try:
+            cv2.destroyWindow(self.WINDOW)
+        except cv2.error:
+            pass

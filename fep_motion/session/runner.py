@@ -1,0 +1,168 @@
+"""Assemble and run one session: store + source + perception + policy + body timeline + renderer/video + display,
+with SIGINT/SIGTERM turned into a clean finalize (the session is marked completed or interrupted, never left running).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fep_motion.session.errors import SessionError
+from fep_motion.session.loop import STAGES, LoopResult, SessionLoop
+from fep_motion.session.render_worker import RenderWorker
+from fep_motion.session.scheduler import Scheduler
+from fep_motion.session.sources import ParticipantSource
+from fep_motion.store import SessionWriter, Store, StoreError
+
+log = logging.getLogger(__name__)
+RENDER_SIZE = (320, 240)
+# TinyRenderer is single-threaded: on a shared 2-core machine it held ~12 ms/frame while EGL (Mesa llvmpipe, which
+# spreads over every core) went from ~11 to ~70 ms under load (measured here, load average 5.5); see bench/loop.py.
+RENDER_BACKEND = "tiny"
+
+
+@dataclass
+class SessionSpec:
+    """Everything that defines a session run (what the CLI flags fill in)."""
+
+    store_path: Path
+    participant_id: str
+    policy: str
+    mode: str  # demo | live | run
+    fps: float = 30.0
+    duration: float | None = None
+    realtime: bool = True
+    seed: int = 0
+    video_path: Path | None = None  # agent's rendered view as H.264 mp4
+    render: bool = False  # render the agent even without a video (for the live display)
+    commit_interval: float = 0.25  # seconds of session time between commits (<= 0.5, DESIGN.md §4)
+    progress: bool = True
+
+    def validate(self) -> None:
+        if not (self.fps > 0 and self.fps <= 240):
+            raise SessionError(f"--fps must be in (0, 240], got {self.fps}")
+        if self.duration is not None and not self.duration > 0:
+            raise SessionError(f"--duration must be > 0 seconds, got {self.duration}")
+
+
+def make_perceiver(images: bool = False) -> Any:
+    """perception.pipeline.Perception: with MediaPipe when the source delivers images, pose-only otherwise."""
+    from perception.pipeline import Perception
+
+    return Perception(create_pose=images)
+
+
+def make_renderer(size: tuple[int, int] = RENDER_SIZE, backend: str = RENDER_BACKEND) -> Any:
+    """The agent's headless PyBullet view."""
+    from fep_motion.body.render import BodyRenderer
+
+    return BodyRenderer(size[0], size[1], backend=backend)
+
+
+def run_session(
+    spec: SessionSpec,
+    source: ParticipantSource,
+    *,
+    source_label: str = "",
+    participant: Any = None,
+    perceiver: Any = None,
+    agent: Any = None,
+    display: Callable | None = None,
+    renderer: Any = None,
+    meta: dict[str, Any] | None = None,
+) -> tuple[int, LoopResult]:
+    """Run the session to its end and return (session id, result); the database is left consistent on any exit."""
+    from fep_motion.session.agent import PolicyAgent
+    from sampling.primitives import MotionTimeline
+
+    spec.validate()
+    agent = agent or PolicyAgent.from_spec(spec.policy, spec.seed)
+    perceiver = perceiver or make_perceiver(images=getattr(source, "delivers_images", False))
+    video = None
+    if renderer is None and (spec.video_path is not None or spec.render):
+        renderer = make_renderer()
+    if spec.video_path is not None:
+        spec.video_path.parent.mkdir(parents=True, exist_ok=True)
+        from perception.video import VideoWriter
+
+        video = VideoWriter(str(spec.video_path), spec.fps, (renderer.width, renderer.height))
+    store = Store.open(spec.store_path)
+    try:
+        sid = store.start_session(spec.participant_id, spec.policy, spec.mode, spec.fps, source=source_label,
+                                  seed=spec.seed, started_at=time.time())
+        store.set_meta(sid, "stage_names", list(STAGES))
+        store.set_meta(sid, "realtime", spec.realtime)
+        if spec.video_path is not None:
+            store.set_meta(sid, "agent_video", str(spec.video_path))
+        for k, v in (meta or {}).items():
+            store.set_meta(sid, k, v)
+        writer = SessionWriter(store, sid, spec.commit_interval)
+        scheduler = Scheduler(spec.fps, spec.duration, realtime=spec.realtime)
+        bar = _progress(spec, scheduler)
+        worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
+        loop = SessionLoop(
+            source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
+            participant=participant, on_tick=(lambda i, t: bar.update(1)) if bar is not None else None,
+        )
+        restore = _install_signal_handlers(loop)
+        result: LoopResult | None = None
+        try:
+            result = loop.run()
+        finally:
+            restore()
+            if bar is not None:
+                bar.close()
+            status = result.status if result is not None else "interrupted"
+            scheduled = result.scheduled if result is not None else scheduler.emitted + scheduler.dropped
+            store.finish_session(sid, status, scheduled)
+            if result is not None:
+                store.set_meta(sid, "achieved_fps", result.achieved_fps)
+                store.set_meta(sid, "stage_ms_p50_p95", result.stage_percentiles())
+                store.set_meta(sid, "warnings", result.warnings)
+                store.set_meta(sid, "end_reason", result.end_reason)
+            if renderer is not None and hasattr(renderer, "close"):
+                try:
+                    renderer.close()
+                except Exception as exc:  # noqa: BLE001 - renderer teardown must not mask the session outcome
+                    log.warning("closing the renderer failed: %s", exc)
+        return sid, result
+    finally:
+        store.close()
+
+
+def _progress(spec: SessionSpec, scheduler: Scheduler) -> Any:
+    if not spec.progress:
+        return None
+    from tqdm import tqdm
+
+    total = scheduler.scheduled if spec.duration is not None else None
+    return tqdm(total=total, unit="frame", desc=spec.mode, disable=None, leave=False)
+
+
+def _install_signal_handlers(loop: SessionLoop) -> Callable[[], None]:
+    """SIGINT/SIGTERM stop the loop after the current frame (a second SIGINT aborts at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    hits = {"n": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        hits["n"] += 1
+        if hits["n"] > 1 and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        loop.stop("interrupted")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+    return restore
+
+
+__all__ = ["RENDER_SIZE", "SessionSpec", "StoreError", "make_perceiver", "make_renderer", "run_session"]

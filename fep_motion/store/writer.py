@@ -1,0 +1,201 @@
+"""Buffered, crash-safe writes of one session's rows: statements queue in order and commit on a session-clock deadline.
+
+A killed process loses at most `commit_interval` seconds of session time (DESIGN.md §4 asks for <= 0.5 s); the loop
+calls `tick(t)` every frame and `flush()` at the end. WAL + synchronous=NORMAL make each commit survive `kill -9`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from fep_motion.store.db import Store
+from perception.types import Observation, PoseFrame
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "__dataclass_fields__"):
+        return {k: getattr(o, k) for k in o.__dataclass_fields__}
+    return str(o)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def to_json(value: Any) -> str:
+    """JSON with numpy scalars/arrays and dataclasses converted; non-finite floats become null."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(json.loads(json.dumps(value, default=_json_default))))
+
+
+class SessionWriter:
+    """Queues one session's rows and commits them at least every `commit_interval` seconds of session time."""
+
+    def __init__(self, store: Store, session_id: int, commit_interval: float = 0.25) -> None:
+        if not (0 < commit_interval <= 0.5):
+            raise ValueError(f"commit_interval must be in (0, 0.5] seconds, got {commit_interval}")
+        self.store = store
+        self.session_id = session_id
+        self.commit_interval = float(commit_interval)
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._last_commit_t = -math.inf
+        self.commits = 0
+        self.rows_written = 0
+
+    # ---- row producers -------------------------------------------------------------------------------------------
+    def frame(
+        self,
+        idx: int,
+        t: float,
+        pose: PoseFrame | None,
+        agent_pose: np.ndarray | None = None,
+        stage_ms: np.ndarray | None = None,
+        gap: bool = False,
+    ) -> None:
+        """One scheduler tick: the participant's pose (None in a gap), the agent's joint angles, stage latencies."""
+        valid = bool(pose is not None and pose.valid)
+        lm = None if pose is None else np.asarray(pose.landmarks, np.float32).tobytes()
+        world = None if pose is None or pose.world is None else np.asarray(pose.world, np.float32).tobytes()
+        ap = None if agent_pose is None else np.asarray(agent_pose, np.float32).tobytes()
+        st = None if stage_ms is None else np.asarray(stage_ms, np.float32).tobytes()
+        self._pending.append(
+            (
+                ("INSERT OR REPLACE INTO frames (session_id, idx, t, valid, gap, landmarks, world, agent_pose, "
+                "stage_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                (self.session_id, int(idx), float(t), int(valid), int(gap), lm, world, ap, st),
+            )
+        )
+
+    def observation(self, idx: int, obs: Observation, free_energy: float | None = None) -> None:
+        self._pending.append(
+            (
+                ("INSERT OR REPLACE INTO observations (session_id, idx, t, features, mask, confidence, free_energy)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                (
+                    self.session_id,
+                    int(idx),
+                    float(obs.t),
+                    np.asarray(obs.features, np.float64).tobytes(),
+                    np.asarray(obs.mask, np.uint8).tobytes(),
+                    np.asarray(obs.confidence, np.float64).tobytes(),
+                    _finite_or_none(free_energy),
+                ),
+            )
+        )
+
+    def decision(
+        self,
+        t: float,
+        candidates: list[dict[str, Any]],
+        chosen: int | None,
+        gamma: float | None,
+        free_energy: float | None,
+        belief: dict[str, Any] | None = None,
+    ) -> None:
+        """One agent decision: every candidate (primitive, class, params, G, risk, ambiguity, novelty), the choice."""
+        self._pending.append(
+            (
+                ("INSERT INTO decisions (session_id, t, candidates, chosen, gamma, free_energy, belief)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                (
+                    self.session_id,
+                    float(t),
+                    to_json(candidates),
+                    None if chosen is None else int(chosen),
+                    _finite_or_none(gamma),
+                    _finite_or_none(free_energy),
+                    to_json(belief or {}),
+                ),
+            )
+        )
+
+    def event(
+        self, actor: str, kind: str, t_onset: float, t_offset: float | None = None, params: dict | None = None
+    ) -> None:
+        self._pending.append(
+            (
+                "INSERT INTO events (session_id, actor, kind, t_onset, t_offset, params) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.session_id, actor, kind, float(t_onset), _finite_or_none(t_offset), to_json(params or {})),
+            )
+        )
+
+    def gap_start(self, t: float, reason: str) -> None:
+        self._pending.append(
+            ("INSERT INTO gaps (session_id, t_start, reason) VALUES (?, ?, ?)", (self.session_id, float(t), reason))
+        )
+
+    def gap_end(self, t_start: float, t_end: float) -> None:
+        self._pending.append(
+            (
+                "UPDATE gaps SET t_end = ? WHERE session_id = ? AND t_start = ? AND t_end IS NULL",
+                (float(t_end), self.session_id, float(t_start)),
+            )
+        )
+
+    def started(self, wall_time: float) -> None:
+        """Record the unix time of session t = 0 (the first scheduler tick)."""
+        self._pending.append(("UPDATE sessions SET started_at = ? WHERE id = ?", (float(wall_time), self.session_id)))
+
+    def marker(self, t: float, label: str = "") -> None:
+        self._pending.append(
+            ("INSERT INTO markers (session_id, t, label) VALUES (?, ?, ?)", (self.session_id, float(t), label))
+        )
+
+    def utterance(self, t: float, speaker: str, text: str, intent: str = "") -> None:
+        self._pending.append(
+            (
+                "INSERT INTO utterances (session_id, t, speaker, text, intent) VALUES (?, ?, ?, ?, ?)",
+                (self.session_id, float(t), speaker, text, intent),
+            )
+        )
+
+    # ---- committing ----------------------------------------------------------------------------------------------
+    def tick(self, t: float) -> bool:
+        """Commit if `commit_interval` of session time has passed since the last commit; True when it committed."""
+        if t - self._last_commit_t >= self.commit_interval:
+            self.flush(t)
+            return True
+        return False
+
+    def flush(self, t: float | None = None) -> None:
+        """Commit every queued row in one transaction (in the order they were queued)."""
+        if t is not None:
+            self._last_commit_t = t
+        if not self._pending:
+            return
+        c = self.store.conn
+        pending, self._pending = self._pending, []
+        c.execute("BEGIN")
+        try:
+            for sql, args in pending:
+                c.execute(sql, args)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            self._pending = pending + self._pending
+            raise
+        self.commits += 1
+        self.rows_written += len(pending)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
