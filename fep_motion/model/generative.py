@@ -1,0 +1,128 @@
+"""The generative model as arrays in pymdp conventions: A (likelihood), B (transitions per agent gesture), C, D, E.
+
+A[m]: (num_obs_m, 3 engagement, 4 activity) per-frame outcome probabilities. B[f]: (ns_f, ns_f, num_controls) over one
+planning step (step_s seconds), control = the agent's gesture class. The activity factor's B is the *response model*,
+learned online from Dirichlet counts pB (how this human answers each agent gesture); the engagement factor's B is fixed.
+C[m]: log-preferences; D: initial beliefs; E: habit log-weights over gesture classes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fep_motion.model.config import AgentConfig
+from fep_motion.model.spaces import (
+    ACTIVITY,
+    CONTROLS,
+    ENGAGEMENT,
+    MODALITIES,
+    MODALITY_NAMES,
+    NUM_CONTROLS,
+    NUM_STATES,
+)
+
+ACTIVITY_FACTOR = 1  # index of the learned factor
+ENGAGEMENT_FACTOR = 0
+
+# p(o | activity) rows per activity state (columns = outcomes of the modality), per frame.
+_HEAD = {"still": (0.85, 0.10, 0.05), "nodding": (0.30, 0.65, 0.05),
+         "gesturing": (0.55, 0.30, 0.15), "moving": (0.35, 0.30, 0.35)}
+_ARMS = {"still": (0.92, 0.08), "nodding": (0.88, 0.12), "gesturing": (0.15, 0.85), "moving": (0.40, 0.60)}
+_BODY = {"still": (0.92, 0.08), "nodding": (0.65, 0.35), "gesturing": (0.30, 0.70), "moving": (0.10, 0.90)}
+_EVENT = {"still": (0.994, 0.002, 0.002, 0.002), "nodding": (0.94, 0.05, 0.005, 0.005),
+          "gesturing": (0.95, 0.005, 0.005, 0.04), "moving": (0.97, 0.01, 0.01, 0.01)}
+_FACING = {"disengaged": (0.75, 0.25), "attending": (0.2, 0.8), "engaged": (0.1, 0.9)}
+
+# Spontaneous activity transitions over one step (columns = from-state), before any learning: p(s'|s).
+_ACTIVITY_PRIOR = np.array([
+    # from: still nodding gesturing moving
+    [0.80, 0.50, 0.50, 0.50],  # to still
+    [0.07, 0.35, 0.05, 0.05],  # to nodding
+    [0.07, 0.05, 0.35, 0.05],  # to gesturing
+    [0.06, 0.10, 0.10, 0.40],  # to moving
+])
+# Engagement over one step without an agent gesture, and with one (a gesture draws attention).
+_ENGAGEMENT_IDLE = np.array([[0.85, 0.15, 0.05], [0.12, 0.70, 0.20], [0.03, 0.15, 0.75]])
+_ENGAGEMENT_GESTURE = np.array([[0.70, 0.08, 0.03], [0.25, 0.67, 0.12], [0.05, 0.25, 0.85]])
+
+
+@dataclass
+class GenerativeModel:
+    """A, B, C, D, E (+ Dirichlet counts pB of the learned response factor) in pymdp array conventions."""
+
+    A: list[np.ndarray]
+    B: list[np.ndarray]
+    C: list[np.ndarray]
+    D: list[np.ndarray]
+    E: np.ndarray  # (NUM_CONTROLS,) log habit weights over gesture classes
+    pB: list[np.ndarray | None]
+
+    @property
+    def num_states(self) -> tuple[int, ...]:
+        return NUM_STATES
+
+    def refresh_B(self) -> None:
+        """B = E[Dirichlet(pB)] for learned factors (column-normalized counts)."""
+        for f, p in enumerate(self.pB):
+            if p is not None:
+                self.B[f] = p / p.sum(axis=0, keepdims=True)
+
+
+def _likelihood() -> list[np.ndarray]:
+    A = []
+    for m in MODALITY_NAMES:
+        no = len(MODALITIES[m])
+        a = np.zeros((no, len(ENGAGEMENT), len(ACTIVITY)))
+        for i, e in enumerate(ENGAGEMENT):
+            for j, s in enumerate(ACTIVITY):
+                if m == "head":
+                    a[:, i, j] = _HEAD[s]
+                elif m == "arms":
+                    a[:, i, j] = _ARMS[s]
+                elif m == "body":
+                    a[:, i, j] = _BODY[s]
+                elif m == "event":
+                    a[:, i, j] = _EVENT[s]
+                elif m == "facing":
+                    a[:, i, j] = _FACING[e]
+        A.append(a / a.sum(axis=0, keepdims=True))
+    return A
+
+
+def build_generative_model(cfg: AgentConfig) -> GenerativeModel:
+    """The default model for `cfg`: fixed A and engagement B; response model pB = concentration × prior."""
+    A = _likelihood()
+    B_eng = np.empty((len(ENGAGEMENT), len(ENGAGEMENT), NUM_CONTROLS))
+    B_eng[:, :, 0] = _ENGAGEMENT_IDLE
+    for u in range(1, NUM_CONTROLS):
+        B_eng[:, :, u] = _ENGAGEMENT_GESTURE
+    B_eng /= B_eng.sum(axis=0, keepdims=True)
+    prior = _ACTIVITY_PRIOR / _ACTIVITY_PRIOR.sum(axis=0, keepdims=True)
+    pB_act = np.repeat(prior[:, :, None] * cfg.prior_concentration, NUM_CONTROLS, axis=2)
+    C = []
+    for m in MODALITY_NAMES:
+        prefs = cfg.preferences.get(m, {})
+        C.append(np.array([float(prefs.get(o, 0.0)) for o in MODALITIES[m]]))
+    D = [np.array([0.3, 0.5, 0.2]), np.array([0.7, 0.1, 0.1, 0.1])]
+    E = np.array([float(cfg.habits.get(g, 0.0)) for g in CONTROLS])
+    model = GenerativeModel(A=A, B=[B_eng, pB_act.copy()], C=C, D=D, E=E, pB=[None, pB_act])
+    model.refresh_B()
+    return model
+
+
+def update_response_model(model: GenerativeModel, qs_now: list[np.ndarray], qs_prev: list[np.ndarray],
+                          control: int, lr: float) -> None:
+    """Dirichlet learning of the response model: pB[:, :, u] += lr · q(s_t) ⊗ q(s_t−1), the conjugate count update
+    pymdp 1.0.4 `learning.update_state_transition_dirichlet` applies for the action taken."""
+    for f, p in enumerate(model.pB):
+        if p is not None:
+            p[:, :, control] += lr * np.outer(qs_now[f], qs_prev[f])
+    model.refresh_B()
+
+
+def frame_transition(B_step: np.ndarray, dt: float, step_s: float) -> np.ndarray:
+    """Per-frame transition from a one-step B: (1 − r) I + r B with r = dt / step_s ≤ 1 — a first-order (in dt)
+    interpolation of our own, exact at r = 0 and r = 1 and always a stochastic matrix."""
+    r = min(max(dt / step_s, 0.0), 1.0)
+    return (1.0 - r) * np.eye(B_step.shape[0]) + r * B_step

@@ -1,0 +1,24 @@
+"""Names of the generative model's hidden-state factors, controls and outcome modalities (their order is the array order)."""
+from __future__ import annotations
+
+from sampling.primitives.base import GESTURE_CLASSES
+
+ENGAGEMENT: tuple[str, ...] = ("disengaged", "attending", "engaged")
+ACTIVITY: tuple[str, ...] = ("still", "nodding", "gesturing", "moving")
+FACTORS: dict[str, tuple[str, ...]] = {"engagement": ENGAGEMENT, "activity": ACTIVITY}
+FACTOR_NAMES: tuple[str, ...] = tuple(FACTORS)
+NUM_STATES: tuple[int, ...] = tuple(len(v) for v in FACTORS.values())
+
+# Controls: the agent's gesture class (GESTURE_CLASSES, index 0 = "none") for both factors.
+CONTROLS: tuple[str, ...] = GESTURE_CLASSES
+NUM_CONTROLS = len(CONTROLS)
+
+MODALITIES: dict[str, tuple[str, ...]] = {
+    "head": ("still", "pitching", "yawing"),  # from head pitch / yaw velocity
+    "arms": ("still", "moving"),  # from wrist speeds
+    "body": ("calm", "active"),  # from motion energy
+    "facing": ("away", "toward"),  # from the facing score
+    "event": ("none", "nod", "shake", "gesture"),  # perception's detected human events this frame
+}
+MODALITY_NAMES: tuple[str, ...] = tuple(MODALITIES)
+NUM_OBS: tuple[int, ...] = tuple(len(v) for v in MODALITIES.values())

@@ -1,0 +1,234 @@
+"""The paper's agent: free-energy perception each frame, sampling + expected-free-energy selection at decision points.
+
+Per frame: predict the discrete factors through B (the control = the agent's own current gesture), minimize F against
+the precision-weighted observation, track the human's rhythm (EKF), and every `step_s` learn the response model
+(Dirichlet). At a decision point (start, own gesture end, human event, hazard, end of a chosen wait) the sampling
+module proposes K candidates around the rhythm, the selection module scores each with G and chooses from
+q(π) = softmax(−γG + ln E − ln Q), where Q is the proposal's own mixture (an importance correction: candidates are
+already drawn from ≈E, so the sampled choice converges to softmax(−γG + ln E) over gestures).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fep_motion.inference.vfe import entropy, log_likelihood, minimize_free_energy
+from fep_motion.model.config import AgentConfig, load_agent_config
+from fep_motion.model.generative import build_generative_model, frame_transition, update_response_model
+from fep_motion.model.outcomes import discretize
+from fep_motion.model.rhythm import RhythmTracker
+from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT
+from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy
+from perception.types import Observation
+from sampling.primitives.base import MotionCommand
+from sampling.proposal import CandidateProposer, PrimitiveLike, ProposalSettings
+from selection.choice import choose
+from selection.efe import EfeKernel
+
+
+def new_events(obs: Observation) -> list:
+    """Events reported at detection (perception reports each twice: detected, then complete)."""
+    return [e for e in obs.events if not getattr(e, "complete", False)]
+
+
+class FepPolicy(MotionPolicy):
+    """Free-energy agent (Horibe et al. 2022): learns which gestures elicit the human's, chooses by expected free energy."""
+
+    name = "fep"
+
+    def __init__(self, config: AgentConfig | None = None, config_path: str | Path | None = None,
+                 primitives: Sequence[PrimitiveLike] | None = None, **overrides: Any) -> None:
+        super().__init__()
+        if config is None:
+            config = load_agent_config(config_path, overrides=overrides or None)
+        elif overrides:
+            raise TypeError("give either config or keyword overrides, not both")
+        self.cfg = config
+        if primitives is None:
+            from sampling.primitives import all_primitives
+
+            primitives = all_primitives()
+        self.primitives = list(primitives)
+        cls_index = {g: i for i, g in enumerate(CONTROLS)}
+        self._prim_class = np.array([cls_index[p.gesture_class] for p in self.primitives])
+        # habit prior over primitives: E over gesture classes shared by the primitives of a class
+        lnE = np.array([config.habits.get(p.gesture_class, 0.0) for p in self.primitives], dtype=np.float64)
+        lnE -= np.log(np.sum(np.exp(lnE - lnE.max()))) + lnE.max()
+        self._log_E_prims = lnE
+        eps = config.exploration
+        self._log_Q_prims = np.log((1 - eps) * np.exp(lnE) + eps / len(self.primitives))
+        self.proposer = CandidateProposer(self.primitives, ProposalSettings(exploration=eps,
+                                                                           max_onset_s=config.max_onset_s))
+        self.reset(0)
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def reset(self, seed: int = 0) -> None:
+        super().reset(seed)
+        cfg = self.cfg
+        self.model = build_generative_model(cfg)
+        self.kernel = EfeKernel(self.model.A, self.model.C, self.model.num_states)
+        self.qs = [d.copy() for d in self.model.D]
+        self.rhythm = RhythmTracker(cfg.rhythm)
+        self._t: float | None = None
+        self._tick_t: float | None = None
+        self._tick_qs = [d.copy() for d in self.model.D]
+        self._tick_observed = False
+        self._gesture: tuple[int, float, float] | None = None  # (class index, onset, end)
+        self._history: list[tuple[int, float, float]] = []
+        self._free_since: float | None = None
+        self._wait_until = -math.inf
+        self._decided_once = False
+        self._was_busy = False
+        self._pending_end = False
+        self._deferred: tuple[str, float] | None = None
+        self._frame_dt = 0.0
+        self.belief: BeliefSummary | None = None
+
+    def _control_over(self, a: float, b: float) -> int:
+        """The agent's control during (a, b]: the class of the latest gesture whose onset lies in
+        [a − response_window_s, b − response_latency_s]: the human answers a gesture's onset, after a latency."""
+        w, lat = self.cfg.response_window_s, self.cfg.response_latency_s
+        for cls, onset, _end in reversed(self._history[-3:]):
+            if a - w <= onset <= b - lat:
+                return cls
+        return 0
+
+    # -- per frame ----------------------------------------------------------------------------------------------
+    def _perceive(self, obs: Observation, now: float) -> None:
+        cfg, model = self.cfg, self.model
+        dt = 0.0 if self._t is None else max(now - self._t, 0.0)
+        u = self._control_over(now - dt, now)
+        prior = [frame_transition(model.B[f][:, :, u], dt, cfg.step_s) @ self.qs[f] for f in range(len(self.qs))]
+        so = discretize(obs)
+        logL = log_likelihood(model.A, so.dists, so.weights)
+        upd = minimize_free_energy(prior, logL, cfg.inference_iterations)
+        self.qs = upd.qs
+        self.rhythm.update(obs)
+        self._tick_observed |= so.observed()
+        self._t = now
+        if self._tick_t is None:
+            self._tick_t = now
+        elif now - self._tick_t >= cfg.step_s:
+            if self._tick_observed:  # learn only from intervals with evidence
+                u_tick = self._control_over(self._tick_t, now)
+                update_response_model(model, self.qs, self._tick_qs, u_tick, cfg.learning_rate)
+            self._tick_t = now
+            self._tick_qs = [q.copy() for q in self.qs]
+            self._tick_observed = False
+        est = self.rhythm.estimate()
+        self.free_energy = upd.F
+        self.belief = BeliefSummary(
+            t=now,
+            engagement={k: float(v) for k, v in zip(ENGAGEMENT, self.qs[0])},
+            activity={k: float(v) for k, v in zip(ACTIVITY, self.qs[1])},
+            rhythm_phase=est.phase, rhythm_tempo_hz=est.tempo_hz, rhythm_confidence=est.confidence,
+            entropy=sum(entropy(q) for q in self.qs), rhythm_entropy=self.rhythm.state.entropy(),
+            F=upd.F, complexity=upd.complexity, accuracy=upd.accuracy,
+        )
+
+    def _decision_reason(self, obs: Observation, now: float) -> str | None:
+        """Why to decide now (None: not now). With `decision.yield_to_human`, a due decision waits while the human
+        is believed mid-action (q(still) < 0.5), for at most `decision.max_yield_s`: the agent takes turns."""
+        reason = self._due_reason(obs, now)
+        if reason is not None and self._deferred is None:
+            self._deferred = (reason, now)
+        if self._deferred is None:
+            return None
+        reason, since = self._deferred
+        d = self.cfg.decision
+        if d.yield_to_human and self.qs[1][0] < 0.5 and now - since < d.max_yield_s and reason != "start":
+            return None
+        self._deferred = None
+        return reason
+
+    def _due_reason(self, obs: Observation, now: float) -> str | None:
+        """A decision point (None: none now). Never while the body is busy, nor within min_pause_s of it ending."""
+        if self.body_busy:
+            self._was_busy = True
+            self._deferred = None
+            return None
+        if self._was_busy or self._free_since is None:
+            self._free_since = now
+            self._pending_end |= self._was_busy
+            self._was_busy = False
+        if self._decided_once and now < self._free_since + self.cfg.decision.min_pause_s:
+            return None
+        if self._pending_end:
+            self._pending_end = False
+            return "gesture_end"
+        if not self._decided_once:
+            return "start"
+        if now >= self._wait_until > -math.inf:
+            self._wait_until = -math.inf
+            return "wait_end"
+        if self.cfg.decision.on_human_event and new_events(obs):
+            return "human_event"
+        h = self.cfg.decision.hazard_rate_hz
+        if h > 0 and self.rng.random() < 1.0 - math.exp(-h * self._frame_dt):
+            return "hazard"
+        return None
+
+    def _act(self, observation: Observation, now: float) -> MotionCommand | None:
+        if not math.isfinite(now):
+            return None  # a frame without a usable clock carries no evidence the agent can place in time
+        self._frame_dt = 0.0 if self._t is None else max(now - self._t, 0.0)
+        self._perceive(observation, now)
+        reason = self._decision_reason(observation, now)
+        if reason is None:
+            return None
+        return self.decide(now, reason)
+
+    # -- decision -----------------------------------------------------------------------------------------------
+    def candidate_policies(self, onset_delay: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
+        """(K, horizon, 2) control sequences (the same control for both factors): the candidate's gesture class in the
+        steps its response window [onset, onset + response_window_s] overlaps, 'none' elsewhere. Timing enters B
+        through the steps at which the gesture acts."""
+        H, step = self.cfg.horizon, self.cfg.step_s
+        ends = step * np.arange(1, H + 1)
+        on = onset_delay[:, None]
+        active = (on < ends[None, :]) & (on + self.cfg.response_window_s > ends[None, :] - step)  # (K, H)
+        u = np.where(active, gesture_index[:, None], 0)
+        return np.repeat(u[:, :, None], 2, axis=2)
+
+    def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
+        """Propose K candidates, score G, choose; returns the command (None when the choice is to wait)."""
+        cfg = self.cfg
+        cands = self.proposer.propose(cfg.num_candidates, self.rng, self._log_E_prims, self.rhythm.estimate())
+        pols = self.candidate_policies(cands.onset_delay, cands.gesture_index)
+        terms = self.kernel.evaluate(self.qs, self.model.B, pols, self.model.pB if cfg.novelty else None)
+        log_w = (self._log_E_prims - self._log_Q_prims)[cands.primitive_index]
+        idx, prob = choose(terms.G, log_w, cfg.gamma, self.rng, cfg.choice)
+        self._decided_once = True
+        table = CandidateTable(
+            primitive_names=cands.primitive_names, primitive_index=cands.primitive_index,
+            gesture_classes=CONTROLS, gesture_index=cands.gesture_index, onset_delay=cands.onset_delay,
+            param_names=cands.param_names, params=cands.params, G=terms.G, risk=terms.risk,
+            ambiguity=terms.ambiguity, novelty=terms.novelty, prob=prob,
+        )
+        prim = self.primitives[int(cands.primitive_index[idx])]
+        params = prim.resolve(cands.params_of(idx))
+        duration = float(prim.duration(params))
+        onset = now + float(cands.onset_delay[idx])
+        cmd: MotionCommand | None = None
+        cls = int(self._prim_class[int(cands.primitive_index[idx])])
+        if cls == 0:  # a pause: decide again when it is over
+            self._wait_until = onset + duration
+        else:
+            cmd = MotionCommand(primitive=prim.name, params=params, issued_at=now,
+                                onset_delay=float(cands.onset_delay[idx]), source=self.name,
+                                meta={"G": float(terms.G[idx]), "gesture_class": CONTROLS[cls]})
+            self._gesture = (cls, onset, onset + duration)
+            self._history.append(self._gesture)
+            self._history = self._history[-8:]
+        self._record(DecisionRecord(t=now, policy=self.name, reason=reason, candidates=table, chosen=idx,
+                                    gamma=cfg.gamma, belief=self.belief, free_energy=self.free_energy, command=cmd))
+        return cmd
+
+    def response_model(self) -> dict[str, np.ndarray]:
+        """The learned p(activity' | activity, gesture class) per gesture class (columns = from-state)."""
+        B = self.model.B[1]
+        return {g: B[:, :, u].copy() for u, g in enumerate(CONTROLS)}

@@ -1,0 +1,76 @@
+"""Agent configuration: the shipped default loads; bad files fail with one line naming the field; exit code 2."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from fep_motion.cli import main
+from fep_motion.config import ConfigError, config_from_dict, dump_config, load_config
+from fep_motion.model.config import AgentConfig, load_agent_config
+
+
+def test_shipped_default_round_trips(tmp_path: Path):
+    cfg = load_agent_config()
+    assert cfg.num_candidates == 256 and cfg.horizon == 2 and cfg.novelty
+    p = tmp_path / "a.yaml"
+    p.write_text(dump_config(cfg))
+    assert load_config(AgentConfig, p) == cfg
+
+
+@pytest.mark.parametrize("text, field_name", [
+    ("gamma: -1\n", "gamma"),
+    ("horizon: 2.5\n", "horizon"),
+    ("choice: greedy\n", "choice"),
+    ("decision:\n  hazard_rate_hz: fast\n", "decision.hazard_rate_hz"),
+    ("preferences:\n  head: {nodding: 1}\n", "preferences.head.nodding"),
+    ("habits: {salute: 1}\n", "habits.salute"),
+    ("novelt: true\n", "novelt"),
+    ("rhythm:\n  tempo_init_hz: 9\n", "rhythm.tempo_init_hz"),
+])
+def test_errors_name_the_field(tmp_path: Path, text: str, field_name: str, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=f"{p}: {field_name}"):
+        load_agent_config(p)
+    assert main(["agent", "config", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert field_name in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_and_malformed_files(tmp_path: Path, capsys):
+    assert main(["agent", "config", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
+    p = tmp_path / "broken.yaml"
+    p.write_text("gamma: [1\n")
+    assert main(["agent", "config", "--config", str(p)]) == 2
+    assert "line" in capsys.readouterr().err
+
+
+def test_show_prints_the_resolved_config(capsys):
+    assert main(["agent", "config", "--show"]) == 0
+    assert "num_candidates: 256" in capsys.readouterr().out
+
+
+@dataclass
+class _Inner:
+    k: int = field(default=3, metadata={"min": 1})
+
+
+@dataclass
+class _Outer:
+    name: str
+    inner: _Inner = field(default_factory=_Inner)
+    weights: list[float] = field(default_factory=list)
+
+
+def test_generic_loader_for_other_modules():
+    cfg = config_from_dict(_Outer, {"name": "x", "inner": {"k": 5}, "weights": [1, 2.5]}, source="t.yaml")
+    assert cfg.inner.k == 5 and cfg.weights == [1.0, 2.5]
+    with pytest.raises(ConfigError, match="t.yaml: name: is required"):
+        config_from_dict(_Outer, {}, source="t.yaml")
+    with pytest.raises(ConfigError, match=r"t.yaml: weights\[1\]: expected a number"):
+        config_from_dict(_Outer, {"name": "x", "weights": [1, "a"]}, source="t.yaml")
+    with pytest.raises(ConfigError, match="t.yaml: inner.k: must be >= 1"):
+        config_from_dict(_Outer, {"name": "x", "inner": {"k": 0}}, source="t.yaml")
