@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One device call for issue 8: GPU tests, correctness vs the fp64 reference, the model's GPU-vs-CPU logits, then the
+# timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core).
+# Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
+set -o pipefail
+OUT=${OUT:-out/device}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+{ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu --format=csv
+  python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__)'; } | tee "$OUT/env.txt"
+if ls .whl/kernels/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/kernels/*.whl && export PYTHONPATH=$PWD:/tmp/site
+fi
+python3 -c 'import fla; print("fla", fla.__version__)' 2>&1 | tee -a "$OUT/env.txt"
+python3 -m pytest tests/test_kernels_gpu.py tests/test_kernels_dispatch.py -q -p no:cacheprovider 2>&1 \
+  | tee "$OUT/pytest.log" | tail -n 15
+python3 bench/lightning_gpu.py --json "$OUT/lightning_gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"
+echo "bench exit $?"

@@ -1,0 +1,271 @@
+"""Triton prefill kernel for lightning attention: one pass over q, k, v with the fp32 state kept on chip.
+
+Math (Lightning Attention-2, arXiv:2401.04658, eqs. 8-12; MiniMax-01 report arXiv:2501.08313 §2.2.1), per block of
+b rows with the state S from the previous blocks and λ = exp(-slope):
+  O     = [(Q Kᵀ) ⊙ M] V + diag(λ^(i+1)) Q S,      M_ij = λ^(i-j) for i >= j else 0
+  S_new = λ^b S + (diag(λ^(b-1-j)) K)ᵀ V
+The grid is (value tiles, batch x heads): each program owns S[:, tile] for one (sequence, head) and walks the blocks
+in order, so q, k, v are read once from HBM (the value tiles of one head run side by side and share q, k through L2)
+and o is written once — the problem is bandwidth-bound at D = 128 (issue 8).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from llm.kernels.args import check_prefill_args
+
+
+
+@triton.jit(do_not_specialize=["T", "SEG", "NSEG"])  # T = 1 must not compile a separate (constant-folded) kernel
+def _lightning_prefill_kernel(
+    Q, K, V, O, S0, ST, SLOPE, CU,
+    sq_b, sq_h, sq_t, sk_b, sk_h, sk_t, sv_b, sv_h, sv_t, so_b, so_h, so_t,
+    T, H, SEG, NSEG,
+    DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
+    CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
+    HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, VARLEN: tl.constexpr, REVERSE: tl.constexpr,
+    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr,
+):
+    iv = tl.program_id(0)
+    bh = tl.program_id(1)
+    n = bh // H
+    h = bh % H
+    if VARLEN:
+        bos = tl.load(CU + n).to(tl.int64)
+        L = tl.load(CU + n + 1) - tl.load(CU + n)
+        batch = tl.zeros([], dtype=tl.int64)
+    elif SEGMENTED:  # sequence n // NSEG, its segment n % NSEG of SEG rows (two-level scan, see _segmented)
+        batch = (n // NSEG).to(tl.int64)
+        bos = (n % NSEG).to(tl.int64) * SEG
+        L = tl.minimum(SEG, T - (n % NSEG) * SEG)
+    else:
+        bos = tl.zeros([], dtype=tl.int64)
+        L = T
+        batch = n.to(tl.int64)
+    hh = h.to(tl.int64)
+    q_base = Q + batch * sq_b + hh * sq_h + bos * sq_t
+    k_base = K + batch * sk_b + hh * sk_h + bos * sk_t
+    v_base = V + batch * sv_b + hh * sv_h + bos * sv_t
+    o_base = O + batch * so_b + hh * so_h + bos * so_t
+
+    offs_t = tl.arange(0, BT)
+    offs_k = tl.arange(0, DK)
+    offs_v = iv * BV + tl.arange(0, BV)
+
+    s = tl.load(SLOPE + h).to(tl.float32)
+    # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
+    diff = offs_t[:, None] - offs_t[None, :]
+    m = tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
+    q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
+
+    state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
+    if HAS_S0:
+        S = tl.load(S0 + state_off).to(tl.float32)
+    else:
+        S = tl.zeros([DK, BV], dtype=tl.float32)
+
+    zero64 = tl.zeros([], dtype=tl.int64)
+    if REVERSE:
+        step = -1
+    else:
+        step = 1
+    for start in range(0, L, BT):
+        if REVERSE:
+            row0 = zero64 + (L - 1 - start)
+        else:
+            row0 = zero64 + start
+        valid = (start + offs_t) < L
+        rel = (offs_t * step)[:, None]
+        if not STATE_ONLY:  # the segment-state pass of the two-level scan reads only k and v
+            q = tl.load(q_base + row0 * sq_t + rel * sq_t + offs_k[None, :], mask=valid[:, None], other=0.0)
+        k = tl.load(k_base + row0 * sk_t + rel * sk_t + offs_k[None, :], mask=valid[:, None], other=0.0).to(CDT)
+        v = tl.load(v_base + row0 * sv_t + rel * sv_t + offs_v[None, :], mask=valid[:, None], other=0.0).to(CDT)
+        if not STATE_ONLY:
+            q = q.to(CDT)
+            # intra-block: [(Q Kᵀ) ⊙ M] V
+            qk = tl.dot(q, tl.trans(k), input_precision=PREC) * m
+            if SPLIT_P:
+                p_hi = qk.to(CDT)
+                o = tl.dot(p_hi, v, input_precision=PREC)
+                o += tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, input_precision=PREC)
+            else:
+                o = tl.dot(qk.to(CDT), v, input_precision=PREC)
+            # inter-block: diag(λ^(i+1)) Q S  (fp32 state; split into hi + lo halves for 16-bit inputs when asked)
+            if SPLIT_STATE:
+                s_hi = S.to(CDT)
+                s_lo = (S - s_hi.to(tl.float32)).to(CDT)
+                inter = tl.dot(q, s_hi, input_precision=PREC) + tl.dot(q, s_lo, input_precision=PREC)
+            else:
+                inter = tl.dot(q, S.to(CDT), input_precision=PREC)
+            o += inter * q_decay[:, None]
+            tl.store(o_base + row0 * so_t + rel * so_t + offs_v[None, :], o.to(O.dtype.element_ty),
+                     mask=valid[:, None])
+
+        # state: S = λ^n S + (diag(λ^(n-1-j)) K)ᵀ V with n = rows in this block (a tail block has n < BT)
+        nrem = tl.minimum(L - start, BT)
+        k_decay = tl.where(offs_t < nrem, tl.exp(-s * tl.maximum(nrem - 1 - offs_t, 0).to(tl.float32)), 0.0)
+        kdf = k.to(tl.float32) * k_decay[:, None]
+        kd = kdf.to(CDT)
+        S = S * tl.exp(-s * nrem.to(tl.float32)) + tl.dot(tl.trans(kd), v, input_precision=PREC)
+        if SPLIT_K:
+            S += tl.dot(tl.trans((kdf - kd.to(tl.float32)).to(CDT)), v, input_precision=PREC)
+
+    if STORE_ST:
+        tl.store(ST + state_off, S)
+
+
+def _tl_dtype(dtype: torch.dtype):
+    return {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}[dtype]
+
+
+def _as_bhtd_strides(x: Tensor, layout: str) -> tuple[int, int, int]:
+    """(batch, head, time) strides of a [B,H,T,D] or [B,T,H,D] tensor."""
+    if layout == "bhtd":
+        return x.stride(0), x.stride(1), x.stride(2)
+    return x.stride(0), x.stride(2), x.stride(1)
+
+
+def default_config(dk: int, dv: int, dtype: torch.dtype) -> dict[str, int]:
+    """Block shape and launch parameters measured best on an H100 at D = 128 (bench/NOTES-kernels.md, runs 1-3)."""
+    if dtype == torch.float32:  # run 3: w8 14.3 ms, w4 16.2 ms (198 spills) at T = 128K
+        return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2}
+    return {"block_t": 64, "block_v": 32, "num_warps": 4, "num_stages": 3}
+
+
+def lightning_prefill(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    slope: Tensor,
+    initial_state: Tensor | None = None,
+    *,
+    layout: str = "bhtd",
+    cu_seqlens: Tensor | None = None,
+    out_dtype: torch.dtype | None = None,
+    output_final_state: bool = True,
+    reverse: bool = False,
+    precision: str = "fast",
+    block_t: int | None = None,
+    block_v: int | None = None,
+    num_warps: int | None = None,
+    num_stages: int | None = None,
+    segments: int | None = None,
+) -> tuple[Tensor, Tensor | None]:
+    """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
+
+    q, k [B,H,T,Dk] (layout "bhtd") or [B,T,H,Dk] ("bthd"), v likewise with Dv; bf16, fp16 or fp32 (mixed dtypes are
+    computed in fp32). slope [H]; initial_state fp32 [N,H,Dk,Dv]. With cu_seqlens (int32/int64 [N+1]) the inputs hold
+    N sequences packed along T with B = 1, and each gets its own state. o has out_dtype (default: q's dtype).
+    reverse=True scans each sequence from its end (the backward pass uses it). precision (16-bit inputs only):
+    "fast" rounds the fp32 intermediates (decay-weighted scores, state, decayed keys) to the input dtype for the
+    tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" splits all three (fp32-level results,
+    more matrix work). fp32 inputs use tf32 products. segments > 1 splits each sequence into that many parts run in
+    parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
+    """
+    B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
+    q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
+    dtypes = {q.dtype, k.dtype, v.dtype}
+    cdt = q.dtype if len(dtypes) == 1 else torch.float32
+    o_shape = (B, H, T, DV) if layout == "bhtd" else (B, T, H, DV)
+    o = torch.empty(o_shape, dtype=out_dtype or q.dtype, device=q.device)
+    s0 = None if initial_state is None else initial_state.to(torch.float32).contiguous()
+    cu = cu_seqlens.to(device=q.device, dtype=torch.int32).contiguous() if cu_seqlens is not None else None
+    slope32 = slope.to(torch.float32).contiguous()
+    cfg = default_config(DK, DV, cdt)
+    launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
+                     block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
+                     num_warps or cfg["num_warps"], num_stages or cfg["num_stages"])
+    nseg = 1 if cu is not None or reverse else (segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q))
+    if nseg <= 1:
+        st = torch.empty(N, H, DK, DV, dtype=torch.float32, device=q.device) if output_final_state else None
+        launch(N, s0, st)
+        return o, st
+    return o, _segmented(launch, N, nseg, s0, slope32)
+
+
+def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor) -> int:
+    """Segments per sequence for the two-level scan: only when sequences x heads x value tiles leave SMs idle.
+
+    The two-level scan reads k and v once more (1.5x the floor's bytes), so it pays only when the one-pass grid
+    leaves most SMs idle (H100, run 2: H = 8 at T = 1M 56 → 6.2 ms; at H = 64 it cost 30 %, bench/NOTES-kernels.md).
+    """
+    if not like.is_cuda:
+        return 1
+    sms = _sm_count(like.device)
+    programs = n * h * nv
+    if 2 * programs >= sms:
+        return 1
+    want = (2 * sms) // programs  # two programs per SM in one wave (run 3: 9 segments = 288 programs, 2 waves: +30 %)
+    return max(1, min(want, t // (16 * bt)))
+
+
+_SMS: dict[int, int] = {}
+
+
+def _sm_count(device: torch.device) -> int:
+    idx = device.index if device.index is not None else torch.cuda.current_device()
+    if idx not in _SMS:
+        _SMS[idx] = torch.cuda.get_device_properties(idx).multi_processor_count
+    return _SMS[idx]
+
+
+LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills, shared memory: bench diagnostics)
+
+
+class _Launch:
+    """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
+
+    def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns):
+        self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
+        self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
+        self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
+
+    def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
+                 state_only: bool = False) -> None:
+        lay, cdt, prec = self.layout, self.cdt, self.precision
+        wide = cdt == torch.float32
+        grid = (triton.cdiv(self.DV, self.bv), n * self.H)
+        global LAST_COMPILED
+        LAST_COMPILED = _lightning_prefill_kernel[grid](
+            self.q, self.k, self.v, self.o, s0 if s0 is not None else self.o, st if st is not None else self.o,
+            self.slope, self.cu if self.cu is not None else self.o,
+            *_as_bhtd_strides(self.q, lay), *_as_bhtd_strides(self.k, lay), *_as_bhtd_strides(self.v, lay),
+            *_as_bhtd_strides(self.o, lay),
+            self.T, self.H, seg, nseg,
+            DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
+            CDT=_tl_dtype(cdt), PREC="tf32" if wide else "ieee",
+            SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
+            SPLIT_K=prec == "exact" and not wide,
+            HAS_S0=s0 is not None, STORE_ST=st is not None, VARLEN=self.cu is not None, REVERSE=self.reverse,
+            SEGMENTED=nseg > 0, STATE_ONLY=state_only,
+            num_warps=self.nw, num_stages=self.ns,
+        )
+
+
+def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Tensor) -> Tensor:
+    """Two-level scan: each of nseg segments per sequence runs in parallel from its own start state.
+
+    Pass 1 computes each segment's state from zero (k, v only); the start state of segment p is then
+    Σ_{j<p} λ^(SEG·(p-1-j)) S_loc[j] + λ^(SEG·p) S0 (the recurrence unrolled over whole segments, LA-2 eq. 11 with
+    the segment as the block), one small einsum; pass 2 is the one-pass kernel on every segment.
+    """
+    H, DK, DV, T = launch.H, launch.DK, launch.DV, launch.T
+    seg = -(-T // nseg)
+    seg = -(-seg // launch.bt) * launch.bt
+    nseg = -(-T // seg)
+    dev = launch.q.device
+    loc = torch.empty(n * nseg, H, DK, DV, dtype=torch.float32, device=dev)
+    launch(n * nseg, None, loc, seg, nseg, state_only=True)
+    p = torch.arange(nseg, device=dev, dtype=torch.float32)
+    gap = p[:, None] - 1 - p[None, :]  # p-1-j
+    lam_seg = -slope.double() * seg  # log λ^SEG per head
+    m = torch.where(gap >= 0, torch.exp(lam_seg[:, None, None] * gap.clamp(min=0).double()), 0.0).float()
+    start = torch.einsum("hpj,njhkv->nphkv", m, loc.view(n, nseg, H, DK, DV))
+    if s0 is not None:
+        start += torch.exp(lam_seg[None, :] * p.double()[:, None]).float()[None, :, :, None, None] * s0[:, None]
+    end = torch.empty_like(loc)
+    launch(n * nseg, start.reshape(n * nseg, H, DK, DV).contiguous(), end, seg, nseg)
+    return end.view(n, nseg, H, DK, DV)[:, -1].contiguous()
