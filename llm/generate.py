@@ -24,6 +24,7 @@ __all__ = [
     "TextTokenizer",
     "encode_ids",
     "generate",
+    "nucleus_mask",
     "sample_next",
     "stream",
 ]
@@ -136,6 +137,28 @@ class Generation:
     forced_think_close: bool = False
 
 
+NUCLEUS_FIRST_K = 64  # candidates sorted first; a full sort of an 8K vocabulary costs as much as a decode step
+
+
+def nucleus_mask(logits: Tensor, top_p: float) -> Tensor:
+    """Logits [B, V] with every token outside the nucleus set to -inf (Holtzman et al. 2020 §3.1: the smallest set of
+    most probable tokens with cumulative probability >= top_p; the most probable token always stays).
+
+    Only the top candidates are sorted (64, then 16x more until the nucleus closes inside them), not the vocabulary.
+    """
+    probs = torch.softmax(logits, dim=-1)
+    V = logits.shape[-1]
+    k = min(V, NUCLEUS_FIRST_K)
+    while True:
+        top, idx = torch.topk(probs, k, dim=-1)  # sorted, descending
+        before = top.cumsum(-1) - top  # mass strictly before each candidate
+        if k == V or bool((before[..., -1] >= top_p).all()):  # the last candidate is outside every row's nucleus
+            break
+        k = min(V, 16 * k)
+    keep = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, idx, before < top_p)
+    return logits.masked_fill(~keep, float("-inf"))
+
+
 def sample_next(logits: Tensor, cfg: GenerationConfig, generator: torch.Generator | None) -> Tensor:
     """Next token per row from logits [B, V]: greedy at temperature 0, else top-k then top-p (nucleus, Holtzman et
     al. 2020 §3.1: smallest set with cumulative probability >= p) sampling from softmax(logits / T)."""
@@ -147,12 +170,7 @@ def sample_next(logits: Tensor, cfg: GenerationConfig, generator: torch.Generato
         kth = torch.topk(logits, cfg.top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if cfg.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        before = probs.cumsum(-1) - probs  # mass strictly before each token
-        drop = before >= cfg.top_p  # the first token always stays
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        logits = nucleus_mask(logits, cfg.top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 

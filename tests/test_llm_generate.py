@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from llm.config import preset
 from llm.errors import LLMError
-from llm.generate import ByteTokenizer, GenerationConfig, generate, sample_next, stream
+from llm.generate import ByteTokenizer, GenerationConfig, generate, nucleus_mask, sample_next, stream
 from llm.model import MiniMaxForCausalLM
 
 TOK = ByteTokenizer()
@@ -156,3 +156,17 @@ def test_generate_command(model, tmp_path, capsys):
     assert main(["llm", "generate", str(tmp_path), "hi", "--max-new-tokens", "4", "--stream", "--seed", "1"]) == 0
     assert main(["llm", "generate", str(tmp_path), "hi", "--top-p", "2"]) == 2
     assert "top_p" in capsys.readouterr().err
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), V=st.integers(1, 600), p=st.floats(0.01, 0.999), spread=st.floats(0.1, 8.0))
+def test_nucleus_mask_equals_full_sort_reference(seed, V, p, spread):
+    """Sorting only the top candidates keeps exactly the tokens a full sort keeps (flat and peaked distributions)."""
+    logits = torch.randn(3, V, generator=torch.Generator().manual_seed(seed)) * spread
+    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    drop = (probs.cumsum(-1) - probs) >= p
+    ref = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
+    got = nucleus_mask(logits, p)
+    assert torch.equal(torch.isinf(got), torch.isinf(ref))
+    assert torch.equal(got[~torch.isinf(got)], logits[~torch.isinf(ref)])
