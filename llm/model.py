@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from llm.config import ModelConfig
 from llm.lightning import decay_slopes, lightning_attention, lightning_step
+import llm.kernels  # noqa: F401,E402  registers the Triton prefill/decode routes where CUDA + Triton exist
 
 __all__ = ["CausalLMOutput", "DecodePlan", "DecodeState", "MiniMaxForCausalLM", "MiniMaxModel", "ModelCache", "RMSNorm"]
 

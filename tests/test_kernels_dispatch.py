@@ -39,6 +39,9 @@ def test_cpu_keeps_the_reference_and_env_switch_removes_the_route(monkeypatch):
     monkeypatch.delenv("FEP_MOTION_NO_KERNELS")
     assert llm.kernels.register(force=True) is True
     assert registered_kernel("cuda") is llm.kernels.cuda_lightning_attention
+    from llm import lightning as lightning_module
+
+    assert lightning_module._DECODE_KERNELS["cuda"] is llm.kernels.cuda_lightning_decode  # the model's decode step
     o2, _ = lightning_attention(q.float(), k.float(), v.float(), slope)  # CPU tensors still take the reference
     assert torch.equal(o2, ro)
     llm.kernels.register()  # back to what this machine supports
@@ -164,3 +167,22 @@ def test_cli_check_without_gpu_is_a_one_line_error_exit_2(capsys):
     assert main(["kernels", "check"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("fep-motion kernels: error: no CUDA device with triton") and "\n" not in err
+
+
+def test_the_model_loads_the_kernel_routes_and_untiled_decode_runs_the_reference():
+    """Importing the model registers the kernels (no separate import needed); head sizes the decode kernel does not
+    tile fall back to the reference with the same contract."""
+    import subprocess
+    import sys
+
+    code = "import sys, llm.model; print('llm.kernels' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
+    from llm.lightning import lightning_decode
+
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, 8, generator=g) for _ in range(3))
+    state = torch.randn(2, 3, 8, 8, generator=g)
+    slope = decay_slopes(3, 0, 2)
+    o, st = llm.kernels.cuda_lightning_decode(q, k, v, slope, state)
+    ro, rst = lightning_decode(q, k, v, slope, state)
+    assert torch.equal(o, ro) and torch.equal(st, rst)

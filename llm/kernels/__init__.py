@@ -12,7 +12,7 @@ import os
 import torch
 from torch import Tensor
 
-__all__ = ["available", "register", "cuda_lightning_attention", "supported_head_dim", "KernelInputError"]
+__all__ = ["available", "register", "cuda_lightning_attention", "cuda_lightning_decode", "supported_head_dim", "KernelInputError"]
 
 from llm.kernels.errors import KernelInputError
 
@@ -66,6 +66,18 @@ def cuda_lightning_attention(
     return o, st
 
 
+def cuda_lightning_decode(q: Tensor, k: Tensor, v: Tensor, slope: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    """The decode route registered for "cuda" (the model's one-token step): same contract as
+    llm.lightning.lightning_decode ([B,H,D]; o fp32, new state fp32); untiled head sizes run the reference."""
+    if not (supported_head_dim(q.shape[-1]) and supported_head_dim(v.shape[-1])):
+        from llm.lightning import lightning_decode as reference_decode
+
+        return reference_decode(q, k, v, slope, state)
+    from llm.kernels.lightning_decode import lightning_decode
+
+    return lightning_decode(q, k, v, slope, state)
+
+
 def register(force: bool = False) -> bool:
     """Route llm.lightning.lightning_attention on CUDA tensors to the kernels; returns whether the route is set.
 
@@ -76,7 +88,7 @@ def register(force: bool = False) -> bool:
     if os.environ.get("FEP_MOTION_NO_KERNELS") == "1" or not (force or available()):
         register_kernel("cuda", None)
         return False
-    register_kernel("cuda", cuda_lightning_attention)
+    register_kernel("cuda", cuda_lightning_attention, decode_fn=cuda_lightning_decode)
     return True
 
 
