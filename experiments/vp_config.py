@@ -44,7 +44,7 @@ class VirtualParticipantConfig:
     nod_rate: float = 3.0  # spontaneous nods per minute at engagement 1
     gesture_rate: float = 1.5  # spontaneous hand gestures per minute at engagement 1
     nod_tempo: float = 2.0  # Hz, down-up cycles per second (conversational nods ~1.5-3 Hz)
-    nod_cycles_min: int = 2  # perception's nod detector misses single down-up nods (see the sessions README)
+    nod_cycles_min: int = 1  # single down-up nods: the most common backchannel; perception reports them
     nod_cycles_max: int = 3
     nod_amplitude: float = 0.22  # rad of head pitch per cycle (~12.6 deg)
     gesture_tempo: float = 1.5  # Hz, beats per second while gesturing

@@ -5,8 +5,12 @@ the wrist along minimum-jerk paths) seen by a pinhole camera, plus MediaPipe-lik
 offset and small independent per-landmark jitter. Calibration: MediaPipe on messi5.jpg / basketball1.png with
 per-frame sensor noise and sub-pixel shifts gave head landmarks jittering ~0.5-1 px each, mostly together, and raw
 head angles with sd 0.005-0.012 rad; the defaults here give ~0.013 rad (a little noisier). Also: rare outliers, uneven frame intervals, skipped frames and
-drop-outs (frames with no person). Nods follow Mori, Den & Jokinen 2025 (PLoS One): 1-4 down-up cycles whose
-magnitude declines with position and whose final cycle is smaller still ("final lowering").
+drop-outs (frames with no person). Nods follow Mori, Den & Jokinen 2025 (PLoS One): 1-4 down-up cycles (single
+nods included, at a configurable share) whose first-cycle magnitude grows with the nod's length ("anticipatory
+rising"), declines with position ("declination") and whose final cycle is smaller still ("final lowering"); each
+movement is a minimum-jerk stroke with an uneven down/up split, cycle durations vary per nod and per cycle, and the
+head may settle a little off its starting pitch. Negatives: "lookdown" scripts a slow look down, a hold and a return
+(a posture change, which must not be read as a nod).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ _HEAD = {  # relative to the head pivot, head looking at the camera
 _HEAD_IDX = np.array([LM[n] for n in _HEAD])
 _HEAD_REL = np.array(list(_HEAD.values()))
 _LEGS = np.arange(LM["left_knee"], NUM_LANDMARKS)
+SCRIPTED_KINDS: tuple[str, ...] = ("nod", "shake", "gesture", "lookdown")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,16 @@ class SyntheticSpec:
     fps: float = 30.0
     kinds: tuple[str, ...] = ("nod", "shake", "gesture")  # empty: a still (idle) stream with the same noise
     mean_gap_s: float = 2.0  # mean still time between scripted events (plus a 1 s minimum)
+    # Nods. Share of 1, 2, 3, 4-cycle nods: single nods first, as the most common backchannel.
+    nod_cycle_weights: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1)
+    nod_cycle_s: tuple[float, float] = (0.2, 1.0)  # duration of one down-up cycle, drawn per nod (then +-15 % per cycle)
+    nod_magnitude: tuple[float, float] = (0.08, 0.30)  # rad, first-cycle magnitude (~4.6-17 degrees)
+    nod_min_magnitude: float = 0.06  # rad: later cycles shrink (declination) but not below this
+    nod_settle: float = 0.15  # the head comes to rest within this fraction of the magnitude of its starting pitch
+    # Look-downs (negatives for the nod detector): pitch lowered by this much, over ramp_s, held, then raised again.
+    lookdown_depth: tuple[float, float] = (0.12, 0.45)
+    lookdown_ramp_s: tuple[float, float] = (0.5, 1.5)
+    lookdown_hold_s: tuple[float, float] = (1.5, 5.0)
     image_size: tuple[int, int] = (640, 480)
     focal_px: float = 600.0
     hip_depth_m: float = 1.4
@@ -70,9 +85,20 @@ class SyntheticSpec:
     def __post_init__(self) -> None:
         if not self.duration_s > 0 or not self.fps > 0:
             raise ValueError("SyntheticSpec.duration_s and fps must be > 0")
-        unknown = set(self.kinds) - {"nod", "shake", "gesture"}
+        unknown = set(self.kinds) - set(SCRIPTED_KINDS)
         if unknown:
-            raise ValueError(f"SyntheticSpec.kinds has unknown kinds {sorted(unknown)}; use nod, shake, gesture")
+            raise ValueError(f"SyntheticSpec.kinds has unknown kinds {sorted(unknown)}; use {', '.join(SCRIPTED_KINDS)}")
+        w = self.nod_cycle_weights
+        if len(w) != 4 or min(w) < 0 or not sum(w) > 0:
+            raise ValueError("SyntheticSpec.nod_cycle_weights needs 4 weights >= 0 (1-4 cycles) with a positive sum")
+        for name in ("nod_cycle_s", "nod_magnitude", "lookdown_depth", "lookdown_ramp_s", "lookdown_hold_s"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"SyntheticSpec.{name} must be (low, high) with 0 < low <= high, got {(lo, hi)!r}")
+        if not self.nod_min_magnitude > 0:
+            raise ValueError(f"SyntheticSpec.nod_min_magnitude must be > 0, got {self.nod_min_magnitude!r}")
+        if not 0 <= self.nod_settle < 1:
+            raise ValueError(f"SyntheticSpec.nod_settle must be in [0, 1), got {self.nod_settle!r}")
 
 
 @dataclass
@@ -82,6 +108,7 @@ class SyntheticStream:
     frames: list[PoseFrame]
     truth: list[HumanEvent]
     spec: SyntheticSpec = field(default_factory=SyntheticSpec)
+    lookdowns: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of scripted look-downs: no event
 
 
 def _rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
@@ -107,6 +134,7 @@ class _Script:
     wrist: np.ndarray  # [T, 2, 3] offsets of left/right wrist (m)
     truth: list[HumanEvent]
     busy: list[tuple[float, float]]
+    lookdowns: list[tuple[float, float]]
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, dt: float, sd: float, tau: float) -> np.ndarray:
@@ -121,6 +149,42 @@ def _smooth_noise(rng: np.random.Generator, n: int, dt: float, sd: float, tau: f
     return out
 
 
+def _script_nod(
+    spec: SyntheticSpec, t: np.ndarray, pitch: np.ndarray, start: float, rng: np.random.Generator
+) -> tuple[float, int, float]:
+    """Add one nod starting at `start` to `pitch` (in place); returns (end time, cycles, largest cycle magnitude).
+
+    Structure after Mori, Den & Jokinen 2025 (PLoS One 20(5):e0323448): a cycle is one down and one up movement;
+    the first cycle is larger in longer nods (anticipatory rising), magnitudes fall with position (declination),
+    and the last cycle of a multi-cycle nod is smaller again (final lowering). Each movement is a minimum-jerk
+    stroke (Flash & Hogan 1985, Eq. 2) with an uneven down/up split of the cycle.
+    """
+    w = np.asarray(spec.nod_cycle_weights, float)
+    cycles = int(rng.choice([1, 2, 3, 4], p=w / w.sum()))
+    first = rng.uniform(*spec.nod_magnitude) * (1.0 + 0.08 * (cycles - 1))  # anticipatory rising
+    mags = [first * (0.85**k) for k in range(cycles)]  # declination
+    if cycles > 1:
+        mags[-1] *= 0.75  # final lowering
+    mags = [max(m, spec.nod_min_magnitude) for m in mags]
+    lo, hi = spec.nod_cycle_s
+    period = rng.uniform(lo, hi)
+    s = start
+    for k, m in enumerate(mags):
+        per = float(np.clip(period * rng.uniform(0.85, 1.15), lo, hi))
+        down = per * rng.uniform(0.35, 0.6)  # the down stroke takes 35-60 % of the cycle
+        # the last up stroke may stop short of, or overshoot, the starting pitch; the offset then relaxes (tau 3 s)
+        rest = m * rng.uniform(-spec.nod_settle, spec.nod_settle) if k == cycles - 1 else 0.0
+        sel = (t >= s) & (t < s + per)
+        tt = t[sel] - s
+        up = m - (m - rest) * min_jerk((tt - down) / (per - down))
+        pitch[sel] += np.where(tt < down, m * min_jerk(tt / down), up)
+        if rest:
+            after = t >= s + per
+            pitch[after] += rest * np.exp(-(t[after] - (s + per)) / 3.0)
+        s += per
+    return s, cycles, max(mags)
+
+
 def _script(spec: SyntheticSpec, t: np.ndarray, rng: np.random.Generator) -> _Script:
     n = len(t)
     dt = 1.0 / spec.fps
@@ -132,26 +196,21 @@ def _script(spec: SyntheticSpec, t: np.ndarray, rng: np.random.Generator) -> _Sc
         roll += _smooth_noise(rng, n, dt, 0.01, 2.0)
     truth: list[HumanEvent] = []
     busy: list[tuple[float, float]] = []
+    lookdowns: list[tuple[float, float]] = []
     clock = 1.0 + rng.exponential(spec.mean_gap_s)
     while spec.kinds:
         kind = str(rng.choice(spec.kinds))
         start = clock
         if kind == "nod":
-            cycles = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
-            mag = rng.uniform(0.10, 0.30)
-            mags = [mag * (0.85**k) for k in range(cycles)]  # declination
-            if cycles > 1:
-                mags[-1] *= 0.75  # final lowering
-            mags = [max(m, 0.08) for m in mags]
-            period = rng.uniform(0.3, 0.8)
-            s = start
-            for m in mags:
-                per = period * rng.uniform(0.85, 1.15)
-                sel = (t >= s) & (t < s + per)
-                pitch[sel] += m * 0.5 * (1.0 - np.cos(2.0 * math.pi * (t[sel] - s) / per))  # down then up
-                s += per
-            end = s
-            truth.append(HumanEvent("nod", start, end, cycles, max(mags), complete=True))
+            end, cycles, magnitude = _script_nod(spec, t, pitch, start, rng)
+            truth.append(HumanEvent("nod", start, end, cycles, magnitude, complete=True))
+        elif kind == "lookdown":
+            depth = rng.uniform(*spec.lookdown_depth)
+            down, hold, up = rng.uniform(*spec.lookdown_ramp_s), rng.uniform(*spec.lookdown_hold_s), rng.uniform(
+                *spec.lookdown_ramp_s)
+            end = start + down + hold + up
+            pitch += depth * (min_jerk((t - start) / down) - min_jerk((t - (start + down + hold)) / up))
+            lookdowns.append((start, end))
         elif kind == "shake":
             half = int(rng.integers(3, 7))  # 1.5-3 cycles
             amp = rng.uniform(0.12, 0.35)
@@ -192,7 +251,7 @@ def _script(spec: SyntheticSpec, t: np.ndarray, rng: np.random.Generator) -> _Sc
         clock = end + 1.0 + rng.exponential(spec.mean_gap_s)
         if clock > spec.duration_s - 2.5:
             break
-    return _Script(pitch, yaw, roll, wrist, truth, busy)
+    return _Script(pitch, yaw, roll, wrist, truth, busy, lookdowns)
 
 
 def _skeleton(pitch: float, yaw: float, roll: float, wrist: np.ndarray, sway: np.ndarray) -> np.ndarray:
@@ -271,4 +330,4 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), seed: int = 0) -> SyntheticS
         lm[:, 3] = np.clip(vis_base + rng.normal(0.0, 0.02, NUM_LANDMARKS), 0.0, 1.0)
         world_noisy = (world + rng.normal(0.0, spec.world_jitter_m, world.shape)).astype(np.float32)
         frames.append(PoseFrame(t=ti, landmarks=lm, world=world_noisy, image_size=(w, h), valid=True, frame_index=i))
-    return SyntheticStream(frames=frames, truth=script.truth, spec=spec)
+    return SyntheticStream(frames=frames, truth=script.truth, spec=spec, lookdowns=script.lookdowns)
