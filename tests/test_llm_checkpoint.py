@@ -20,15 +20,6 @@ CFG = dataclasses.replace(preset("micro"), initializer_range=0.1)
 T = 21
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the shared 2-core machine makes OpenMP oversubscription very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     return init_checkpoint(CFG, 0, tmp_path_factory.mktemp("ckpt"))

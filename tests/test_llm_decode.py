@@ -25,15 +25,6 @@ VARIANTS = {
 STEPS = 44
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the shared 2-core machine makes OpenMP oversubscription very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(params=["native", "torch"])
 def backend(request, monkeypatch) -> str:
     """Run a test on the C kernels and on the pure-PyTorch plan (the fallback without a C compiler)."""

@@ -17,15 +17,6 @@ TOK = ByteTokenizer()
 GREEDY = {"temperature": 0.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the shared 2-core machine makes OpenMP oversubscription very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def model() -> MiniMaxForCausalLM:
     cfg = dataclasses.replace(preset("micro"), vocab_size=TOK.vocab_size, initializer_range=0.2)

@@ -19,15 +19,6 @@ from llm.lightning import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the shared 2-core machine makes OpenMP oversubscription very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _qkv(seed: int, B: int, H: int, T: int, Dk: int, Dv: int, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(B, H, T, Dk, generator=g).to(dtype)

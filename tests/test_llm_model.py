@@ -16,15 +16,6 @@ from llm.model import MiniMaxForCausalLM, SparseMoE
 CFG = dataclasses.replace(preset("micro"), initializer_range=0.3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the shared 2-core machine makes OpenMP oversubscription very slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def model() -> MiniMaxForCausalLM:
     m = MiniMaxForCausalLM(CFG)
