@@ -43,8 +43,9 @@ def test_loop_engine_study_is_analyzed_from_stored_frames(tmp_path: Path, capsys
 
 def test_bad_policy_params_fail_before_the_database(tmp_path: Path, capsys) -> None:
     proto = tmp_path / "p.yaml"
-    proto.write_text(TWO.read_text().replace("{id: fep, policy: fep, label: \"FEP agent\"}",
-                                             "{id: fep, policy: fep, params: {no_such_knob: 3}}"))
+    text = TWO.read_text()
+    assert "params: {novelty: false}" in text
+    proto.write_text(text.replace("params: {novelty: false}", "params: {no_such_knob: 3}"))
     db = tmp_path / "s.db"
     assert main(["experiment", "run", str(proto), "--participant", "P01", "--virtual", "default",
                  "--store", str(db), "--questionnaire", "virtual"]) == 2

@@ -8,20 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fep_motion.elicitation import ElicitationResult, elicitation
 from fep_motion.store import Store
-
-ELICIT_WINDOW = (0.5, 3.0)  # s after an agent gesture onset (DESIGN.md §5)
-
-
-@dataclass
-class Elicitation:
-    """P(participant onset within ELICIT_WINDOW after an agent onset), its surrogate mean and a one-sided p."""
-
-    observed: float
-    surrogate_mean: float
-    p_value: float
-    n_agent: int
-    n_participant: int
 
 
 @dataclass
@@ -35,7 +23,7 @@ class SessionSummary:
     participant_truth: dict[str, int]
     participant_detected: dict[str, int]
     decisions: int
-    elicitation: Elicitation | None
+    elicitation: ElicitationResult | None
     free_energy_bins: list[tuple[float, float]]  # (bin start s, mean F)
     achieved_fps: float | None
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -44,30 +32,6 @@ class SessionSummary:
     @property
     def stored_fraction(self) -> float:
         return self.stored / self.scheduled if self.scheduled else float("nan")
-
-
-def elicitation(agent_onsets: np.ndarray, human_onsets: np.ndarray, duration: float, n_surrogates: int = 500,
-                seed: int = 0) -> Elicitation | None:
-    """Fraction of agent gestures followed by a participant onset 0.5-3 s later, vs. uniformly re-drawn agent onsets.
-
-    The surrogate keeps the number of agent gestures and the participant's own onsets, destroying only their timing
-    relation (shuffled-onset surrogates, DESIGN.md §5); p = (1 + #{surrogate >= observed}) / (1 + n_surrogates).
-    """
-    a = np.sort(np.asarray(agent_onsets, float))
-    h = np.sort(np.asarray(human_onsets, float))
-    if len(a) == 0 or duration <= 0:
-        return None
-
-    def rate(onsets: np.ndarray) -> np.ndarray:  # onsets [..., n] -> fraction answered per row
-        lo = np.searchsorted(h, onsets + ELICIT_WINDOW[0], side="left")
-        hi = np.searchsorted(h, onsets + ELICIT_WINDOW[1], side="right")
-        return (hi > lo).mean(axis=-1)
-
-    obs = float(rate(a))
-    rng = np.random.default_rng(seed)
-    sur = rate(rng.uniform(0.0, max(duration - ELICIT_WINDOW[1], 1e-9), size=(n_surrogates, len(a))))
-    p = (1 + int(np.sum(sur >= obs))) / (1 + n_surrogates)
-    return Elicitation(obs, float(sur.mean()), p, len(a), len(h))
 
 
 def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
@@ -83,7 +47,8 @@ def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
     human = [e.t_onset for e in events if e.actor == "participant_truth"] or [
         e.t_onset for e in events if e.actor == "participant"
     ]
-    el = elicitation(np.array([e.t_onset for e in events if e.actor == "agent"]), np.array(human), duration)
+    agent_onsets = np.array([e.t_onset for e in events if e.actor == "agent"])
+    el = elicitation(agent_onsets, np.array(human), duration, n_surrogates=500) if len(agent_onsets) else None
     t, F = store.free_energy(session_id)
     bins: list[tuple[float, float]] = []
     if len(t):
@@ -117,8 +82,8 @@ def format_summary(s: SessionSummary) -> str:
     if s.elicitation is not None:
         e = s.elicitation
         lines.append(
-            f"  elicitation          {e.observed:.2f} of agent gestures answered within 0.5-3 s "
-            f"(shuffled onsets {e.surrogate_mean:.2f}, p = {e.p_value:.3f})"
+            f"  elicitation          {e.proportion:.2f} of agent gestures answered within 0.5-3 s "
+            f"(shuffled onsets {e.surrogate_mean:.2f}, z = {e.z:.2f}, p = {e.p:.3f})"
         )
     else:
         lines.append("  elicitation          n/a (no agent gestures)")
