@@ -1,0 +1,222 @@
+"""`fep-motion brain ask|chat|serve|data|train|eval`: the LLM brain from the terminal (issue 9).
+
+`ask` and `chat` talk to the embedded model (default, offline) or any OpenAI-compatible server (`--backend openai
+--base-url URL --model NAME`); `serve` puts the embedded model behind the same API on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _backend_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("embedded", "openai"), default=None,
+                   help="embedded: our checkpoint in-process (default); openai: a chat-completions server")
+    p.add_argument("--base-url", default=None, help="server URL for --backend openai (default http://127.0.0.1:8000/v1)")
+    p.add_argument("--model", default=None, help="model name sent to the server (default fep-brain-small)")
+    p.add_argument("--checkpoint", default=None, help="embedded checkpoint dir (default: the shipped brain-small)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds before a reply becomes the fallback (10)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (0 = greedy, default)")
+    p.add_argument("--max-tokens", type=int, default=None, help="reply length cap in tokens (96)")
+    p.add_argument("--config", default=None, help="brain YAML (BrainConfig fields); flags override it")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("brain", help="talk to, serve, train or evaluate the LLM brain",
+                              description="The LLM brain: utterance + perception summary -> reply + intent.")
+    sub = p.add_subparsers(dest="brain_command", metavar="ACTION")
+
+    a = sub.add_parser("ask", help="one utterance -> reply and intent",
+                       description="Ask the brain once. Exit 2 with a one-line message if the backend fails.")
+    a.add_argument("text", help="what the user says")
+    a.add_argument("--context", default="", help="perception summary, e.g. 'the user nodded twice; engagement high'")
+    a.add_argument("--json", action="store_true", help='print {"reply": ..., "intent": ...}')
+    _backend_flags(a)
+    a.set_defaults(func=_ask)
+
+    c = sub.add_parser("chat", help="a terminal REPL (/context TEXT sets the perception summary, /quit ends)",
+                       description="Chat with the brain; a time-out or a dead server prints a message and the "
+                                   "conversation goes on.")
+    c.add_argument("--context", default="", help="initial perception summary")
+    _backend_flags(c)
+    c.set_defaults(func=_chat)
+
+    s = sub.add_parser("serve", help="serve the embedded model over the OpenAI chat-completions API",
+                       description="OpenAI-compatible server (GET /v1/models, POST /v1/chat/completions with "
+                                   "streaming) for the embedded checkpoint, standard library only.")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--checkpoint", default=None, help="checkpoint dir (default: the shipped brain-small)")
+    s.add_argument("--model-name", default="fep-brain-small", help="model id reported by /v1/models")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads for generation")
+    s.set_defaults(func=_serve)
+
+    d = sub.add_parser("data", help="build the synthetic corpus (train.jsonl + heldout.jsonl)")
+    d.add_argument("--out", required=True, help="output directory")
+    d.add_argument("--config", default=None, help="corpus YAML (CorpusConfig fields)")
+    d.set_defaults(func=_data)
+
+    t = sub.add_parser("train", help="train the brain (corpus, tokenizer, model, held-out metrics)",
+                       description="Train into --out; resumable. CPU works with a micro config; the shipped model "
+                                   "was trained on one H100 with llm/brain/train_small.yaml.")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--config", default=None, help="train YAML (default llm/brain/train_small.yaml)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="held-out verifier pass rates of a checkpoint (format, intent, reasoning)")
+    e.add_argument("--checkpoint", default=None, help="checkpoint dir (default: the shipped brain-small)")
+    e.add_argument("--per-difficulty", type=int, default=30, help="held-out examples per task and difficulty")
+    e.add_argument("--seed", type=int, default=0, help="corpus seed (held-out stream)")
+    e.add_argument("--tasks", default="interaction,game24,word_sort,object_count",
+                   help="comma-separated tasks to evaluate")
+    e.add_argument("--thinking-budget", type=int, default=None,
+                   help="cap <think> tokens (llm.generate forces </think> when spent); default: no cap")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(func=_eval)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _brain_config(args: argparse.Namespace):  # -> BrainConfig
+    import dataclasses
+
+    from llm.brain.config import BrainConfig
+
+    cfg = BrainConfig.load(args.config) if args.config else BrainConfig()
+    over = {"backend": args.backend, "base_url": args.base_url, "model": args.model, "checkpoint": args.checkpoint,
+            "timeout_s": args.timeout, "temperature": args.temperature, "max_tokens": args.max_tokens}
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in over.items() if v is not None})
+    return cfg.validate("command line")
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from llm.brain.brain import Brain
+
+    brain = Brain(_brain_config(args))
+    r = brain.ask(args.text, args.context, fallback=False)
+    brain.close()
+    if args.json:
+        print(json.dumps(r.public()))
+    else:
+        print(f"[{r.intent}] {r.reply}")
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from llm.brain.brain import Brain
+
+    brain = Brain(_brain_config(args))
+    context = args.context
+    print(f"brain chat ({brain.cfg.backend}); /context TEXT sets the perception summary, /quit ends", flush=True)
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line.startswith("/context"):
+            context = line[len("/context"):].strip()
+            print(f"(perception: {context or 'none'})", flush=True)
+            continue
+        r = brain.ask(line, context, fallback=True)
+        if r.fallback:
+            print(f"({r.error})", flush=True)
+        print(f"agent [{r.intent}]> {r.reply}", flush=True)
+    brain.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llm.brain.embedded import DEFAULT_CHECKPOINT, EmbeddedBackend
+    from llm.brain.server import make_server
+
+    backend = EmbeddedBackend(checkpoint=Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT,
+                              threads=args.threads)
+    backend.load()  # fail now (exit 2) on a missing checkpoint, not at the first request
+    srv = make_server(backend, args.host, args.port, args.model_name)
+    host, port = srv.server_address[:2]
+    print(f"serving {args.model_name} on http://{host}:{port}/v1 (Ctrl-C stops)", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from llm.data.config import CorpusConfig
+    from llm.data.corpus import build
+
+    cfg = CorpusConfig.load(args.config) if args.config else CorpusConfig()
+    train, held = build(cfg, args.out)
+    print(f"wrote {train} and {held}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llm import train
+
+    path = args.config or str(Path(train.__file__).parent / "brain" / "train_small.yaml")
+    m = train.run(train.TrainConfig.load(path), args.out, args.device, args.resume)
+    print(json.dumps(m["summary"]))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llm.brain.embedded import DEFAULT_CHECKPOINT, EmbeddedBackend
+    from llm.brain.errors import BrainError
+    from llm.data.config import CorpusConfig
+    from llm.data.corpus import generate_heldout
+    from llm.data.registry import TASKS
+    from llm.train import evaluate, model_responder
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise BrainError(f"--tasks: unknown task {unknown[0] if unknown else '(none)'}; use {', '.join(TASKS)}")
+    if args.per_difficulty < 1:
+        raise BrainError("--per-difficulty: must be >= 1")
+    backend = EmbeddedBackend(checkpoint=Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT)
+    cfg = CorpusConfig(seed=args.seed, heldout_per_difficulty=args.per_difficulty, train={t: 0 for t in tasks})
+    held = generate_heldout(cfg)
+    if args.thinking_budget is None:
+        respond = model_responder(backend.model, backend.tokenizer, 112, False)
+    else:
+        respond = _budget_responder(backend, args.thinking_budget)
+    m = evaluate(respond, held, batch_size=60)
+    if args.json:
+        print(json.dumps({"summary": m["summary"], "per_task_difficulty": m["per_task_difficulty"]}, indent=1))
+    else:
+        print(f"{'task/difficulty':<20}{'n':>5}{'format':>9}{'correct':>9}")
+        for k, v in m["per_task_difficulty"].items():
+            print(f"{k:<20}{v['n']:>5}{v['format']:>9.1%}{v['correct']:>9.1%}")
+        for k, v in m["summary"].items():
+            print(f"{k}: {v:.1%}")
+    return 0
+
+
+def _budget_responder(backend, budget: int):  # -> Callable[[list[Example]], list[str]]
+    """Batched generation through llm.generate with a thinking budget (the path `brain ask` uses)."""
+    from llm.brain.embedded import STOP
+    from llm.generate import GenerationConfig, generate
+    from llm.train import render_prompt
+
+    cfg = GenerationConfig(max_new_tokens=112, temperature=0.0, stop=STOP, eos_token_id=backend.tokenizer.eos_id,
+                           thinking_budget=budget)
+
+    def respond(batch):
+        return [g.text for g in generate(backend.model, backend.tokenizer, [render_prompt(ex) for ex in batch], cfg)]
+    return respond

@@ -1,0 +1,74 @@
+"""Brain configuration (YAML or CLI flags): backend, server, model, time-out, history, fallback. Validated on load."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llm.brain.errors import BrainError
+from llm.data.interaction import INTENTS
+
+BACKENDS: tuple[str, ...] = ("embedded", "openai")
+
+
+@dataclass(frozen=True)
+class BrainConfig:
+    """How the brain answers: `embedded` (our checkpoint in-process) or `openai` (any chat-completions server)."""
+
+    backend: str = "embedded"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "fep-brain-small"
+    checkpoint: str | None = None          # embedded: checkpoint dir (None = the shipped llm/models/brain-small)
+    timeout_s: float = 10.0                # a reply slower than this becomes the fallback
+    temperature: float = 0.0
+    max_tokens: int = 96
+    history_turns: int = 0                 # earlier turns sent along (the embedded model is trained on single turns)
+    fallback_intent: str = "listen"
+    fallback_reply: str = "Mm-hm."
+
+    def validate(self, where: str = "brain config") -> BrainConfig:
+        if self.backend not in BACKENDS:
+            raise BrainError(f"{where}: backend: {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise BrainError(f"{where}: base_url: must start with http:// or https://, got {self.base_url!r}")
+        for name in ("timeout_s",):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise BrainError(f"{where}: {name}: must be a positive number of seconds, got {v!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
+                or not 0 <= self.temperature <= 2:
+            raise BrainError(f"{where}: temperature: must be in [0, 2], got {self.temperature!r}")
+        for name in ("max_tokens",):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise BrainError(f"{where}: {name}: must be a positive whole number, got {v!r}")
+        if not isinstance(self.history_turns, int) or self.history_turns < 0:
+            raise BrainError(f"{where}: history_turns: must be a whole number >= 0, got {self.history_turns!r}")
+        if self.fallback_intent not in INTENTS:
+            raise BrainError(f"{where}: fallback_intent: {self.fallback_intent!r} is not one of {', '.join(INTENTS)}")
+        return self
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any], where: str = "brain config") -> BrainConfig:
+        names = {f.name for f in dataclasses.fields(BrainConfig)}
+        extra = set(raw) - names
+        if extra:
+            raise BrainError(f"{where}: unknown field {min(extra)!r}; allowed: {', '.join(sorted(names))}")
+        return BrainConfig(**raw).validate(where)
+
+    @staticmethod
+    def load(path: str | Path) -> BrainConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise BrainError(f"{p}: brain config not found; pass an existing YAML file")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
+        if not isinstance(raw, dict):
+            raise BrainError(f"{p}: top level must be a mapping of brain fields")
+        return BrainConfig.from_dict(raw, where=str(p))

@@ -1,0 +1,67 @@
+"""Corpus configuration (YAML): seed, examples per task, difficulty mix, held-out size. Validated on load."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llm.brain.errors import BrainError
+from llm.data.types import DIFFICULTIES
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How many training examples per task, how they spread over difficulties, and the held-out split size."""
+
+    seed: int = 0
+    train: dict[str, int] = field(default_factory=lambda: {"interaction": 120_000, "game24": 20_000,
+                                                           "word_sort": 20_000, "object_count": 20_000})
+    difficulty_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    heldout_per_difficulty: int = 100
+
+    def validate(self, where: str = "corpus config") -> CorpusConfig:
+        from llm.data.registry import TASKS
+
+        for name, n in self.train.items():
+            if name not in TASKS:
+                raise BrainError(f"{where}: train.{name}: unknown task; use one of {', '.join(TASKS)}")
+            if not isinstance(n, int) or n < 0:
+                raise BrainError(f"{where}: train.{name}: must be a whole number >= 0, got {n!r}")
+        w = self.difficulty_weights
+        if len(w) != len(DIFFICULTIES) or any(not isinstance(x, (int, float)) or x < 0 for x in w) or sum(w) <= 0:
+            raise BrainError(f"{where}: difficulty_weights: need 3 non-negative numbers with a positive sum, got {w!r}")
+        if not isinstance(self.heldout_per_difficulty, int) or self.heldout_per_difficulty < 0:
+            raise BrainError(f"{where}: heldout_per_difficulty: must be a whole number >= 0")
+        if not isinstance(self.seed, int):
+            raise BrainError(f"{where}: seed: must be an integer, got {self.seed!r}")
+        return self
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any], where: str = "corpus config") -> CorpusConfig:
+        known = {"seed", "train", "difficulty_weights", "heldout_per_difficulty"}
+        extra = set(raw) - known
+        if extra:
+            raise BrainError(f"{where}: unknown field {min(extra)!r}; allowed: {', '.join(sorted(known))}")
+        base = CorpusConfig()
+        train = raw.get("train", base.train)
+        if not isinstance(train, dict):
+            raise BrainError(f"{where}: train: must be a mapping task -> count")
+        cfg = CorpusConfig(seed=raw.get("seed", base.seed), train=dict(train),
+                           difficulty_weights=tuple(raw.get("difficulty_weights", base.difficulty_weights)),
+                           heldout_per_difficulty=raw.get("heldout_per_difficulty", base.heldout_per_difficulty))
+        return cfg.validate(where)
+
+    @staticmethod
+    def load(path: str | Path) -> CorpusConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise BrainError(f"{p}: corpus config not found; pass an existing YAML file")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
+        if not isinstance(raw, dict):
+            raise BrainError(f"{p}: top level must be a mapping of corpus fields")
+        return CorpusConfig.from_dict(raw, where=str(p))
