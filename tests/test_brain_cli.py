@@ -77,3 +77,13 @@ def test_eval_reports_pass_rates_of_the_shipped_model(capsys: pytest.CaptureFixt
     m = json.loads(capsys.readouterr().out)
     assert set(m["summary"]) == {"interaction_format", "interaction_intent"}
     assert len(m["per_task_difficulty"]) == 12
+
+
+def test_serve_engine_vllm_checks_the_model_dir_before_anything_else(tmp_path, capsys):
+    """`brain serve --engine vllm` goes through the vLLM launcher: a bad model dir is one line, exit 2, no install."""
+    rc = main(["brain", "serve", "--engine", "vllm", "--model", str(tmp_path / "none"), "--port", "0",
+                   "--venv", str(tmp_path / "venv")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model directory not found" in err[0]
+    assert not (tmp_path / "venv").exists()  # nothing was installed for a request that cannot be served

@@ -43,10 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("serve", help="serve the embedded model over the OpenAI chat-completions API",
                        description="OpenAI-compatible server (GET /v1/models, POST /v1/chat/completions with "
-                                   "streaming) for the embedded checkpoint, standard library only.")
+                                   "streaming) on 127.0.0.1: our embedded engine (standard library only), or vLLM 0.32 "
+                                   "with our MiniMax plugin in its own venv (created on first use).")
+    s.add_argument("--engine", choices=("embedded", "vllm"), default="embedded",
+                   help="embedded: our model in-process (default); vllm: vLLM + llm.vllm_plugin (CPU or CUDA)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    s.add_argument("--checkpoint", default=None, help="checkpoint dir (default: the shipped brain-small)")
+    s.add_argument("--checkpoint", "--model", dest="checkpoint", default=None,
+                   help="checkpoint dir in the MiniMax HF layout (default: the shipped brain-small)")
+    s.add_argument("--venv", default=None, help="--engine vllm: its venv (default $FEP_MOTION_VLLM_VENV or .venv-vllm)")
+    s.add_argument("--tensor-parallel-size", type=int, default=1, help="--engine vllm: tensor-parallel ranks")
     s.add_argument("--model-name", default="fep-brain-small", help="model id reported by /v1/models")
     s.add_argument("--threads", type=int, default=None, help="CPU threads for generation")
     s.set_defaults(func=_serve)
@@ -137,6 +143,12 @@ def _serve(args: argparse.Namespace) -> int:
     from llm.brain.embedded import DEFAULT_CHECKPOINT, EmbeddedBackend
     from llm.brain.server import make_server
 
+    if args.engine == "vllm":  # the launcher serves until Ctrl-C, waits for /health, stops the process group
+        from llm.vllm_plugin.launch import main as vllm_main
+
+        argv = ["--model", str(args.checkpoint or DEFAULT_CHECKPOINT), "--host", args.host, "--port", str(args.port),
+                "--served-model-name", args.model_name, "--tensor-parallel-size", str(args.tensor_parallel_size)]
+        return vllm_main(argv + (["--venv", args.venv] if args.venv else []))
     backend = EmbeddedBackend(checkpoint=Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT,
                               threads=args.threads)
     backend.load()  # fail now (exit 2) on a missing checkpoint, not at the first request
