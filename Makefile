@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/fep-motion perceive /usr/share/doc/opencv-doc/examples/data/vtest.avi --out $(OUT)/features.csv --overlay $(OUT)/overlay.mp4
+	$(BIN)/fep-motion demo --out $(OUT)/demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

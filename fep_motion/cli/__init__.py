@@ -10,6 +10,10 @@ import sys
 
 # Each module defines register(subparsers) and sets `func` on its parser; import is cheap (heavy imports inside func).
 COMMAND_MODULES: tuple[str, ...] = (
+    "fep_motion.cli.demo", "fep_motion.cli.live", "fep_motion.cli.run",   # sessions
+    "fep_motion.cli.experiment",                                          # protocols, simulation, analysis
+    "fep_motion.cli.agent", "fep_motion.cli.body", "fep_motion.cli.perceive", "fep_motion.cli.export",
+    "fep_motion.cli.brain", "llm.cli", "llm.kernels.cli",                 # the LLM brain and its model
 )
 
 EXIT_USER_ERROR = 2
@@ -26,6 +30,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         ("llm.errors", "LLMError"),
         ("experiments.errors", "ExperimentError"),
         ("fep_motion.errors", "FepMotionError"),
+        ("fep_motion.body.errors", "BodyError"),
+        ("fep_motion.store.errors", "StoreError"), ("fep_motion.session.errors", "SessionError"),
+        ("fep_motion.policies.base", "PolicyError"),
     ):
         try:
             types.append(getattr(importlib.import_module(mod), name))
