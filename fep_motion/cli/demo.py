@@ -4,6 +4,21 @@ from __future__ import annotations
 import argparse
 
 
+def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
+    """--utterances/--brain/--base-url/--brain-model/--brain-timeout, shared by demo, live and run."""
+    g = p.add_argument_group("talking to the agent (the brain's intent steers habits E / preferences C)")
+    g.add_argument("--utterances", default=None, metavar="FILE",
+                   help="script of 't_seconds<TAB>text' lines said to the agent at those session times")
+    g.add_argument("--brain", choices=("embedded", "openai", "off"), default=None,
+                   help="who answers: embedded (shipped model, default when utterances or a chat box are used), "
+                        "openai (a chat-completions server), off (default otherwise)")
+    g.add_argument("--base-url", default=None, help="--brain openai: server URL (default http://127.0.0.1:8000/v1)")
+    g.add_argument("--brain-model", default=None,
+                   help="--brain openai: model name (default fep-brain-small); embedded: checkpoint directory")
+    g.add_argument("--brain-timeout", type=float, default=None,
+                   help="seconds before a reply becomes the fallback '[listen] Mm-hm.' (default 10)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
@@ -19,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--participant-config", default=None, help="YAML config of the virtual participant")
     p.add_argument("--fast", action="store_true", help="virtual time: run as fast as possible instead of real time")
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
+    add_dialogue_flags(p)
     p.set_defaults(func=_run)
 
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import argparse
 
+from fep_motion.cli.demo import add_dialogue_flags
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "live",
         help="run a live session from a webcam (or a video path as a fake camera)",
         description="Live session: camera image with skeleton and events, the agent's view, a strip chart of F and "
-        "of the last decision's G per gesture class. Keys: q quit, space pause, m marker.",
+        "of the last decision's G per gesture class, and a chat box. Keys: q quit, space pause, m marker; t or Tab "
+        "starts typing to the agent, Enter sends, Esc cancels.",
     )
     p.add_argument("--camera", default="0", help="camera index (0) or a video path used as a fake camera")
     p.add_argument("--policy", default="fep", help="agent policy name or module:Class (default fep)")
@@ -20,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="scheduler rate in Hz (default 30)")
     p.add_argument("--seed", type=int, default=0, help="policy seed")
     p.add_argument("--video", default=None, help="also write the agent's view to this .mp4")
+    add_dialogue_flags(p)
     p.set_defaults(func=_run)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from fep_motion.cli.demo import add_dialogue_flags
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="policy seed")
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    add_dialogue_flags(p)
     p.set_defaults(func=_run)
 
 

@@ -16,6 +16,7 @@ subclass MotionPolicy (or quack like it) and register under the entry-point grou
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class BeliefSummary:
     F: float
     complexity: float
     accuracy: float
+    # the brain's steering in force at a decision (fep policy only): {"intent", "habits": {class: Δ ln E},
+    # "preferences": {"modality.outcome": Δ C}}; empty when nothing steers
+    steering: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +186,11 @@ class MotionPolicy(ABC):
         self.set_body_busy(body_busy, now)
         cmd = self.step(observation, now)
         return cmd, self.take_decision(), self.free_energy
+
+    def steer(self, intent: str, habits: Mapping[str, float], preferences: Mapping[tuple[str, str], float]) -> None:
+        """The brain's shift of habits E (gesture class -> Δ log weight) and preferences C ((modality, outcome) -> Δ)
+        for the next decisions. Baselines (random, mimic, reactive, idle) ignore it: they have no E or C, and as
+        comparison conditions they must not change with the conversation. The fep policy overrides this."""
 
     def take_decision(self) -> DecisionRecord | None:
         """The newest decision since the last call (None if none); each record is returned once."""

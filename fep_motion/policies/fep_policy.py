@@ -6,11 +6,14 @@ the precision-weighted observation, track the human's rhythm (EKF), and every `s
 module proposes K candidates around the rhythm, the selection module scores each with G and chooses from
 q(π) = softmax(−γG + ln E − ln Q), where Q is the proposal's own mixture (an importance correction: candidates are
 already drawn from ≈E, so the sampled choice converges to softmax(−γG + ln E) over gestures).
+The brain's intent may shift E and C within bounds (`steer`, llm/brain/steering.py); each decision's belief summary
+records the deltas in force.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from fep_motion.model.config import AgentConfig, load_agent_config
 from fep_motion.model.generative import build_generative_model, frame_transition, update_response_model
 from fep_motion.model.outcomes import discretize
 from fep_motion.model.rhythm import RhythmTracker
-from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT
+from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT, MODALITIES, MODALITY_NAMES
 from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy
 from perception.types import Observation
 from sampling.primitives.base import MotionCommand
@@ -55,15 +58,42 @@ class FepPolicy(MotionPolicy):
         self.primitives = list(primitives)
         cls_index = {g: i for i, g in enumerate(CONTROLS)}
         self._prim_class = np.array([cls_index[p.gesture_class] for p in self.primitives])
-        # habit prior over primitives: E over gesture classes shared by the primitives of a class
-        lnE = np.array([config.habits.get(p.gesture_class, 0.0) for p in self.primitives], dtype=np.float64)
-        lnE -= np.log(np.sum(np.exp(lnE - lnE.max()))) + lnE.max()
-        self._log_E_prims = lnE
+        self._log_E_prims, self._log_Q_prims = self._habit_priors({})
         eps = config.exploration
-        self._log_Q_prims = np.log((1 - eps) * np.exp(lnE) + eps / len(self.primitives))
         self.proposer = CandidateProposer(self.primitives, ProposalSettings(exploration=eps,
                                                                            max_onset_s=config.max_onset_s))
         self.reset(0)
+
+    def _habit_priors(self, delta: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(ln E, ln Q) over primitives: E over gesture classes (config habits + the brain's `delta`) shared by the
+        primitives of a class, normalized; Q = (1 − ε)E + ε/N, the proposal's own mixture."""
+        lnE = np.array([self.cfg.habits.get(p.gesture_class, 0.0) + float(delta.get(p.gesture_class, 0.0))
+                        for p in self.primitives], dtype=np.float64)
+        lnE -= np.log(np.sum(np.exp(lnE - lnE.max()))) + lnE.max()
+        eps = self.cfg.exploration
+        return lnE, np.log((1 - eps) * np.exp(lnE) + eps / len(self.primitives))
+
+    def steer(self, intent: str, habits: Mapping[str, float], preferences: Mapping[tuple[str, str], float]) -> None:
+        """Shift E and C for the next decisions by the brain's (already bounded) deltas; the config and the
+        model's base C/E stay untouched. Unknown gesture classes / outcomes are ignored (the brain may err; the
+        agent must not). Zero deltas restore the unsteered agent exactly."""
+        h = {g: float(v) for g, v in habits.items() if g in CONTROLS and math.isfinite(v) and v != 0.0}
+        c = {(m, o): float(v) for (m, o), v in preferences.items()
+             if m in MODALITIES and o in MODALITIES[m] and math.isfinite(v) and v != 0.0}
+        self._steering = (intent, h, c) if (h or c) else None
+
+    def _steered(self) -> tuple[np.ndarray, np.ndarray, EfeKernel, dict[str, Any]]:
+        """(ln E, ln Q, G kernel, deltas in force) for this decision: the base ones when nothing steers."""
+        if self._steering is None:
+            return self._log_E_prims, self._log_Q_prims, self.kernel, {}
+        intent, h, c = self._steering
+        lnE, lnQ = self._habit_priors(h)
+        C = [cm.copy() for cm in self.model.C]
+        for (m, o), v in c.items():  # C is a log-preference: p(o|C) = softmax(C_m) (selection/efe.py)
+            C[MODALITY_NAMES.index(m)][MODALITIES[m].index(o)] += v
+        kernel = EfeKernel(self.model.A, C, self.model.num_states)
+        return lnE, lnQ, kernel, {"intent": intent, "habits": dict(h),
+                                  "preferences": {f"{m}.{o}": v for (m, o), v in c.items()}}
 
     # -- state -------------------------------------------------------------------------------------------------
     def reset(self, seed: int = 0) -> None:
@@ -87,6 +117,7 @@ class FepPolicy(MotionPolicy):
         self._deferred: tuple[str, float] | None = None
         self._frame_dt = 0.0
         self.belief: BeliefSummary | None = None
+        self._steering: tuple[str, dict[str, float], dict[tuple[str, str], float]] | None = None
 
     def _control_over(self, a: float, b: float) -> int:
         """The agent's control during (a, b]: the class of the latest gesture whose onset lies in
@@ -197,10 +228,11 @@ class FepPolicy(MotionPolicy):
     def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
         """Propose K candidates, score G, choose; returns the command (None when the choice is to wait)."""
         cfg = self.cfg
-        cands = self.proposer.propose(cfg.num_candidates, self.rng, self._log_E_prims, self.rhythm.estimate())
+        log_E, log_Q, kernel, steering = self._steered()
+        cands = self.proposer.propose(cfg.num_candidates, self.rng, log_E, self.rhythm.estimate())
         pols = self.candidate_policies(cands.onset_delay, cands.gesture_index)
-        terms = self.kernel.evaluate(self.qs, self.model.B, pols, self.model.pB if cfg.novelty else None)
-        log_w = (self._log_E_prims - self._log_Q_prims)[cands.primitive_index]
+        terms = kernel.evaluate(self.qs, self.model.B, pols, self.model.pB if cfg.novelty else None)
+        log_w = (log_E - log_Q)[cands.primitive_index]
         idx, prob = choose(terms.G, log_w, cfg.gamma, self.rng, cfg.choice)
         self._decided_once = True
         table = CandidateTable(
@@ -224,8 +256,11 @@ class FepPolicy(MotionPolicy):
             self._gesture = (cls, onset, onset + duration)
             self._history.append(self._gesture)
             self._history = self._history[-8:]
+        belief = self.belief if self.belief is None or not steering else dataclasses.replace(self.belief,
+                                                                                             steering=steering)
         self._record(DecisionRecord(t=now, policy=self.name, reason=reason, candidates=table, chosen=idx,
-                                    gamma=cfg.gamma, belief=self.belief, free_energy=self.free_energy, command=cmd))
+                                    gamma=cfg.gamma, belief=belief, free_energy=self.free_energy, command=cmd,
+                                    extra={"steering": steering} if steering else {}))
         return cmd
 
     def response_model(self) -> dict[str, np.ndarray]:

@@ -1,6 +1,8 @@
 """Drives a MotionPolicy in the loop's order (fep_motion/policies/base.py): set_body_busy -> step -> take_decision."""
 from __future__ import annotations
 
+from typing import Any
+
 from fep_motion.policies import MotionPolicy, PolicyError, make_policy
 from fep_motion.session.errors import SessionError
 from fep_motion.session.loop import AgentStep
@@ -22,6 +24,17 @@ class PolicyAgent:
             return cls(make_policy(spec), seed)
         except PolicyError as exc:
             raise SessionError(f"--policy: {exc}") from None
+
+    def steer(self, shift: Any) -> None:
+        """Hand the brain's current IntentShift (habits / preferences deltas) to the policy (baselines ignore it)."""
+        steer = getattr(self.policy, "steer", None)
+        if steer is not None:
+            steer(shift.intent, shift.habits, shift.preferences)
+
+    def belief(self) -> dict[str, Any] | None:
+        """The policy's latest belief summary as plain values (None for policies without beliefs)."""
+        b = getattr(self.policy, "belief", None)
+        return b.to_dict() if b is not None and hasattr(b, "to_dict") else None
 
     def step(self, obs: Observation, t: float, body_busy: bool) -> AgentStep:
         self.policy.set_body_busy(body_busy, t)

@@ -1,13 +1,15 @@
 """The live dashboard: camera + skeleton + detected events, the agent's view, strip charts of F and of the last
-decision's G per gesture class; an OpenCV window maps keys q (quit), space (pause), m (marker).
+decision's G per gesture class, and the chat with the agent; an OpenCV window maps keys q (quit), space (pause),
+m (marker), and t or Tab to type to the agent (Enter sends, Esc cancels, Backspace deletes).
 
-`compose` is pure (numpy/OpenCV drawing, no window) so it is testable headless; `OpenCVDisplay` shows it.
+`compose` and `ChatBox.key` are pure (no window) so they are testable headless; `OpenCVDisplay` shows them.
 """
 from __future__ import annotations
 
 import collections
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,13 +26,50 @@ EDGES: tuple[tuple[int, int], ...] = (
     (0, 2), (0, 5), (2, 7), (5, 8), (9, 10),
 )
 KEYS = {ord("q"): "quit", 27: "quit", ord(" "): "pause", ord("m"): "marker"}
+TYPE_KEYS = (ord("t"), 9)  # t or Tab: focus the chat box
+ENTER, BACKSPACE, ESC = (10, 13), (8, 127), 27
+CHAT_H = 118
+CHAT_COLORS = {"participant": (255, 255, 255), "agent": (120, 255, 120), "system": (80, 80, 255)}
+
+
+class ChatBox:
+    """The live window's text input: unfocused, keys are the window's commands; focused (t / Tab), keys type text,
+    Enter hands it to `say` (the session's Dialogue.say), Esc cancels. Max `limit` characters."""
+
+    def __init__(self, say: Callable[[str], None] | None, limit: int = 120) -> None:
+        self.say = say
+        self.limit = limit
+        self.typing = False
+        self.text = ""
+
+    def key(self, code: int) -> str | None:
+        """Act on one key code (-1/255 = none); returns the window action (quit/pause/marker) or None."""
+        if code < 0 or code == 255:
+            return None
+        if not self.typing:
+            if self.say is not None and code in TYPE_KEYS:
+                self.typing, self.text = True, ""
+                return None
+            return KEYS.get(code)
+        if code in ENTER:
+            if self.text.strip() and self.say is not None:
+                self.say(self.text.strip())
+            self.typing, self.text = False, ""
+        elif code == ESC:
+            self.typing, self.text = False, ""
+        elif code in BACKSPACE:
+            self.text = self.text[:-1]
+        elif 32 <= code < 127 and len(self.text) < self.limit:
+            self.text += chr(code)
+        return None
 
 
 class Dashboard:
     """Keeps F / event history and draws one dashboard image per frame."""
 
-    def __init__(self, history_s: float = 20.0) -> None:
+    def __init__(self, history_s: float = 20.0, chat: bool = False) -> None:
         self.history_s = history_s
+        self.chat = chat  # draw the chat panel under the charts (the live window with a brain)
         self.F: collections.deque[tuple[float, float]] = collections.deque()
         self.events: collections.deque[tuple[float, str]] = collections.deque(maxlen=6)
 
@@ -92,7 +131,25 @@ class Dashboard:
                     cv2.putText(chart, cls[:5], (x0, CHART_H - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (220, 220, 220), 1)
                 cv2.putText(chart, "min G per class (taller = lower G)", (half + 10, 16), cv2.FONT_HERSHEY_SIMPLEX,
                             0.45, (0, 160, 255), 1)
-        return np.vstack([top, chart])
+        if not self.chat:
+            return np.vstack([top, chart])
+        return np.vstack([top, chart, self.chat_panel(s, top.shape[1])])
+
+    def chat_panel(self, s: DisplayState, width: int, typing: str | None = None) -> np.ndarray:
+        """The conversation's last lines (participant white, agent green, time-outs red) and the input line."""
+        import cv2
+
+        panel = np.full((CHAT_H, width, 3), 16, np.uint8)
+        lines = list(s.chat)[-5:]
+        for i, line in enumerate(lines):
+            who = {"participant": "you", "agent": "agent"}.get(line.speaker, "!")
+            text = f"{line.t:5.1f}s {who}: {line.text}"[:100]
+            cv2.putText(panel, text, (8, 16 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        CHAT_COLORS.get(line.speaker, (200, 200, 200)), 1)
+        prompt = f"> {typing}_" if typing is not None else "t / Tab: talk to the agent"
+        cv2.putText(panel, prompt[-100:], (8, CHAT_H - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 255, 255) if typing is not None else (140, 140, 140), 1)
+        return panel
 
 
 class OpenCVDisplay:
@@ -100,16 +157,20 @@ class OpenCVDisplay:
 
     WINDOW = "fep-motion live"
 
-    def __init__(self) -> None:
+    def __init__(self, say: Callable[[str], None] | None = None) -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise SessionError("no display available for the live window: run with --no-display (headless)")
-        self.dashboard = Dashboard()
+        self.dashboard = Dashboard(chat=say is not None)
+        self.chatbox = ChatBox(say)
 
     def __call__(self, state: DisplayState) -> str | None:
         import cv2
 
-        cv2.imshow(self.WINDOW, self.dashboard.compose(state))
-        return KEYS.get(cv2.waitKey(1) & 0xFF)
+        img = self.dashboard.compose(state)
+        if self.chatbox.typing and self.dashboard.chat:  # redraw the input line with what is being typed
+            img[-CHAT_H:] = self.dashboard.chat_panel(state, img.shape[1], self.chatbox.text)
+        cv2.imshow(self.WINDOW, img)
+        return self.chatbox.key(cv2.waitKey(1) & 0xFF)
 
     def close(self) -> None:
         import cv2

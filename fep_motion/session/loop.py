@@ -3,7 +3,8 @@
 One pass per scheduler tick, each stage timed. Faults are contained where they happen: a source or pose estimator
 that raises, or non-finite landmarks, become a recorded gap (the agent gets Observation.missing and predicts through
 it); a renderer or display that raises is switched off with a warning while storing continues; anything else still
-finalizes the session (status interrupted) before it propagates.
+finalizes the session (status interrupted) before it propagates. An optional dialogue (utterances -> brain ->
+steering of the agent's E/C, fep_motion/session/dialogue.py) runs just before the agent stage and never blocks it.
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class DisplayState:
     last_decision: dict[str, Any] | None
     active_gesture: str | None
     paused: bool = False
+    chat: tuple[Any, ...] = ()  # the conversation's latest lines (dialogue.ChatLine: t, speaker, text)
 
 
 @dataclass
@@ -117,6 +119,7 @@ class SessionLoop:
         display: Callable[[DisplayState], str | None] | None = None,
         participant: Any = None,  # a VirtualParticipant to tell of agent commands and to take ground truth from
         on_tick: Callable[[int, float], None] | None = None,
+        dialogue: Any = None,  # fep_motion.session.dialogue.Dialogue: utterances -> brain -> steering
     ) -> None:
         self.source = source
         self.perceiver = perceiver
@@ -128,6 +131,9 @@ class SessionLoop:
         self.display = display
         self.participant = participant
         self.on_tick = on_tick
+        self.dialogue = dialogue
+        if dialogue is not None:
+            dialogue.attach(writer)
         self.warnings: list[str] = []
         self._stop_status: str | None = None
         self.paused = False
@@ -175,6 +181,17 @@ class SessionLoop:
         elif action == "pause":
             self.paused = not self.paused
             self.writer.marker(t, "pause" if self.paused else "resume")
+
+    def _converse(self, obs: Observation, t: float) -> None:
+        """Send due utterances, store landed replies, steer the agent; a failing dialogue is switched off."""
+        try:
+            shift = self.dialogue.poll(t, obs, getattr(self.agent, "belief", None))
+            steer = getattr(self.agent, "steer", None)
+            if steer is not None:
+                steer(shift)
+        except Exception as exc:  # noqa: BLE001 - the conversation must not end the motion session
+            self._warn(f"t={t:.2f}s: dialogue failed, continuing without it: {type(exc).__name__}: {exc}")
+            self.dialogue = None
 
     def _store_human_events(self, events: list) -> int:
         """Store each detected participant event once, at its completed report (perception reports it twice)."""
@@ -247,7 +264,9 @@ class SessionLoop:
                 if obs is None:
                     obs = Observation.missing(t)
                 c2 = time.perf_counter()
-                # -- agent
+                # -- agent (the conversation's steering first: it never waits on the brain)
+                if self.dialogue is not None:
+                    self._converse(obs, t)
                 step = self.agent.step(obs, t, body_busy=self.timeline.busy_until > t)
                 if step.command is not None:
                     self._command(step.command, t)
@@ -275,7 +294,8 @@ class SessionLoop:
                 # -- display
                 if self.display is not None:
                     last_state = DisplayState(t, reading.image, shown, obs, agent_img, step.free_energy,
-                                              last_decision, self.timeline.active(t), self.paused)
+                                              last_decision, self.timeline.active(t), self.paused,
+                                              tuple(self.dialogue.chat) if self.dialogue is not None else ())
                     self._show(last_state, t)
                 c6 = time.perf_counter()
                 # -- store
@@ -310,6 +330,15 @@ class SessionLoop:
             t_end = self.scheduler.emitted / self.scheduler.fps
             if gap_open is not None:
                 w.gap_end(gap_open[0], t_end)
+            if self.dialogue is not None:  # the motion loop is over: replies still out may land (bounded wait)
+                try:
+                    left = self.dialogue.finish(t_end)
+                    if left:
+                        self._warn(f"{left} utterance(s) got no reply before the session ended")
+                except KeyboardInterrupt:  # a second Ctrl-C while waiting for replies: stop waiting, keep the store
+                    self._warn("stopped waiting for the brain's last replies (interrupted)")
+                except Exception as exc:  # noqa: BLE001 - never lose the session over the conversation
+                    self._warn(f"finishing the dialogue failed: {exc}")
             flush = getattr(self.perceiver, "flush", None)
             if flush is not None:  # events still in progress at the end of the stream
                 try:

@@ -18,10 +18,24 @@ from fep_motion.session.summary import format_summary, summarize
 from fep_motion.store import Store
 
 
+def _dialogue(args: argparse.Namespace, chat_box: bool = False, realtime: bool = True) -> tuple[Any, dict[str, Any]]:
+    """The session's Dialogue from --utterances/--brain/--base-url/--brain-model/--brain-timeout (None: brain off)."""
+    from fep_motion.session.dialogue import dialogue_from_flags
+
+    return dialogue_from_flags(getattr(args, "utterances", None), getattr(args, "brain", None),
+                               getattr(args, "base_url", None), getattr(args, "brain_model", None),
+                               getattr(args, "brain_timeout", None), chat_box=chat_box, realtime=realtime)
+
+
 def _print_summary(db: Path, sid: int, result: Any, extra: list[str] | None = None) -> str:
+    from fep_motion.session.dialogue import turn_lines
+
     with Store.open(db, recover=False) as store:
         s = summarize(store, sid, result.achieved_fps, result.stage_percentiles())
+        turns = turn_lines(store, sid)
     text = format_summary(s)
+    for line in turns:
+        text += f"\n  {line}"
     if result.dropped:
         text += f"\n  frames dropped       {result.dropped} (the loop was late; ticks skipped, not queued)"
     for w in result.warnings[:5]:
@@ -36,14 +50,16 @@ def run_demo(args: argparse.Namespace, participant: Any) -> int:
     """A virtual participant drives the loop; store, H.264 video of the agent and summary go under --out."""
     if not (args.duration > 0 and math.isfinite(args.duration)):
         raise SessionError(f"--duration must be a positive number of seconds, got {args.duration}")
+    dialogue, brain_meta = _dialogue(args, realtime=not args.fast)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
     video = None if args.no_video else out / "agent.mp4"
     spec = SessionSpec(db, "VP-demo", args.policy, "demo", fps=args.fps, duration=args.duration,
                        realtime=not args.fast, seed=args.seed, video_path=video)
+    meta = {"virtual_participant": _vp_meta(participant), **({"brain": brain_meta} if brain_meta else {})}
     sid, result = run_session(spec, VirtualParticipantSource(participant), source_label="virtual participant",
-                              participant=participant, meta={"virtual_participant": _vp_meta(participant)})
+                              participant=participant, meta=meta, dialogue=dialogue)
     extra = [f"database             {db} (session {sid})"] + ([f"agent video          {video}"] if video else [])
     text = _print_summary(db, sid, result, extra)
     (out / "summary.txt").write_text(text + "\n")
@@ -58,11 +74,12 @@ def _vp_meta(participant: Any) -> dict[str, Any]:
 
 def run_live(args: argparse.Namespace) -> int:
     """Webcam (or a video as a fake camera) in real time, with the dashboard window unless --no-display."""
+    dialogue, brain_meta = _dialogue(args, chat_box=not args.no_display)
     display = None
     if not args.no_display:
         from fep_motion.session.display import OpenCVDisplay
 
-        display = OpenCVDisplay()
+        display = OpenCVDisplay(say=dialogue.say if dialogue is not None else None)
     source = FrameSourceAdapter(args.camera)
     db = Path(args.store)
     video = Path(args.video) if args.video else None
@@ -71,7 +88,8 @@ def run_live(args: argparse.Namespace) -> int:
     spec = SessionSpec(db, args.participant, args.policy, "live", fps=fps, duration=args.duration,
                        realtime=True, seed=args.seed, video_path=video, render=display is not None)
     try:
-        sid, result = run_session(spec, source, source_label=str(args.camera), display=display)
+        sid, result = run_session(spec, source, source_label=str(args.camera), display=display,
+                                  meta={"brain": brain_meta} if brain_meta else None, dialogue=dialogue)
     finally:
         if display is not None:
             display.close()
@@ -81,6 +99,7 @@ def run_live(args: argparse.Namespace) -> int:
 
 def run_offline(args: argparse.Namespace) -> int:
     """A video file or a recorded session through a policy, faster than real time unless --realtime."""
+    dialogue, brain_meta = _dialogue(args, realtime=args.realtime)
     out = Path(args.out)
     recorded = parse_recorded_spec(args.source)
     if recorded is not None and not Path(args.source).exists():
@@ -108,6 +127,7 @@ def run_offline(args: argparse.Namespace) -> int:
     video = None if args.no_video else out / "agent.mp4"
     spec = SessionSpec(db, participant, args.policy, "run", fps=fps, duration=duration, realtime=args.realtime,
                        seed=args.seed, video_path=video)
-    sid, result = run_session(spec, source, source_label=label)
+    sid, result = run_session(spec, source, source_label=label, meta={"brain": brain_meta} if brain_meta else None,
+                              dialogue=dialogue)
     _print_summary(db, sid, result, [f"database             {db} (session {sid})"])
     return 0

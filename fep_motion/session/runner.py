@@ -75,8 +75,11 @@ def run_session(
     display: Callable | None = None,
     renderer: Any = None,
     meta: dict[str, Any] | None = None,
+    dialogue: Any = None,
 ) -> tuple[int, LoopResult]:
-    """Run the session to its end and return (session id, result); the database is left consistent on any exit."""
+    """Run the session to its end and return (session id, result); the database is left consistent on any exit.
+
+    `dialogue` (fep_motion.session.dialogue.Dialogue) adds the conversation: utterances -> brain -> steering."""
     from fep_motion.session.agent import PolicyAgent
     from sampling.primitives import MotionTimeline
 
@@ -102,12 +105,15 @@ def run_session(
         for k, v in (meta or {}).items():
             store.set_meta(sid, k, v)
         writer = SessionWriter(store, sid, spec.commit_interval)
+        if dialogue is not None:
+            dialogue.warm_up()
         scheduler = Scheduler(spec.fps, spec.duration, realtime=spec.realtime)
         bar = _progress(spec, scheduler)
         worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
         loop = SessionLoop(
             source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
             participant=participant, on_tick=(lambda i, t: bar.update(1)) if bar is not None else None,
+            dialogue=dialogue,
         )
         restore = _install_signal_handlers(loop)
         result: LoopResult | None = None

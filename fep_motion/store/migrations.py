@@ -223,3 +223,34 @@ def _experiments(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration(3, "brain_turns")
+def _brain_turns(conn: sqlite3.Connection) -> None:
+    """One row per conversational turn of a session (issue 9 item 6): the participant's utterance, the perception
+    summary sent with it, the brain's reply + intent (or the fallback and its error), and the shift of the agent's
+    habits E / preferences C that the intent applied (at full strength; it then fades with the steering half-life)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE brain_turns (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            t REAL NOT NULL,                      -- session seconds the utterance was sent
+            t_reply REAL NOT NULL,                -- session seconds the reply reached the agent (and steering began)
+            utterance TEXT NOT NULL,
+            source TEXT NOT NULL,                 -- script | chat
+            summary TEXT NOT NULL,                -- perception summary sent with the utterance
+            reply TEXT NOT NULL,
+            intent TEXT NOT NULL,                 -- greet | listen | agree | ask | encourage | explain | farewell
+            intent_parsed INTEGER NOT NULL,       -- 0: the model broke the format, the intent was inferred
+            fallback INTEGER NOT NULL,            -- 1: time-out / server failure, the fallback reply was used
+            error TEXT NOT NULL DEFAULT '',       -- why, for fallbacks (e.g. 'brain time-out: ...')
+            backend TEXT NOT NULL,                -- embedded | openai
+            latency_s REAL NOT NULL,
+            habit_shift TEXT NOT NULL DEFAULT '{}',       -- JSON {gesture class: delta of ln E}
+            preference_shift TEXT NOT NULL DEFAULT '{}'   -- JSON {"modality.outcome": delta of C}
+        );
+        CREATE INDEX brain_turns_by_session ON brain_turns(session_id, t_reply);
+        """
+    )

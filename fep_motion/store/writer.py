@@ -168,6 +168,18 @@ class SessionWriter:
             )
         )
 
+    def brain_turn(self, t: float, t_reply: float, utterance: str, source: str, summary: str, reply: str, intent: str,
+                   intent_parsed: bool, fallback: bool, error: str, backend: str, latency_s: float,
+                   habit_shift: dict, preference_shift: dict) -> None:
+        """One exchange with the brain (table brain_turns): what was sent, the reply and intent, the shift it applied."""
+        self._pending.append((
+            ("INSERT INTO brain_turns (session_id, t, t_reply, utterance, source, summary, reply, intent, intent_parsed, "
+            "fallback, error, backend, latency_s, habit_shift, preference_shift) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            (self.session_id, float(t), float(t_reply), utterance, source, summary, reply, intent, int(bool(intent_parsed)),
+             int(bool(fallback)), error, backend, float(latency_s), json.dumps(habit_shift), json.dumps(preference_shift)),
+        ))
+
     # ---- committing ----------------------------------------------------------------------------------------------
     def tick(self, t: float) -> bool:
         """Commit if `commit_interval` of session time has passed since the last commit; True when it committed."""
