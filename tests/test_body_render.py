@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
+from video_helpers import read_video
 
 from fep_motion.body.clip import frame_times, gallery_timeline
 from fep_motion.body.errors import BodyError
@@ -77,18 +77,6 @@ def test_renderer_rejects_bad_backend_and_size():
         BodyRenderer(backend="vulkan")
     with pytest.raises(BodyError, match="size"):
         BodyRenderer(8, 8)
-
-
-def read_video(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def test_gallery_writes_a_video_opencv_reads_back(tmp_path, capsys):

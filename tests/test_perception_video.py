@@ -1,24 +1,12 @@
 """VideoWriter: H.264 (or mp4v) files that OpenCV reads back frame for frame."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
+from video_helpers import read_video
 
 from perception.errors import PerceptionError
 from perception.video import VideoWriter
-
-
-def _read_back(path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 @pytest.mark.parametrize("prefer_h264, codec", [(True, "h264"), (False, "mp4v")])
@@ -30,7 +18,7 @@ def test_written_frames_read_back(tmp_path, prefer_h264, codec):
             frame = np.zeros((121, 161, 3), np.uint8)
             frame[:, : 5 * (i + 1)] = (0, 0, 255)  # a red bar growing by 5 px a frame
             writer.write(frame)
-    frames = _read_back(path)
+    frames = read_video(path)
     assert len(frames) == 30 and frames[0].shape[:2] == (122, 162)
     widths = [int((f[60, :161, 2] > 128).sum()) for f in frames]
     assert all(abs(w - 5 * (i + 1)) <= 3 for i, w in enumerate(widths))

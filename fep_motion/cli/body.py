@@ -8,6 +8,16 @@ import sys
 import time
 
 
+def _write_with_progress(frames, total: int, desc: str, out: str, fps: float, size: tuple[int, int]) -> int:
+    """Write rendered frames to a video with a progress bar (on a terminal); returns the frame count."""
+    from tqdm import tqdm
+
+    from fep_motion.body.clip import write_video
+
+    bar = tqdm(frames, total=total, desc=desc, unit="frame", leave=False, disable=not sys.stderr.isatty())
+    return write_video(bar, out, fps, size)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     body = subparsers.add_parser(
         "body", help="the agent's body: show gestures, gallery, list, BVH export, mocap"
@@ -105,7 +115,6 @@ def _check_out(path: str | None) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     import numpy as np
-    from tqdm import tqdm
 
     from fep_motion.body.clip import (
         ShowSpec,
@@ -113,7 +122,6 @@ def _show(args: argparse.Namespace) -> int:
         frame_times,
         parse_param,
         render_frames,
-        write_video,
     )
     from fep_motion.body.errors import BodyError
     from fep_motion.body.render import BodyRenderer
@@ -148,19 +156,7 @@ def _show(args: argparse.Namespace) -> int:
                 if look
                 else render_frames(r, timeline, times, lambda t: label)
             )
-            n = write_video(
-                tqdm(
-                    frames,
-                    total=len(times),
-                    desc=args.gesture,
-                    unit="frame",
-                    leave=False,
-                    disable=not sys.stderr.isatty(),
-                ),
-                args.out,
-                fps,
-                size,
-            )
+            n = _write_with_progress(frames, len(times), args.gesture, args.out, fps, size)
         print(
             f"wrote {args.out}: {n} frames at {fps:g} fps, {size[0]}x{size[1]}, backend {r.backend}; {label}, "
             f"{prim.duration(params):.2f} s"
@@ -188,9 +184,8 @@ def _looking_frames(r, timeline, times, look):
 
 
 def _gallery(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
-    from fep_motion.body.clip import frame_times, gallery_timeline, render_frames, write_video
+    from fep_motion.body.clip import frame_times, gallery_timeline, render_frames
     from fep_motion.body.render import BodyRenderer
     from sampling.primitives import get_primitive, primitive_names
 
@@ -203,19 +198,7 @@ def _gallery(args: argparse.Namespace) -> int:
     times = frame_times(0.0, end, fps)
     with BodyRenderer(*size, backend=args.backend) as r:
         frames = render_frames(r, timeline, times, label)
-        n = write_video(
-            tqdm(
-                frames,
-                total=len(times),
-                desc="gallery",
-                unit="frame",
-                leave=False,
-                disable=not sys.stderr.isatty(),
-            ),
-            args.out,
-            fps,
-            size,
-        )
+        n = _write_with_progress(frames, len(times), "gallery", args.out, fps, size)
     print(
         f"wrote {args.out}: {n} frames at {fps:g} fps, {size[0]}x{size[1]}, backend {r.backend}; "
         f"{len(names)} primitives: {', '.join(names)}"
@@ -256,9 +239,8 @@ def _export_bvh(args: argparse.Namespace) -> int:
 
 
 def _mocap(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
-    from fep_motion.body.clip import frame_times, write_video
+    from fep_motion.body.clip import frame_times
     from fep_motion.body.mocap import load_clip
     from fep_motion.body.render import BodyRenderer, draw_label
 
@@ -273,18 +255,6 @@ def _mocap(args: argparse.Namespace) -> int:
                 r.humanoid.set_raw_joints(clip.at(t))
                 yield draw_label(r.render(None), f"mocap: {clip.name}")
 
-        n = write_video(
-            tqdm(
-                frames(),
-                total=len(times),
-                desc=clip.name,
-                unit="frame",
-                leave=False,
-                disable=not sys.stderr.isatty(),
-            ),
-            args.out,
-            fps,
-            size,
-        )
+        n = _write_with_progress(frames(), len(times), clip.name, args.out, fps, size)
     print(f"wrote {args.out}: {n} frames at {fps:g} fps ({clip.duration:.2f} s of {clip.name})")
     return 0
