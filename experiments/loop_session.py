@@ -64,9 +64,12 @@ def check_policies(protocol: Protocol) -> None:
 
 def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial_index: int, duration: float,
                    seed: int, *, virtual: VirtualParticipantConfig | None = None, camera: int | None = None,
-                   source: str | None = None, fps: float = 30.0, display: bool = False) -> LoopTrial:
+                   source: str | None = None, fps: float = 30.0, display: bool = False,
+                   utterances: str | Path | None = None) -> LoopTrial:
     """Run one condition as a session of the study database; live cameras run in real time with the agent shown in
-    the session dashboard window (display=True), video files and virtual participants faster, unrendered."""
+    the session dashboard window (display=True), video files and virtual participants faster, unrendered. A
+    condition's utterance script is said to the embedded brain during the trial (replies, intents and the agent's
+    preference shifts are stored with the session)."""
     import dataclasses
 
     from fep_motion.policies import make_policy
@@ -99,6 +102,12 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
                            realtime=camera is not None, seed=seed, progress=True, **extra)
         agent = PolicyAgent(make_policy(cond.policy, **cond.params), seed)
         meta = {"trial": {"trial_index": trial_index, "condition": cond.id, "engine": "loop"}}
+        dialogue = None
+        if utterances is not None:
+            from fep_motion.session.dialogue import dialogue_from_flags
+
+            dialogue, brain_meta = dialogue_from_flags(str(utterances), None, realtime=camera is not None)
+            meta["brain"] = brain_meta
         window = None
         if display:
             from fep_motion.session.display import OpenCVDisplay
@@ -106,7 +115,7 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
             window = OpenCVDisplay()
         try:
             sid, result = run_session(spec, src, source_label=label, participant=vp, agent=agent, meta=meta,
-                                      display=window)
+                                      display=window, dialogue=dialogue)
         finally:
             if window is not None:
                 window.close()

@@ -29,6 +29,7 @@ class Condition:
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     duration_s: float | None = None  # overrides Protocol.trial_duration_s
+    utterances: str = ""  # `t_seconds<TAB>text` script said to the brain during the trial (path relative to protocol)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ class Protocol:
             if c.id == cid:
                 return c
         raise ExperimentError(f"protocol '{self.name}' has no condition '{cid}'")
+
+    def utterance_script(self, cid: str) -> Path | None:
+        """The condition's utterance script, resolved against this protocol file's folder (None if it has none)."""
+        c = self.condition(cid)
+        return _relative_to(self.source, c.utterances) if c.utterances else None
 
     def duration_of(self, cid: str) -> float:
         c = self.condition(cid)
@@ -200,7 +206,7 @@ def _order(v: _V, value: Any, path: Path_, seed: int) -> OrderSpec:
 
 def _condition(v: _V, value: Any, path: Path_, policies: tuple[str, ...]) -> Condition:
     m = v.mapping(value, path)
-    v.keys(m, path, {"id", "policy", "params", "label", "duration_s"}, {"id", "policy"})
+    v.keys(m, path, {"id", "policy", "params", "label", "duration_s", "utterances"}, {"id", "policy"})
     cid = v.ident(m["id"], path + ("id",))
     policy = v.string(m["policy"], path + ("policy",))
     if policy not in policies and ":" not in policy:  # module:Class loads a third-party policy (DESIGN.md §2)
@@ -209,7 +215,17 @@ def _condition(v: _V, value: Any, path: Path_, policies: tuple[str, ...]) -> Con
     dur = m.get("duration_s")
     duration = None if dur is None else v.number(dur, path + ("duration_s",), 0.0, strict=True)
     label = v.string(m.get("label", cid), path + ("label",))
-    return Condition(id=cid, policy=policy, params=dict(params), label=label, duration_s=duration)
+    script = v.string(m.get("utterances", ""), path + ("utterances",), nonempty=False)
+    if script and not _relative_to(v.doc.source, script).is_file():
+        v.fail(path + ("utterances",), f"utterance script '{script}' not found",
+               "give a `t_seconds<TAB>text` file, relative to the protocol file")
+    return Condition(id=cid, policy=policy, params=dict(params), label=label, duration_s=duration, utterances=script)
+
+
+def _relative_to(protocol_source: str, path: str) -> Path:
+    """A path written in a protocol, resolved against the protocol file's folder."""
+    p = Path(path)
+    return p if p.is_absolute() else Path(protocol_source).parent / p
 
 
 def _block(v: _V, value: Any, path: Path_) -> QuestionnaireBlock:

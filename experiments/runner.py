@@ -145,7 +145,8 @@ def _session(store, db_path: str | Path, protocol: Protocol, participant: str, t
 
     ss.set_trial(store, tr.id, "running")
     lt = run_loop_trial(db_path, cond, participant, tr.trial_index, tr.duration_s, int(rng.integers(2**31)),
-                        virtual=cfg, camera=camera, source=source, fps=fps, display=display)
+                        virtual=cfg, camera=camera, source=source, fps=fps, display=display,
+                        utterances=protocol.utterance_script(cond.id))
     record_loop_trial(store, protocol, participant, tr, lt)
     return lt.experienced_contingency, lt.answered_fraction_of_agent
 

@@ -153,7 +153,8 @@ def _run_loop_trial(store, db_path: str | Path, protocol: Protocol, cohort: Coho
     cond = protocol.condition(tr.condition_id)
     rng = np.random.default_rng([seed, protocol.order.seed, cohort.seed, idx, tr.trial_index])
     ss.set_trial(store, tr.id, "running")
-    lt = run_loop_trial(db_path, cond, pid, tr.trial_index, tr.duration_s, int(rng.integers(2**31)), virtual=cfg)
+    lt = run_loop_trial(db_path, cond, pid, tr.trial_index, tr.duration_s, int(rng.integers(2**31)), virtual=cfg,
+                        utterances=protocol.utterance_script(cond.id))
     record_loop_trial(store, protocol, pid, tr, lt)
     answers = virtual_answers(protocol, cohort.questionnaire, lt.experienced_contingency,
                               lt.answered_fraction_of_agent, offset, rng) if protocol.administer == "after_each_trial" else {}

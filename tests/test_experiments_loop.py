@@ -135,3 +135,31 @@ def test_recorded_participant_is_replayed_through_each_condition(tmp_path: Path)
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT source, stored_frames FROM sessions ORDER BY id").fetchall()
     assert len(rows) == 3 and all(r[0] == f"{rec_db}:1" and r[1] > 0 for r in rows)
+
+
+def test_a_condition_script_talks_to_the_brain_during_its_trial(tmp_path: Path) -> None:
+    """A protocol condition's `utterances` script is said to the embedded brain in that condition's trial only; the
+    replies, intents and the agent's preference shifts are stored with the trial's session."""
+    (tmp_path / "fep_script.tsv").write_text("1.0\tHi! I just came back from a trip to Kyoto.\n3.0\tThanks, bye for now!\n")
+    proto = _short(tmp_path, TWO, 8)
+    text = proto.read_text()
+    proto.write_text(text.replace("params: {novelty: false}", "params: {novelty: false}, utterances: fep_script.tsv"))
+    db = tmp_path / "s.db"
+    assert main(["experiment", "simulate", str(proto), "--n", "1", "--store", str(db), "--engine", "loop"]) == 0
+    c = sqlite3.connect(db)
+    rows = c.execute("SELECT s.policy, b.utterance, b.intent, b.habit_shift FROM brain_turns b "
+                     "JOIN sessions s ON s.id = b.session_id ORDER BY b.t").fetchall()
+    assert [r[0] for r in rows] == ["fep", "fep"]  # only the scripted condition talked
+    assert rows[0][1].startswith("Hi!") and rows[0][2] == "greet" and "wave" in rows[0][3]
+    assert rows[1][2] == "farewell"
+    assert c.execute("SELECT COUNT(*) FROM utterances WHERE speaker = 'agent'").fetchone()[0] == 2
+
+
+def test_a_missing_condition_script_is_a_one_line_protocol_error(tmp_path: Path, capsys) -> None:
+    proto = tmp_path / "p.yaml"
+    proto.write_text(TWO.read_text().replace("params: {novelty: false}", "params: {novelty: false}, utterances: nope.tsv"))
+    db = tmp_path / "s.db"
+    assert main(["experiment", "simulate", str(proto), "--n", "1", "--store", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "utterances" in err and "nope.tsv" in err and "not found" in err
+    assert not db.exists()
