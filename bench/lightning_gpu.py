@@ -90,7 +90,7 @@ def correctness() -> None:
     print("correctness vs fp64 reference (fresh random inputs, outputs poisoned with NaN first):", flush=True)
     H, D = 64, 128
     sl = slopes(H)
-    for dtype, prec_list in ((torch.bfloat16, ("fast", "split-p", "exact")), (torch.float32, ("fast",))):
+    for dtype, prec_list in ((torch.bfloat16, ("fast", "split-p", "exact")), (torch.float32, ("fast", "bf16"))):
         for layout in ("bhtd", "bthd"):
             for act in (True, False):
                 T = 4099
@@ -98,14 +98,18 @@ def correctness() -> None:
                 s0 = torch.randn(2, H, D, D, device="cuda")
                 tr = (lambda x: x) if layout == "bhtd" else (lambda x: x.transpose(1, 2))
                 ro, rs = lightning_block(tr(q).double(), tr(k).double(), tr(v).double(), sl, s0.double(), 256)
-                for prec in prec_list:
+                # both launch-shape options on (fused accumulators, decay mask per block) next to the defaults
+                for prec, opt in [(p, None) for p in prec_list] + [(p, True) for p in prec_list[:2]]:
+                    kw = {} if opt is None else {"fuse_acc": opt, "mask_in_loop": opt}
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
-                                              precision=prec)
-                    tag = f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
-                    # known and documented: "fast" reaches ~2.05e-3 on N(0,1) inputs (runs 1-3); split-p meets 2e-3
-                    loose = prec == "fast" and not act and dtype == torch.bfloat16
-                    check(tag + " o", rel_err(tr(o), ro), 3e-3 if loose else 2e-3)
-                    check(tag + " state", rel_err(st, rs), 2e-3)
+                                              precision=prec, **kw)
+                    tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
+                           + (" fused+mil" if opt else ""))
+                    # known and documented: "fast" reaches ~2.05e-3 on N(0,1) inputs (runs 1-3); split-p meets 2e-3.
+                    # fp32 inputs with bf16 products (opt-in "bf16"): the interpreter gives 3.5e-3 on N(0,1), so loose
+                    loose = not act and ((prec == "fast" and dtype == torch.bfloat16) or prec == "bf16")
+                    check(tag + " o", rel_err(tr(o), ro), (5e-3 if prec == "bf16" else 3e-3) if loose else 2e-3)
+                    check(tag + " state", rel_err(st, rs), 5e-3 if loose and prec == "bf16" else 2e-3)
                 o, _ = lightning_prefill(q, k, v, sl, s0, layout=layout)
                 check(f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} out={str(dtype)[6:]}",
                       rel_err(tr(o), ro), 4e-3 if dtype == torch.bfloat16 else 2e-3)
@@ -296,24 +300,30 @@ def variant_sweep(bw: float) -> list[dict]:
 
     out = []
     f = "fast"
+    b, F_, T_ = "bf16", False, True
+    # (BT, BV, warps, stages, precision, segments, fuse_acc, mask_in_loop); the first row of each case is the default
     variants = {
-        (torch.bfloat16, 131072, 64): [(64, 32, 4, 3, f, 1), (64, 32, 4, 3, "split-p", 1)],
-        (torch.float32, 131072, 64): [
-            (64, 64, 4, 2, f, 1), (32, 64, 4, 3, f, 1), (64, 64, 8, 2, f, 1), (64, 32, 4, 2, f, 1),
-            (32, 32, 4, 2, f, 1),
+        (torch.bfloat16, 131072, 64): [
+            (64, 32, 4, 3, f, 1, F_, F_), (64, 32, 4, 3, f, 1, T_, F_), (64, 32, 4, 3, f, 1, T_, T_),
+            (64, 32, 4, 3, "split-p", 1, F_, F_), (64, 32, 4, 3, "split-p", 1, T_, F_), (64, 64, 4, 2, f, 1, T_, F_),
+            (64, 32, 4, 3, "exact", 1, F_, F_), (64, 32, 4, 3, "exact", 1, T_, F_),
         ],
-        (torch.bfloat16, 1 << 20, 8): [(64, 32, 4, 3, f, 8)],
+        # run 4: fp32 inputs with "bf16" at BT=64 BV=32 w4 s3 hit an illegal memory access (left out since)
+        (torch.float32, 131072, 64): [(64, 64, 8, 2, f, 1, F_, F_), (64, 64, 8, 2, b, 1, F_, F_),
+                                      (64, 64, 8, 2, b, 1, T_, F_)],
     }
     for (dtype, T, H), vs in variants.items():
         q, k, v = qkv(1, T, H, 128, dtype, "bthd")
         sl = slopes(H)
         floor = 4 * q.numel() * q.element_size() / bw * 1e3
         o_ref = None
-        for bt, bv, nw, ns, prec, segs in vs:
-            tag = f"{str(dtype)[6:]} T={T // 1024}K H={H} BT={bt} BV={bv} w={nw} s={ns} {prec} seg={segs}"
+        for bt, bv, nw, ns, prec, segs, fa, mil in vs:
+            tag = (f"{str(dtype)[6:]} T={T // 1024}K H={H} BT={bt} BV={bv} w={nw} s={ns} {prec} seg={segs}"
+                   f"{' fuse' if fa else ''}{' mil' if mil else ''}")
             try:
                 fn = lambda: lp.lightning_prefill(q, k, v, sl, layout="bthd", block_t=bt, block_v=bv,  # noqa: E731
-                                                  num_warps=nw, num_stages=ns, precision=prec, segments=segs)
+                                                  num_warps=nw, num_stages=ns, precision=prec, segments=segs,
+                                                  fuse_acc=fa, mask_in_loop=mil)
                 o, _ = fn()
                 ck = lp.LAST_COMPILED
                 diag = (f"regs {getattr(ck, 'n_regs', '?')} spills {getattr(ck, 'n_spills', '?')} "
@@ -323,7 +333,7 @@ def variant_sweep(bw: float) -> list[dict]:
                 agree = rel_err(o, o_ref)
                 del o
                 ms = bench_ms(fn)
-                print(f"  {tag:<62s} {ms:7.3f} ms ({floor / ms * 100:5.1f}% BW) {diag} vs first {agree:.1e}",
+                print(f"  {tag:<72s} {ms:7.3f} ms ({floor / ms * 100:5.1f}% BW) {diag} vs first {agree:.1e}",
                       flush=True)
                 out.append({"variant": tag, "ms": ms, "floor_ms": floor, "diag": diag})
             except Exception as exc:  # noqa: BLE001 - a variant that does not compile is reported, not fatal

@@ -62,12 +62,32 @@ def test_prefill_matches_reference(dtype, layout, T):
         assert o.dtype == torch.float32 and st.dtype == torch.float32
         assert rel(_bhtd(o, layout), ro) <= TOL, prec
         assert rel(st, rs) <= TOL, prec
+    # launch-shape options (fused accumulators, mask per block) give the same results both ways
+    for fuse in (False, True):
+        o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT,
+                                  fuse_acc=fuse, mask_in_loop=not fuse)
+        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, fuse
     # default output dtype is the input dtype; no initial state means a zero state
     o, st = lightning_prefill(q, k, v, slope, layout=layout, block_t=BT)
     ro0, rs0 = lightning_recurrent(*(_bhtd(x, layout).double() for x in (q, k, v)), slope)
     assert o.dtype == dtype
     assert rel(_bhtd(o, layout), ro0) <= (4e-3 if dtype == torch.bfloat16 else TOL)
     assert rel(st, rs0) <= TOL
+
+
+def test_bf16_precision_for_fp32_inputs_meets_the_bound_on_silu_inputs():
+    """precision="bf16" rounds fp32 inputs to bf16 for the products: within 2e-3 on the model's silu'd inputs."""
+    from llm.kernels.lightning_prefill import lightning_prefill
+
+    H, T = 3, 203
+    (q, k, v), s0 = _inputs(11, 2, H, T, torch.float32, silu=True)
+    slope = decay_slopes(H, 1, 4).to(DEV)
+    ro, rs = lightning_block(q.double(), k.double(), v.double(), slope, s0.double(), block_size=32)
+    o, st = lightning_prefill(q, k, v, slope, s0, precision="bf16", block_t=BT)
+    assert o.dtype == torch.float32
+    assert rel(o, ro) <= TOL and rel(st, rs) <= TOL
+    tf32, _ = lightning_prefill(q, k, v, slope, s0, block_t=BT)
+    assert rel(o, tf32) > 0  # the products really ran in bf16, not tf32
 
 
 def test_exact_precision_is_near_fp32_for_bf16_inputs():

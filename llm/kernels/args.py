@@ -7,7 +7,7 @@ from torch import Tensor
 from llm.kernels.errors import KernelInputError
 
 LAYOUTS = ("bhtd", "bthd")
-PRECISIONS = ("fast", "split-p", "exact")
+PRECISIONS = ("fast", "split-p", "exact", "bf16")
 DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 
 

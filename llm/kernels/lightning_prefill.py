@@ -27,7 +27,7 @@ def _lightning_prefill_kernel(
     DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
     CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, VARLEN: tl.constexpr, REVERSE: tl.constexpr,
-    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr,
+    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, FUSE_ACC: tl.constexpr, MASK_IN_LOOP: tl.constexpr,
 ):
     iv = tl.program_id(0)
     bh = tl.program_id(1)
@@ -58,7 +58,8 @@ def _lightning_prefill_kernel(
     s = tl.load(SLOPE + h).to(tl.float32)
     # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
     diff = offs_t[:, None] - offs_t[None, :]
-    m = tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
+    if not MASK_IN_LOOP:  # else recomputed per block: 32 fewer live registers per thread at BT = 64, 4 warps
+        m = tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
     q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
 
     state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
@@ -85,22 +86,28 @@ def _lightning_prefill_kernel(
         v = tl.load(v_base + row0 * sv_t + rel * sv_t + offs_v[None, :], mask=valid[:, None], other=0.0).to(CDT)
         if not STATE_ONLY:
             q = q.to(CDT)
+            if FUSE_ACC and not SPLIT_STATE:  # inter-block term first, then P·V accumulates into it (one acc tile)
+                acc = tl.dot(q, S.to(CDT), input_precision=PREC) * q_decay[:, None]
             # intra-block: [(Q Kᵀ) ⊙ M] V
+            if MASK_IN_LOOP:
+                m = tl.where(diff >= 0, tl.exp2((-s * 1.4426950408889634) * tl.maximum(diff, 0).to(tl.float32)),
+                             0.0)
             qk = tl.dot(q, tl.trans(k), input_precision=PREC) * m
-            if SPLIT_P:
+            if FUSE_ACC and not SPLIT_STATE:
+                if SPLIT_P:
+                    p_hi = qk.to(CDT)
+                    acc = tl.dot(p_hi, v, acc, input_precision=PREC)
+                    o = tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, acc, input_precision=PREC)
+                else:
+                    o = tl.dot(qk.to(CDT), v, acc, input_precision=PREC)
+            elif SPLIT_P:
                 p_hi = qk.to(CDT)
                 o = tl.dot(p_hi, v, input_precision=PREC)
                 o += tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, input_precision=PREC)
             else:
                 o = tl.dot(qk.to(CDT), v, input_precision=PREC)
-            # inter-block: diag(λ^(i+1)) Q S  (fp32 state; split into hi + lo halves for 16-bit inputs when asked)
-            if SPLIT_STATE:
-                s_hi = S.to(CDT)
-                s_lo = (S - s_hi.to(tl.float32)).to(CDT)
-                inter = tl.dot(q, s_hi, input_precision=PREC) + tl.dot(q, s_lo, input_precision=PREC)
-            else:
-                inter = tl.dot(q, S.to(CDT), input_precision=PREC)
-            o += inter * q_decay[:, None]
+            if not FUSE_ACC or SPLIT_STATE:
+                o = _add_inter(o, q, S, q_decay, CDT, PREC, SPLIT_STATE)
             tl.store(o_base + row0 * so_t + rel * so_t + offs_v[None, :], o.to(O.dtype.element_ty),
                      mask=valid[:, None])
 
@@ -109,12 +116,27 @@ def _lightning_prefill_kernel(
         k_decay = tl.where(offs_t < nrem, tl.exp(-s * tl.maximum(nrem - 1 - offs_t, 0).to(tl.float32)), 0.0)
         kdf = k.to(tl.float32) * k_decay[:, None]
         kd = kdf.to(CDT)
-        S = S * tl.exp(-s * nrem.to(tl.float32)) + tl.dot(tl.trans(kd), v, input_precision=PREC)
+        if FUSE_ACC:  # the decayed state is the accumulator of Kᵀ·V (same sum, one tile fewer)
+            S = tl.dot(tl.trans(kd), v, S * tl.exp(-s * nrem.to(tl.float32)), input_precision=PREC)
+        else:
+            S = S * tl.exp(-s * nrem.to(tl.float32)) + tl.dot(tl.trans(kd), v, input_precision=PREC)
         if SPLIT_K:
             S += tl.dot(tl.trans((kdf - kd.to(tl.float32)).to(CDT)), v, input_precision=PREC)
 
     if STORE_ST:
         tl.store(ST + state_off, S)
+
+
+@triton.jit
+def _add_inter(o, q, S, q_decay, CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr):
+    """o + diag(λ^(i+1)) Q S (LA-2 eq. 10); fp32 state, split into hi + lo 16-bit halves when asked."""
+    if SPLIT_STATE:
+        s_hi = S.to(CDT)
+        s_lo = (S - s_hi.to(tl.float32)).to(CDT)
+        inter = tl.dot(q, s_hi, input_precision=PREC) + tl.dot(q, s_lo, input_precision=PREC)
+    else:
+        inter = tl.dot(q, S.to(CDT), input_precision=PREC)
+    return o + inter * q_decay[:, None]
 
 
 def _tl_dtype(dtype: torch.dtype):
@@ -130,9 +152,11 @@ def _as_bhtd_strides(x: Tensor, layout: str) -> tuple[int, int, int]:
 
 def default_config(dk: int, dv: int, dtype: torch.dtype) -> dict[str, int]:
     """Block shape and launch parameters measured best on an H100 at D = 128 (bench/NOTES-kernels.md, runs 1-3)."""
-    if dtype == torch.float32:  # run 3: w8 14.3 ms, w4 16.2 ms (198 spills) at T = 128K
-        return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2}
-    return {"block_t": 64, "block_v": 32, "num_warps": 4, "num_stages": 3}
+    if dtype == torch.float32:  # run 3: w8 14.3 ms, w4 16.2 ms (198 spills); run 4: fused accumulators 15.0 = 15.0
+        return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
+                "mask_in_loop": False}
+    # run 4 (same call): fused accumulators 4.40 ms vs 4.91 at T = 128K (bit-identical o); mask per block: no change
+    return {"block_t": 64, "block_v": 32, "num_warps": 4, "num_stages": 3, "fuse_acc": True, "mask_in_loop": False}
 
 
 def lightning_prefill(
@@ -153,6 +177,8 @@ def lightning_prefill(
     num_warps: int | None = None,
     num_stages: int | None = None,
     segments: int | None = None,
+    fuse_acc: bool | None = None,
+    mask_in_loop: bool | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
 
@@ -162,7 +188,10 @@ def lightning_prefill(
     reverse=True scans each sequence from its end (the backward pass uses it). precision (16-bit inputs only):
     "fast" rounds the fp32 intermediates (decay-weighted scores, state, decayed keys) to the input dtype for the
     tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" splits all three (fp32-level results,
-    more matrix work). fp32 inputs use tf32 products. segments > 1 splits each sequence into that many parts run in
+    more matrix work). fp32 inputs use tf32 products, or with precision="bf16" bf16 products of the fp32 values
+    rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc and
+    mask_in_loop are launch-shape options (accumulate into one tile; recompute the decay mask per block).
+    segments > 1 splits each sequence into that many parts run in
     parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
@@ -177,7 +206,9 @@ def lightning_prefill(
     cfg = default_config(DK, DV, cdt)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
-                     num_warps or cfg["num_warps"], num_stages or cfg["num_stages"])
+                     num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
+                     cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
+                     cfg["mask_in_loop"] if mask_in_loop is None else mask_in_loop)
     nseg = 1 if cu is not None or reverse else (segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q))
     if nseg <= 1:
         st = torch.empty(N, H, DK, DV, dtype=torch.float32, device=q.device) if output_final_state else None
@@ -218,14 +249,18 @@ LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills,
 class _Launch:
     """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
 
-    def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns):
+    def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
+                 fuse_acc=False, mask_in_loop=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
+        self.fuse_acc, self.mask_in_loop = fuse_acc, mask_in_loop
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
         lay, cdt, prec = self.layout, self.cdt, self.precision
+        if cdt == torch.float32 and prec == "bf16":  # fp32 bytes, bf16 tensor-core products, fp32 accumulation
+            cdt = torch.bfloat16
         wide = cdt == torch.float32
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
         global LAST_COMPILED
@@ -240,7 +275,7 @@ class _Launch:
             SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
             SPLIT_K=prec == "exact" and not wide,
             HAS_S0=s0 is not None, STORE_ST=st is not None, VARLEN=self.cu is not None, REVERSE=self.reverse,
-            SEGMENTED=nseg > 0, STATE_ONLY=state_only,
+            SEGMENTED=nseg > 0, STATE_ONLY=state_only, FUSE_ACC=self.fuse_acc, MASK_IN_LOOP=self.mask_in_loop,
             num_warps=self.nw, num_stages=self.ns,
         )
 
