@@ -62,11 +62,13 @@ def test_prefill_matches_reference(dtype, layout, T):
         assert o.dtype == torch.float32 and st.dtype == torch.float32
         assert rel(_bhtd(o, layout), ro) <= TOL, prec
         assert rel(st, rs) <= TOL, prec
-    # launch-shape options (fused accumulators, mask per block) give the same results both ways
-    for fuse in (False, True):
-        o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT,
-                                  fuse_acc=fuse, mask_in_loop=not fuse)
-        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, fuse
+    # both kernels (TMA descriptors, pointers) and the launch-shape options (fused accumulators, decay mask per
+    # block, decay applied to v or to k) give the reference's results
+    for kw in ({"tma": True}, {"tma": False}, {"tma": True, "fuse_acc": False, "decay_v": False},
+               {"tma": False, "fuse_acc": False, "mask_in_loop": True, "decay_v": False},
+               {"tma": True, "decay_v": True, "num_stages": 2}):
+        o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, **kw)
+        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, kw
     # default output dtype is the input dtype; no initial state means a zero state
     o, st = lightning_prefill(q, k, v, slope, layout=layout, block_t=BT)
     ro0, rs0 = lightning_recurrent(*(_bhtd(x, layout).double() for x in (q, k, v)), slope)
@@ -102,9 +104,10 @@ def test_exact_precision_is_near_fp32_for_bf16_inputs():
     assert rel(exact, ro) < 1e-4 < rel(fast, ro) < 5e-3
 
 
+@pytest.mark.parametrize("tma", [True, False])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 @pytest.mark.parametrize("segments", [2, 3, 7])
-def test_two_level_scan_over_segments_equals_one_pass(dtype, segments):
+def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
     """Splitting each sequence into segments run in parallel (for few heads) gives the same outputs and state."""
     from llm.kernels.lightning_prefill import lightning_prefill
 
@@ -113,7 +116,7 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments):
     slope = decay_slopes(H, 3, 4).to(DEV)  # deep layer: slow decay, so early segments matter late
     ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), slope, s0.double(), block_size=64)
     o, st = lightning_prefill(q, k, v, slope, s0, layout="bthd", out_dtype=torch.float32, segments=segments,
-                              block_t=BT)
+                              block_t=BT, tma=tma)
     assert rel(o.transpose(1, 2), ro) <= TOL
     assert rel(st, rs) <= TOL
 

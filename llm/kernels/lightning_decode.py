@@ -19,8 +19,11 @@ def _lightning_decode_kernel(
     Q, K, V, O, POOL, SLOTS, SLOPE,
     sq_b, sq_h, sk_b, sk_h, sv_b, sv_h, so_b, so_h, sp_n, sp_h,
     H,
-    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr,
+    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr,
 ):
+    if PDL:  # programmatic dependent launch: let the next kernel start launching, wait for the previous one's writes
+        tl.extra.cuda.gdc_launch_dependents()
+        tl.extra.cuda.gdc_wait()
     bh = tl.program_id(0)
     iv = tl.program_id(1)
     b = bh // H
@@ -53,12 +56,15 @@ def lightning_decode_step(
     *,
     block_v: int | None = None,
     num_warps: int | None = None,
+    pdl: bool = False,
 ) -> Tensor:
     """One decoding step for a batch, updating `state_pool[slots[b]]` in place; returns o [B,H,Dv] (fp32 unless `out`).
 
     q, k [B,H,Dk], v [B,H,Dv] (or with a T=1 axis), slope [H], state_pool fp32 [num_slots,H,Dk,Dv] (contiguous in the
     last two axes), slots int [B] (a negative slot skips that row). With `out` given nothing is allocated, so the call
-    can be captured in a CUDA graph and replayed with new contents of q, k, v and slots.
+    can be captured in a CUDA graph and replayed with new contents of q, k, v and slots. pdl=True launches with
+    programmatic dependent launch (Hopper+): the step's blocks are scheduled while the previous kernel drains and
+    wait on it (griddepcontrol) before reading anything.
     """
     q, k, v = squeeze_step(q, "q"), squeeze_step(k, "k"), squeeze_step(v, "v")
     B, H, DK, DV = check_decode_args(q, k, v, slope, state_pool, slots, out)
@@ -74,7 +80,7 @@ def lightning_decode_step(
         q, k, v, out, state_pool, slots, slope,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         state_pool.stride(0), state_pool.stride(1),
-        H, DK=DK, DV=DV, BV=bv, num_warps=num_warps,
+        H, DK=DK, DV=DV, BV=bv, PDL=pdl, num_warps=num_warps, **({"launch_pdl": True} if pdl else {}),
     )
     return out
 

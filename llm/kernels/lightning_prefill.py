@@ -28,6 +28,7 @@ def _lightning_prefill_kernel(
     CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, VARLEN: tl.constexpr, REVERSE: tl.constexpr,
     SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, FUSE_ACC: tl.constexpr, MASK_IN_LOOP: tl.constexpr,
+    DECAY_V: tl.constexpr,
 ):
     iv = tl.program_id(0)
     bh = tl.program_id(1)
@@ -59,7 +60,7 @@ def _lightning_prefill_kernel(
     # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
     diff = offs_t[:, None] - offs_t[None, :]
     if not MASK_IN_LOOP:  # else recomputed per block: 32 fewer live registers per thread at BT = 64, 4 warps
-        m = tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
+        m = _decay_mask(diff, s)
     q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
 
     state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
@@ -85,58 +86,160 @@ def _lightning_prefill_kernel(
         k = tl.load(k_base + row0 * sk_t + rel * sk_t + offs_k[None, :], mask=valid[:, None], other=0.0).to(CDT)
         v = tl.load(v_base + row0 * sv_t + rel * sv_t + offs_v[None, :], mask=valid[:, None], other=0.0).to(CDT)
         if not STATE_ONLY:
-            q = q.to(CDT)
-            if FUSE_ACC and not SPLIT_STATE:  # inter-block term first, then P·V accumulates into it (one acc tile)
-                acc = tl.dot(q, S.to(CDT), input_precision=PREC) * q_decay[:, None]
-            # intra-block: [(Q Kᵀ) ⊙ M] V
             if MASK_IN_LOOP:
-                m = tl.where(diff >= 0, tl.exp2((-s * 1.4426950408889634) * tl.maximum(diff, 0).to(tl.float32)),
-                             0.0)
-            qk = tl.dot(q, tl.trans(k), input_precision=PREC) * m
-            if FUSE_ACC and not SPLIT_STATE:
-                if SPLIT_P:
-                    p_hi = qk.to(CDT)
-                    acc = tl.dot(p_hi, v, acc, input_precision=PREC)
-                    o = tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, acc, input_precision=PREC)
-                else:
-                    o = tl.dot(qk.to(CDT), v, acc, input_precision=PREC)
-            elif SPLIT_P:
-                p_hi = qk.to(CDT)
-                o = tl.dot(p_hi, v, input_precision=PREC)
-                o += tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, input_precision=PREC)
-            else:
-                o = tl.dot(qk.to(CDT), v, input_precision=PREC)
-            if not FUSE_ACC or SPLIT_STATE:
-                o = _add_inter(o, q, S, q_decay, CDT, PREC, SPLIT_STATE)
+                m = _decay_mask(diff, s)
+            o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
             tl.store(o_base + row0 * so_t + rel * so_t + offs_v[None, :], o.to(O.dtype.element_ty),
                      mask=valid[:, None])
-
-        # state: S = λ^n S + (diag(λ^(n-1-j)) K)ᵀ V with n = rows in this block (a tail block has n < BT)
-        nrem = tl.minimum(L - start, BT)
-        k_decay = tl.where(offs_t < nrem, tl.exp(-s * tl.maximum(nrem - 1 - offs_t, 0).to(tl.float32)), 0.0)
-        kdf = k.to(tl.float32) * k_decay[:, None]
-        kd = kdf.to(CDT)
-        if FUSE_ACC:  # the decayed state is the accumulator of Kᵀ·V (same sum, one tile fewer)
-            S = tl.dot(tl.trans(kd), v, S * tl.exp(-s * nrem.to(tl.float32)), input_precision=PREC)
-        else:
-            S = S * tl.exp(-s * nrem.to(tl.float32)) + tl.dot(tl.trans(kd), v, input_precision=PREC)
-        if SPLIT_K:
-            S += tl.dot(tl.trans((kdf - kd.to(tl.float32)).to(CDT)), v, input_precision=PREC)
+        S = _block_state(k, v, S, s, tl.minimum(L - start, BT), offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
 
     if STORE_ST:
         tl.store(ST + state_off, S)
 
 
-@triton.jit
-def _add_inter(o, q, S, q_decay, CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr):
-    """o + diag(λ^(i+1)) Q S (LA-2 eq. 10); fp32 state, split into hi + lo 16-bit halves when asked."""
-    if SPLIT_STATE:
-        s_hi = S.to(CDT)
-        s_lo = (S - s_hi.to(tl.float32)).to(CDT)
-        inter = tl.dot(q, s_hi, input_precision=PREC) + tl.dot(q, s_lo, input_precision=PREC)
+@triton.jit(do_not_specialize=["T", "SEG", "NSEG"])
+def _lightning_prefill_tma_kernel(
+    QD, KD, VD, OD, Q, K, V, O, S0, ST, SLOPE,
+    sq_t, sk_t, sv_t, so_t,
+    T, H, SEG, NSEG,
+    BTHD: tl.constexpr, DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
+    CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
+    HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, FUSE_ACC: tl.constexpr, DECAY_V: tl.constexpr,
+    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, NS: tl.constexpr, WS: tl.constexpr,
+):
+    """The one-pass kernel with q, k, v, o moved by TMA descriptors over 2-D views ([B·T, H·D] or [B·H·T, D]).
+
+    Whole blocks go through the descriptors (the copy engine fills shared memory straight from HBM and the tensor
+    cores read q and k from there, no address or copy registers; WS lets Triton give the loads their own warp); the
+    tail block (fewer than b rows) takes masked pointer loads, so a block never reads rows of the next sequence,
+    head or segment. Same math and grid as _lightning_prefill_kernel (forward only).
+    """
+    iv = tl.program_id(0)
+    bh = tl.program_id(1)
+    n = bh // H
+    h = bh % H
+    if SEGMENTED:  # sequence n // NSEG, its segment n % NSEG of SEG rows (two-level scan, see _segmented)
+        seq = n // NSEG
+        t0 = (n % NSEG) * SEG
+        L = tl.minimum(SEG, T - t0)
     else:
-        inter = tl.dot(q, S.to(CDT), input_precision=PREC)
-    return o + inter * q_decay[:, None]
+        seq = n
+        t0 = 0
+        L = T
+    if BTHD:  # row t of sequence seq is row seq·T + t of [B·T, H·D]; head h's columns start at h·D
+        row_base = seq * T + t0
+        cq = h * DK
+        cv = h * DV + iv * BV
+    else:  # [B·H·T, D]: (seq, h) owns rows (seq·H + h)·T ...
+        row_base = (seq * H + h) * T + t0
+        cq = 0
+        cv = iv * BV
+    offs_t = tl.arange(0, BT)
+    offs_k = tl.arange(0, DK)
+    offs_v = iv * BV + tl.arange(0, BV)
+    s = tl.load(SLOPE + h).to(tl.float32)
+    m = _decay_mask(offs_t[:, None] - offs_t[None, :], s)
+    q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
+    state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
+    if HAS_S0:
+        S = tl.load(S0 + state_off).to(tl.float32)
+    else:
+        S = tl.zeros([DK, BV], dtype=tl.float32)
+    nfull = L // BT
+    for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
+        r = row_base + i * BT
+        k = KD.load([r, cq]).to(CDT)
+        v = VD.load([r, cv]).to(CDT)
+        if not STATE_ONLY:  # the segment-state pass of the two-level scan reads only k and v
+            q = QD.load([r, cq])
+            o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
+            OD.store([r, cv], o.to(OD.dtype))
+        S = _block_state(k, v, S, s, tl.full([], BT, tl.int32), offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
+    start = nfull * BT
+    if start < L:  # the tail block through masked pointer loads (row pointers of the 2-D views)
+        nrem = L - start
+        valid = offs_t < nrem
+        rows = (row_base + start + offs_t).to(tl.int64)[:, None]
+        k = tl.load(K + rows * sk_t + cq + offs_k[None, :], mask=valid[:, None], other=0.0).to(CDT)
+        v = tl.load(V + rows * sv_t + cv + tl.arange(0, BV)[None, :], mask=valid[:, None], other=0.0).to(CDT)
+        if not STATE_ONLY:
+            q = tl.load(Q + rows * sq_t + cq + offs_k[None, :], mask=valid[:, None], other=0.0)
+            o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
+            tl.store(O + rows * so_t + cv + tl.arange(0, BV)[None, :], o.to(O.dtype.element_ty),
+                     mask=valid[:, None])
+        S = _block_state(k, v, S, s, nrem, offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
+    if STORE_ST:
+        tl.store(ST + state_off, S)
+
+
+@triton.jit
+def _decay_mask(diff, s):
+    """M_ij = λ^(i-j) for i >= j else 0 (LA-2 eq. 9), λ = exp(-s)."""
+    return tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
+
+
+@triton.jit
+def _block_out(q, k, v, S, m, q_decay, CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr,
+               SPLIT_P: tl.constexpr, FUSE_ACC: tl.constexpr):
+    """Outputs of one block: [(Q Kᵀ) ⊙ M] V + diag(λ^(i+1)) Q S (LA-2 eqs. 9-10), fp32 [b, BV]."""
+    q = q.to(CDT)
+    if FUSE_ACC and not SPLIT_STATE:  # inter-block term first, then P·V accumulates into it (one acc tile)
+        acc = tl.dot(q, S.to(CDT), input_precision=PREC) * q_decay[:, None]
+        qk = tl.dot(q, tl.trans(k), input_precision=PREC) * m
+        if SPLIT_P:
+            p_hi = qk.to(CDT)
+            acc = tl.dot(p_hi, v, acc, input_precision=PREC)
+            o = tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, acc, input_precision=PREC)
+        else:
+            o = tl.dot(qk.to(CDT), v, acc, input_precision=PREC)
+    else:
+        qk = tl.dot(q, tl.trans(k), input_precision=PREC) * m
+        if SPLIT_P:
+            p_hi = qk.to(CDT)
+            o = tl.dot(p_hi, v, input_precision=PREC)
+            o += tl.dot((qk - p_hi.to(tl.float32)).to(CDT), v, input_precision=PREC)
+        else:
+            o = tl.dot(qk.to(CDT), v, input_precision=PREC)
+        # fp32 state, split into hi + lo 16-bit halves for "exact"
+        if SPLIT_STATE:
+            s_hi = S.to(CDT)
+            s_lo = (S - s_hi.to(tl.float32)).to(CDT)
+            inter = tl.dot(q, s_hi, input_precision=PREC) + tl.dot(q, s_lo, input_precision=PREC)
+        else:
+            inter = tl.dot(q, S.to(CDT), input_precision=PREC)
+        o += inter * q_decay[:, None]
+    return o
+
+
+@triton.jit
+def _block_state(k, v, S, s, nrem, offs_t, CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_K: tl.constexpr,
+                 FUSE_ACC: tl.constexpr, DECAY_V: tl.constexpr):
+    """State after one block of nrem rows: λ^n S + (diag(λ^(n-1-j)) K)ᵀ V (LA-2 eq. 11; a tail block has n < b).
+
+    DECAY_V applies the row decay to the [b, BV] value tile instead of the [b, Dk] keys — the same product,
+    Kᵀ diag(d) V — so the keys feed the tensor cores unmodified and a 4x smaller tile is scaled and rounded.
+    """
+    dec = tl.where(offs_t < nrem, tl.exp(-s * tl.maximum(nrem - 1 - offs_t, 0).to(tl.float32)), 0.0)
+    lam_n = tl.exp(-s * nrem.to(tl.float32))
+    if DECAY_V:
+        af = v.to(tl.float32) * dec[:, None]
+        a = af.to(CDT)
+        if FUSE_ACC:  # the decayed state is the accumulator of Kᵀ·V (same sum, one tile fewer)
+            S = tl.dot(tl.trans(k), a, S * lam_n, input_precision=PREC)
+        else:
+            S = S * lam_n + tl.dot(tl.trans(k), a, input_precision=PREC)
+        if SPLIT_K:
+            S += tl.dot(tl.trans(k), (af - a.to(tl.float32)).to(CDT), input_precision=PREC)
+    else:
+        kdf = k.to(tl.float32) * dec[:, None]
+        kd = kdf.to(CDT)
+        if FUSE_ACC:
+            S = tl.dot(tl.trans(kd), v, S * lam_n, input_precision=PREC)
+        else:
+            S = S * lam_n + tl.dot(tl.trans(kd), v, input_precision=PREC)
+        if SPLIT_K:
+            S += tl.dot(tl.trans((kdf - kd.to(tl.float32)).to(CDT)), v, input_precision=PREC)
+    return S
 
 
 def _tl_dtype(dtype: torch.dtype):
@@ -150,13 +253,28 @@ def _as_bhtd_strides(x: Tensor, layout: str) -> tuple[int, int, int]:
     return x.stride(0), x.stride(2), x.stride(1)
 
 
-def default_config(dk: int, dv: int, dtype: torch.dtype) -> dict[str, int]:
-    """Block shape and launch parameters measured best on an H100 at D = 128 (bench/NOTES-kernels.md, runs 1-3)."""
-    if dtype == torch.float32:  # run 3: w8 14.3 ms, w4 16.2 ms (198 spills); run 4: fused accumulators 15.0 = 15.0
+def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, precision: str = "fast") -> dict:
+    """Launch shape measured best on an H100 at D = 128, T = 128K, H = 64 (bench/NOTES-kernels.md, runs 1-7).
+
+    tma: the TMA kernel's shape (contiguous inputs, forward scans), else the pointer kernel's. per_sm: programs of
+    that shape that fit one SM (shared memory), which the segment rule uses.
+    """
+    if dtype == torch.float32 and precision == "bf16":  # run 7: 8.15 ms (TMA) vs 9.37 (pointer, no decay_v)
         return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
-                "mask_in_loop": False}
-    # run 4 (same call): fused accumulators 4.40 ms vs 4.91 at T = 128K (bit-identical o); mask per block: no change
-    return {"block_t": 64, "block_v": 32, "num_warps": 4, "num_stages": 3, "fuse_acc": True, "mask_in_loop": False}
+                "decay_v": tma, "per_sm": 1}
+    if dtype == torch.float32:
+        if tma:  # run 7: b = 32, 8 warps, 3 stages 10.4 ms vs 16.2 for the pointer kernel's shape
+            return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 3, "fuse_acc": False,
+                    "decay_v": False, "per_sm": 1}
+        # run 3: w8 14.3 ms, w4 16.2 ms (198 spills); run 4: fused accumulators 15.0 = 15.0; run 6: decay_v 22.6
+        return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
+                "decay_v": False, "per_sm": 1}
+    if tma:  # run 7: BV = 64, 4 stages, decay on v: 2.87 ms (99 % of copy bandwidth) vs 4.30 for the pointer default
+        return {"block_t": 64, "block_v": 64, "num_warps": 4, "num_stages": 4, "fuse_acc": True, "decay_v": True,
+                "per_sm": 1}
+    # run 4: fused accumulators 4.40 ms vs 4.91 (bit-identical o); run 6: decay on v 3.77 vs 4.04
+    return {"block_t": 64, "block_v": 32, "num_warps": 4, "num_stages": 3, "fuse_acc": True, "decay_v": True,
+            "per_sm": 2}
 
 
 def lightning_prefill(
@@ -179,6 +297,9 @@ def lightning_prefill(
     segments: int | None = None,
     fuse_acc: bool | None = None,
     mask_in_loop: bool | None = None,
+    decay_v: bool | None = None,
+    tma: bool | None = None,
+    warp_specialize: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
 
@@ -190,7 +311,11 @@ def lightning_prefill(
     tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" splits all three (fp32-level results,
     more matrix work). fp32 inputs use tf32 products, or with precision="bf16" bf16 products of the fp32 values
     rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc and
-    mask_in_loop are launch-shape options (accumulate into one tile; recompute the decay mask per block).
+    mask_in_loop are launch-shape options (accumulate into one tile; recompute the decay mask per block, pointer
+    kernel only); decay_v scales the value tile instead of the keys in the state update (same product). tma (default:
+    on CUDA) runs the TMA-descriptor kernel for forward scans over contiguous tensors (cu_seqlens, reverse or
+    strided inputs take the pointer kernel; tma=False forces it); warp_specialize lets Triton split that loop into
+    producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape.
     segments > 1 splits each sequence into that many parts run in
     parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
     """
@@ -203,13 +328,16 @@ def lightning_prefill(
     s0 = None if initial_state is None else initial_state.to(torch.float32).contiguous()
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32).contiguous() if cu_seqlens is not None else None
     slope32 = slope.to(torch.float32).contiguous()
-    cfg = default_config(DK, DV, cdt)
+    # TMA kernel for forward scans over contiguous, aligned tensors (tma=False forces the pointer kernel)
+    use_tma = (tma is True or (tma is None and q.is_cuda)) and cu is None and not reverse and tma_ready(q, k, v, o)
+    cfg = default_config(DK, DV, cdt, use_tma, precision)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
-                     cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
-                     cfg["mask_in_loop"] if mask_in_loop is None else mask_in_loop)
-    nseg = 1 if cu is not None or reverse else (segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q))
+                     cfg["fuse_acc"] if fuse_acc is None else fuse_acc, bool(mask_in_loop),
+                     cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize)
+    nseg = 1 if cu is not None or reverse else (
+        segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, cfg["per_sm"]))
     if nseg <= 1:
         st = torch.empty(N, H, DK, DV, dtype=torch.float32, device=q.device) if output_final_state else None
         launch(N, s0, st)
@@ -217,7 +345,7 @@ def lightning_prefill(
     return o, _segmented(launch, N, nseg, s0, slope32)
 
 
-def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor) -> int:
+def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor, per_sm: int = 2) -> int:
     """Segments per sequence for the two-level scan: only when sequences x heads x value tiles leave SMs idle.
 
     The two-level scan reads k and v once more (1.5x the floor's bytes), so it pays only when the one-pass grid
@@ -229,7 +357,8 @@ def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor) -> int
     programs = n * h * nv
     if 2 * programs >= sms:
         return 1
-    want = (2 * sms) // programs  # two programs per SM in one wave (run 3: 9 segments = 288 programs, 2 waves: +30 %)
+    # fill one wave: per_sm programs per SM (run 3: 9 segments = 288 programs, 2 waves: +30 %)
+    want = (per_sm * sms) // programs
     return max(1, min(want, t // (16 * bt)))
 
 
@@ -250,11 +379,11 @@ class _Launch:
     """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
-                 fuse_acc=False, mask_in_loop=False):
+                 fuse_acc=False, mask_in_loop=False, decay_v=False, tma=False, ws=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
-        self.fuse_acc, self.mask_in_loop = fuse_acc, mask_in_loop
+        self.fuse_acc, self.mask_in_loop, self.decay_v, self.tma, self.ws = fuse_acc, mask_in_loop, decay_v, tma, ws
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -264,6 +393,9 @@ class _Launch:
         wide = cdt == torch.float32
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
         global LAST_COMPILED
+        if self.tma:
+            LAST_COMPILED = self._launch_tma(grid, s0, st, cdt, wide, prec, seg, nseg, state_only)
+            return
         LAST_COMPILED = _lightning_prefill_kernel[grid](
             self.q, self.k, self.v, self.o, s0 if s0 is not None else self.o, st if st is not None else self.o,
             self.slope, self.cu if self.cu is not None else self.o,
@@ -276,8 +408,41 @@ class _Launch:
             SPLIT_K=prec == "exact" and not wide,
             HAS_S0=s0 is not None, STORE_ST=st is not None, VARLEN=self.cu is not None, REVERSE=self.reverse,
             SEGMENTED=nseg > 0, STATE_ONLY=state_only, FUSE_ACC=self.fuse_acc, MASK_IN_LOOP=self.mask_in_loop,
+            DECAY_V=self.decay_v, num_warps=self.nw, num_stages=self.ns,
+        )
+
+    def _launch_tma(self, grid, s0, st, cdt, wide, prec, seg, nseg, state_only):
+        from triton.tools.tensor_descriptor import TensorDescriptor
+
+        views = [_rows_view(x, self.layout) for x in (self.q, self.k, self.v, self.o)]
+        blocks = ([self.bt, self.DK], [self.bt, self.DK], [self.bt, self.bv], [self.bt, self.bv])
+        descs = [TensorDescriptor.from_tensor(x, b) for x, b in zip(views, blocks)]
+        return _lightning_prefill_tma_kernel[grid](
+            *descs, *views, s0 if s0 is not None else self.o, st if st is not None else self.o, self.slope,
+            *(x.stride(0) for x in views), self.T, self.H, seg, nseg,
+            BTHD=self.layout == "bthd", DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
+            CDT=_tl_dtype(cdt), PREC="tf32" if wide else "ieee",
+            SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
+            SPLIT_K=prec == "exact" and not wide, HAS_S0=s0 is not None, STORE_ST=st is not None,
+            FUSE_ACC=self.fuse_acc, DECAY_V=self.decay_v, SEGMENTED=nseg > 0, STATE_ONLY=state_only,
+            NS=self.ns, WS=self.ws,
             num_warps=self.nw, num_stages=self.ns,
         )
+
+
+def _rows_view(x: Tensor, layout: str) -> Tensor:
+    """The 2-D row view the TMA kernel walks: [B·T, H·D] for "bthd", [B·H·T, D] for "bhtd" (x contiguous)."""
+    return x.view(-1, x.shape[2] * x.shape[3]) if layout == "bthd" else x.view(-1, x.shape[3])
+
+
+def tma_ready(*xs: Tensor) -> bool:
+    """TMA descriptors need contiguous tensors with 16-byte aligned bases and rows (and Triton's descriptor API)."""
+    try:
+        from triton.tools.tensor_descriptor import TensorDescriptor  # noqa: F401
+    except ImportError:
+        return False
+    return all(x.is_contiguous() and x.data_ptr() % 16 == 0 and (x.shape[-1] * x.element_size()) % 16 == 0
+               for x in xs)
 
 
 def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Tensor) -> Tensor:
