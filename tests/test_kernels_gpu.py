@@ -145,8 +145,13 @@ def test_varlen_packed_sequences_each_get_their_own_state(reverse):
         assert rel(st[i:i + 1], rs) <= TOL  # an empty sequence keeps its initial state
 
 
-def test_decode_updates_only_its_slots():
+@pytest.mark.parametrize("opts", [{}, {"stream": True}, {"pdl": True}])
+def test_decode_updates_only_its_slots(opts):
+    """Also with streaming cache hints and with programmatic dependent launch (Hopper; GPU only)."""
     from llm.kernels.lightning_decode import lightning_decode_step
+
+    if opts.get("pdl") and DEV != "cuda":
+        pytest.skip("griddepcontrol needs a GPU")
 
     B, H = 4, 3
     g = torch.Generator().manual_seed(2)
@@ -155,7 +160,7 @@ def test_decode_updates_only_its_slots():
     slots = torch.tensor([4, -1, 0, 2], dtype=torch.int32, device=DEV)
     slope = decay_slopes(H, 2, 4).to(DEV)
     before = pool.clone()
-    o = lightning_decode_step(q, k, v, slope, pool, slots)
+    o = lightning_decode_step(q, k, v, slope, pool, slots, **opts)
     live = [0, 2, 3]
     ro, rs = ref_decode(q[live].double(), k[live].double(), v[live].double(), slope, before[[4, 0, 2]].double())
     assert rel(o[live], ro) <= TOL

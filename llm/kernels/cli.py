@@ -48,7 +48,8 @@ def _info(args: argparse.Namespace) -> int:
         from llm.kernels.lightning_prefill import default_config
 
         for dt in (torch.bfloat16, torch.float32):
-            print(f"prefill launch at D=128, {str(dt)[6:]}: {default_config(128, 128, dt)}")
+            for tma, kernel in ((True, "TMA kernel"), (False, "pointer kernel (varlen, reverse, strided)")):
+                print(f"prefill launch at D=128, {str(dt)[6:]}, {kernel}: {default_config(128, 128, dt, tma)}")
     return 0
 
 

@@ -6,7 +6,10 @@ b rows with the state S from the previous blocks and λ = exp(-slope):
   S_new = λ^b S + (diag(λ^(b-1-j)) K)ᵀ V
 The grid is (value tiles, batch x heads): each program owns S[:, tile] for one (sequence, head) and walks the blocks
 in order, so q, k, v are read once from HBM (the value tiles of one head run side by side and share q, k through L2)
-and o is written once — the problem is bandwidth-bound at D = 128 (issue 8).
+and o is written once — the problem is bandwidth-bound at D = 128 (issue 8). Two kernels share the block math
+(_block_out, _block_state): the TMA kernel (whole blocks by TMA descriptors into a deep shared-memory pipeline; the
+default for forward scans over contiguous tensors, at the copy floor on an H100) and the pointer kernel (masked
+pointer loads: packed cu_seqlens, reverse scans for the backward, strided inputs).
 """
 from __future__ import annotations
 
@@ -263,8 +266,8 @@ def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, prec
         return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
                 "decay_v": tma, "per_sm": 1}
     if dtype == torch.float32:
-        if tma:  # run 7: b = 32, 8 warps, 3 stages 10.4 ms vs 16.2 for the pointer kernel's shape
-            return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 3, "fuse_acc": False,
+        if tma:  # run 8: b = 32, 8 warps, 4 stages 9.8 ms (3 stages 10.7) vs 17.0 for the pointer kernel
+            return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 4, "fuse_acc": False,
                     "decay_v": False, "per_sm": 1}
         # run 3: w8 14.3 ms, w4 16.2 ms (198 spills); run 4: fused accumulators 15.0 = 15.0; run 6: decay_v 22.6
         return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
