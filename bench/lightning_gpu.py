@@ -100,9 +100,9 @@ def correctness() -> None:
                 ro, rs = lightning_block(tr(q).double(), tr(k).double(), tr(v).double(), sl, s0.double(), 256)
                 # the defaults (TMA kernel) and the pointer kernel with its launch-shape options
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
-                          + [(prec_list[0], "ptr+mil"), (prec_list[0], "ptr decay-k"), (prec_list[0], "tma decay-k")])
+                          + [(prec_list[0], "ptr+fuse-off"), (prec_list[0], "ptr decay-k"), (prec_list[0], "tma decay-k")])
                 for prec, opt in combos:
-                    kw = {None: {}, "ptr": {"tma": False}, "ptr+mil": {"tma": False, "mask_in_loop": True},
+                    kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
                           "ptr decay-k": {"tma": False, "decay_v": False},
                           "tma decay-k": {"decay_v": False}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
@@ -413,11 +413,10 @@ def decode_rows(bw: float) -> list[Row]:
         out = torch.empty(B, H, D, device="cuda")
         floor = (2 * B * H * D * D * 4) / bw * 1e3
         best, best_pdl = None, math.inf
-        configs = [(bv, nw, False, False) for bv, nw in ((16, 2), (32, 2), (32, 4), (64, 4), (128, 8))]
-        configs += [(bv, nw, False, True) for bv, nw in ((16, 2), (32, 4), (128, 8))]
-        configs += [(bv, nw, True, False) for bv, nw in ((16, 2), (32, 4), (128, 8))]
-        for bv, nw, pdl, stream in configs:
-            kw = {"block_v": bv, "num_warps": nw, "pdl": pdl, "stream": stream}
+        configs = [(bv, nw, False) for bv, nw in ((16, 2), (32, 2), (32, 4), (64, 4), (128, 8))]
+        configs += [(bv, nw, True) for bv, nw in ((16, 2), (32, 4), (128, 8))]
+        for bv, nw, pdl in configs:
+            kw = {"block_v": bv, "num_warps": nw, "pdl": pdl}
             for p in pools[:2]:
                 lightning_decode_step(q, k, v, sl, p, slots, out, **kw)
             torch.cuda.synchronize()
@@ -429,12 +428,12 @@ def decode_rows(bw: float) -> list[Row]:
             torch.cuda.synchronize()
             ms = bench_ms(g.replay) / R
             eager = bench_ms(lambda: lightning_decode_step(q, k, v, sl, pools[0], slots, out, **kw))
-            print(f"  decode B={B} BV={bv} warps={nw} pdl={pdl} stream={stream}: graph {ms * 1e3:7.1f} us/step, "
+            print(f"  decode B={B} BV={bv} warps={nw} pdl={pdl}: graph {ms * 1e3:7.1f} us/step, "
                   f"eager {eager * 1e3:7.1f} us", flush=True)
             if pdl:  # PDL overlaps back-to-back decode steps only: reported beside the row, not as it
                 best_pdl = min(best_pdl, ms)
             elif best is None or ms < best[0]:
-                best = (ms, eager, bv, nw, stream)
+                best = (ms, eager, bv, nw)
         ref = bench_ms(lambda: ref_decode(q, k, v, sl, pools[0]))
         # peers in the same 16-node graph: a copy of the same bytes (each pool to its own buffer: read + write the
         # state once, what a step must move) and an empty kernel (the per-node launch cost)
@@ -444,7 +443,7 @@ def decode_rows(bw: float) -> list[Row]:
         print(f"  decode B={B}: graph of state copies {copy_ms * 1e3:.1f} us/step, empty kernels "
               f"{empty_ms * 1e3:.1f} us/step", flush=True)
         rows.append(Row(f"decode B={B} H=64 fp32 state", best[0], floor, ref_ms=ref,
-                        extra={"eager_ms": best[1], "block_v": best[2], "num_warps": best[3], "stream": best[4],
+                        extra={"eager_ms": best[1], "block_v": best[2], "num_warps": best[3],
                                "graph_with_pdl_ms": best_pdl, "graph_state_copy_ms": copy_ms,
                                "graph_empty_kernel_ms": empty_ms}))
         del pools, dsts

@@ -62,10 +62,10 @@ def test_prefill_matches_reference(dtype, layout, T):
         assert o.dtype == torch.float32 and st.dtype == torch.float32
         assert rel(_bhtd(o, layout), ro) <= TOL, prec
         assert rel(st, rs) <= TOL, prec
-    # both kernels (TMA descriptors, pointers) and the launch-shape options (fused accumulators, decay mask per
-    # block, decay applied to v or to k) give the reference's results
+    # both kernels (TMA descriptors, pointers) and the launch-shape options (fused accumulators, decay applied to
+    # v or to k, pipeline depth) give the reference's results
     for kw in ({"tma": True}, {"tma": False}, {"tma": True, "fuse_acc": False, "decay_v": False},
-               {"tma": False, "fuse_acc": False, "mask_in_loop": True, "decay_v": False},
+               {"tma": False, "fuse_acc": False, "decay_v": False},
                {"tma": True, "decay_v": True, "num_stages": 2}):
         o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, **kw)
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, kw
@@ -145,9 +145,9 @@ def test_varlen_packed_sequences_each_get_their_own_state(reverse):
         assert rel(st[i:i + 1], rs) <= TOL  # an empty sequence keeps its initial state
 
 
-@pytest.mark.parametrize("opts", [{}, {"stream": True}, {"pdl": True}])
+@pytest.mark.parametrize("opts", [{}, {"pdl": True}])
 def test_decode_updates_only_its_slots(opts):
-    """Also with streaming cache hints and with programmatic dependent launch (Hopper; GPU only)."""
+    """Also with programmatic dependent launch (Hopper; GPU only)."""
     from llm.kernels.lightning_decode import lightning_decode_step
 
     if opts.get("pdl") and DEV != "cuda":

@@ -19,7 +19,7 @@ def _lightning_decode_kernel(
     Q, K, V, O, POOL, SLOTS, SLOPE,
     sq_b, sq_h, sk_b, sk_h, sv_b, sv_h, so_b, so_h, sp_n, sp_h,
     H,
-    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr, STREAM: tl.constexpr,
+    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr,
 ):
     if PDL:  # programmatic dependent launch: let the next kernel start launching, wait for the previous one's writes
         tl.extra.cuda.gdc_launch_dependents()
@@ -39,12 +39,8 @@ def _lightning_decode_kernel(
         v = tl.load(V + bb * sv_b + hh * sv_h + offs_v).to(tl.float32)
         lam = tl.exp(-tl.load(SLOPE + h).to(tl.float32))
         p = POOL + slot * sp_n + hh * sp_h + offs_k[:, None] * DV + offs_v[None, :]
-        if STREAM:  # the state is touched once per step: load it through L2 only (.cg), store it streaming (.cs)
-            S = tl.load(p, cache_modifier=".cg") * lam + k[:, None] * v[None, :]
-            tl.store(p, S, cache_modifier=".cs")
-        else:
-            S = tl.load(p) * lam + k[:, None] * v[None, :]  # S ← λS + kᵀv
-            tl.store(p, S)
+        S = tl.load(p) * lam + k[:, None] * v[None, :]  # S ← λS + kᵀv
+        tl.store(p, S)
         o = tl.sum(q[:, None] * S, axis=0)  # o = q S
         tl.store(O + bb * so_b + hh * so_h + offs_v, o.to(O.dtype.element_ty))
 
@@ -61,7 +57,6 @@ def lightning_decode_step(
     block_v: int | None = None,
     num_warps: int | None = None,
     pdl: bool = False,
-    stream: bool = False,
 ) -> Tensor:
     """One decoding step for a batch, updating `state_pool[slots[b]]` in place; returns o [B,H,Dv] (fp32 unless `out`).
 
@@ -69,8 +64,8 @@ def lightning_decode_step(
     last two axes), slots int [B] (a negative slot skips that row). With `out` given nothing is allocated, so the call
     can be captured in a CUDA graph and replayed with new contents of q, k, v and slots. pdl=True launches with
     programmatic dependent launch (Hopper+): the step's blocks are scheduled while the previous kernel drains and
-    wait on it (griddepcontrol) before reading anything. stream=True loads and stores the state with streaming cache
-    hints.
+    wait on it (griddepcontrol) before reading anything. It pays only when the previous kernel launches its
+    dependents early (another decode step does; a projection GEMM does not), so it is off by default.
     """
     q, k, v = squeeze_step(q, "q"), squeeze_step(k, "k"), squeeze_step(v, "v")
     B, H, DK, DV = check_decode_args(q, k, v, slope, state_pool, slots, out)
@@ -86,7 +81,7 @@ def lightning_decode_step(
         q, k, v, out, state_pool, slots, slope,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         state_pool.stride(0), state_pool.stride(1),
-        H, DK=DK, DV=DV, BV=bv, PDL=pdl, STREAM=stream, num_warps=num_warps, **({"launch_pdl": True} if pdl else {}),
+        H, DK=DK, DV=DV, BV=bv, PDL=pdl, num_warps=num_warps, **({"launch_pdl": True} if pdl else {}),
     )
     return out
 

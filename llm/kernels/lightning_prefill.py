@@ -30,7 +30,7 @@ def _lightning_prefill_kernel(
     DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
     CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, VARLEN: tl.constexpr, REVERSE: tl.constexpr,
-    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, FUSE_ACC: tl.constexpr, MASK_IN_LOOP: tl.constexpr,
+    SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, FUSE_ACC: tl.constexpr,
     DECAY_V: tl.constexpr,
 ):
     iv = tl.program_id(0)
@@ -62,8 +62,7 @@ def _lightning_prefill_kernel(
     s = tl.load(SLOPE + h).to(tl.float32)
     # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
     diff = offs_t[:, None] - offs_t[None, :]
-    if not MASK_IN_LOOP:  # else recomputed per block: 32 fewer live registers per thread at BT = 64, 4 warps
-        m = _decay_mask(diff, s)
+    m = _decay_mask(diff, s)
     q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
 
     state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
@@ -89,8 +88,6 @@ def _lightning_prefill_kernel(
         k = tl.load(k_base + row0 * sk_t + rel * sk_t + offs_k[None, :], mask=valid[:, None], other=0.0).to(CDT)
         v = tl.load(v_base + row0 * sv_t + rel * sv_t + offs_v[None, :], mask=valid[:, None], other=0.0).to(CDT)
         if not STATE_ONLY:
-            if MASK_IN_LOOP:
-                m = _decay_mask(diff, s)
             o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
             tl.store(o_base + row0 * so_t + rel * so_t + offs_v[None, :], o.to(O.dtype.element_ty),
                      mask=valid[:, None])
@@ -299,7 +296,6 @@ def lightning_prefill(
     num_stages: int | None = None,
     segments: int | None = None,
     fuse_acc: bool | None = None,
-    mask_in_loop: bool | None = None,
     decay_v: bool | None = None,
     tma: bool | None = None,
     warp_specialize: bool = False,
@@ -313,9 +309,9 @@ def lightning_prefill(
     "fast" rounds the fp32 intermediates (decay-weighted scores, state, decayed keys) to the input dtype for the
     tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" splits all three (fp32-level results,
     more matrix work). fp32 inputs use tf32 products, or with precision="bf16" bf16 products of the fp32 values
-    rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc and
-    mask_in_loop are launch-shape options (accumulate into one tile; recompute the decay mask per block, pointer
-    kernel only); decay_v scales the value tile instead of the keys in the state update (same product). tma (default:
+    rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc
+    accumulates P·V into the inter-block term's tile (one accumulator); decay_v scales the value tile instead of the
+    keys in the state update (same product). tma (default:
     on CUDA) runs the TMA-descriptor kernel for forward scans over contiguous tensors (cu_seqlens, reverse or
     strided inputs take the pointer kernel; tma=False forces it); warp_specialize lets Triton split that loop into
     producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape.
@@ -337,7 +333,7 @@ def lightning_prefill(
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
-                     cfg["fuse_acc"] if fuse_acc is None else fuse_acc, bool(mask_in_loop),
+                     cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
                      cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize)
     nseg = 1 if cu is not None or reverse else (
         segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, cfg["per_sm"]))
@@ -382,11 +378,11 @@ class _Launch:
     """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
-                 fuse_acc=False, mask_in_loop=False, decay_v=False, tma=False, ws=False):
+                 fuse_acc=False, decay_v=False, tma=False, ws=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
-        self.fuse_acc, self.mask_in_loop, self.decay_v, self.tma, self.ws = fuse_acc, mask_in_loop, decay_v, tma, ws
+        self.fuse_acc, self.decay_v, self.tma, self.ws = fuse_acc, decay_v, tma, ws
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -410,7 +406,7 @@ class _Launch:
             SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
             SPLIT_K=prec == "exact" and not wide,
             HAS_S0=s0 is not None, STORE_ST=st is not None, VARLEN=self.cu is not None, REVERSE=self.reverse,
-            SEGMENTED=nseg > 0, STATE_ONLY=state_only, FUSE_ACC=self.fuse_acc, MASK_IN_LOOP=self.mask_in_loop,
+            SEGMENTED=nseg > 0, STATE_ONLY=state_only, FUSE_ACC=self.fuse_acc,
             DECAY_V=self.decay_v, num_warps=self.nw, num_stages=self.ns,
         )
 
