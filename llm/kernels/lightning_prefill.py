@@ -55,21 +55,7 @@ def _lightning_prefill_kernel(
     v_base = V + batch * sv_b + hh * sv_h + bos * sv_t
     o_base = O + batch * so_b + hh * so_h + bos * so_t
 
-    offs_t = tl.arange(0, BT)
-    offs_k = tl.arange(0, DK)
-    offs_v = iv * BV + tl.arange(0, BV)
-
-    s = tl.load(SLOPE + h).to(tl.float32)
-    # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
-    diff = offs_t[:, None] - offs_t[None, :]
-    m = _decay_mask(diff, s)
-    q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
-
-    state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
-    if HAS_S0:
-        S = tl.load(S0 + state_off).to(tl.float32)
-    else:
-        S = tl.zeros([DK, BV], dtype=tl.float32)
+    offs_t, offs_k, offs_v, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
 
     zero64 = tl.zeros([], dtype=tl.int64)
     if REVERSE:
@@ -134,17 +120,7 @@ def _lightning_prefill_tma_kernel(
         row_base = (seq * H + h) * T + t0
         cq = 0
         cv = iv * BV
-    offs_t = tl.arange(0, BT)
-    offs_k = tl.arange(0, DK)
-    offs_v = iv * BV + tl.arange(0, BV)
-    s = tl.load(SLOPE + h).to(tl.float32)
-    m = _decay_mask(offs_t[:, None] - offs_t[None, :], s)
-    q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
-    state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
-    if HAS_S0:
-        S = tl.load(S0 + state_off).to(tl.float32)
-    else:
-        S = tl.zeros([DK, BV], dtype=tl.float32)
+    offs_t, offs_k, _, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
     nfull = L // BT
     for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
         r = row_base + i * BT
@@ -170,6 +146,25 @@ def _lightning_prefill_tma_kernel(
         S = _block_state(k, v, S, s, nrem, offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
     if STORE_ST:
         tl.store(ST + state_off, S)
+
+
+@triton.jit
+def _program_start(SLOPE, S0, h, bh, iv, DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
+                   HAS_S0: tl.constexpr):
+    """A program's offsets, decay terms and starting state S[:, tile] (zero or the initial state)."""
+    offs_t = tl.arange(0, BT)
+    offs_k = tl.arange(0, DK)
+    offs_v = iv * BV + tl.arange(0, BV)
+    s = tl.load(SLOPE + h).to(tl.float32)
+    # intra-block decay mask M_ij = λ^(i-j) (i >= j), and the inter-block row decay λ^(i+1)  (LA-2 eqs. 9-10)
+    m = _decay_mask(offs_t[:, None] - offs_t[None, :], s)
+    q_decay = tl.exp(-s * (offs_t + 1).to(tl.float32))
+    state_off = bh.to(tl.int64) * DK * DV + offs_k[:, None] * DV + offs_v[None, :]
+    if HAS_S0:
+        S = tl.load(S0 + state_off).to(tl.float32)
+    else:
+        S = tl.zeros([DK, BV], dtype=tl.float32)
+    return offs_t, offs_k, offs_v, s, m, q_decay, state_off, S
 
 
 @triton.jit
