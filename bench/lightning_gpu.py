@@ -298,15 +298,13 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
     return rows
 
 
-SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case is the shipped default (run 9's set;
-    # run 8 swept more around the bf16 default, bench/NOTES-kernels.md)
-    "bf16:131072:64": [{}, {"tma": False}, {"precision": "split-p"}],
-    "fp32:131072:64": [
-        {}, {"num_stages": 3}, {"num_stages": 5}, {"block_t": 64, "num_stages": 2}, {"tma": False},
-        {"precision": "bf16"}, {"precision": "bf16", "block_t": 32, "num_stages": 4},
+SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case is the shipped default (run 13's set;
+    # runs 8-10 swept more, bench/NOTES-kernels.md). "_qkv": q, k, v as views of one [1, T, H, 3D] buffer (the model).
+    "bf16:131072:64": [
+        {}, {"_qkv": True}, {"_qkv": True, "precision": "split-p"}, {"_qkv": True, "precision": "split-p", "tma": False},
+        {"precision": "split-p"},
     ],
-    "bf16:1048576:8": [{}, {"tma": False}],
-    "fp32:1048576:8": [{}],
+    "fp32:131072:64": [{}, {"_qkv": True}],
 }
 
 
@@ -322,8 +320,13 @@ def sweep_one(case: str, idx: int, bw: float) -> dict:
     sl = slopes(H)
     floor = 4 * q.numel() * q.element_size() / bw * 1e3
     o_ref, _ = lp.lightning_prefill(q, k, v, sl, layout="bthd", out_dtype=torch.float32)
-    kw = SWEEP[case][idx]
-    tag = f"{dtype_name} T={T // 1024}K H={H} " + (" ".join(f"{a}={b}" for a, b in kw.items()) or "default")
+    kw = dict(SWEEP[case][idx])
+    if kw.pop("_qkv", False):  # the same values, read as views into one fused buffer as the model's projection gives
+        fused = torch.cat([q, k, v], dim=-1)
+        del q, k, v
+        q, k, v = fused.split(128, dim=-1)
+    tag = (f"{dtype_name} T={T // 1024}K H={H} " + ("qkv-views " if q.stride(2) != 128 else "")
+           + (" ".join(f"{a}={b}" for a, b in kw.items()) or "default"))
     fn = lambda: lp.lightning_prefill(q, k, v, sl, layout="bthd", **kw)  # noqa: E731
     o, _ = lp.lightning_prefill(q, k, v, sl, layout="bthd", out_dtype=torch.float32, **kw)
     ck = lp.LAST_COMPILED

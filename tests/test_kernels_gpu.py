@@ -77,6 +77,30 @@ def test_prefill_matches_reference(dtype, layout, T):
     assert rel(st, rs0) <= TOL
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("layout", ["bhtd", "bthd"])
+def test_prefill_reads_views_into_a_fused_qkv_buffer(dtype, layout):
+    """The model splits q, k, v from one projection ([B,T,H,3D]); the TMA kernel reads those views in place, and a
+    tensor whose time rows do not map (a time slice of a longer batch) still runs, on the pointer kernel."""
+    from llm.kernels.lightning_prefill import _row_map, lightning_prefill, tma_ready
+
+    B, H, T = 2, 3, 203
+    g = torch.Generator().manual_seed(4)
+    qkv = F.silu(torch.randn(B, T + 9, H, 3 * D, generator=g)).to(dtype).to(DEV)
+    s0 = torch.randn(B, H, D, D, generator=g).to(DEV)
+    slope = decay_slopes(H, 1, 4).to(DEV)
+    views = qkv.transpose(1, 2).split(D, dim=-1) if layout == "bhtd" else qkv.split(D, dim=-1)
+    sliced = [x[:, :, :T] if layout == "bhtd" else x[:, :T] for x in views]  # time slice: no row map for B = 2
+    for xs, mapped in ((views, True), (sliced, False)):
+        t = xs[0].shape[2] if layout == "bhtd" else xs[0].shape[1]
+        assert tma_ready(layout, t, H, *xs) is mapped
+        assert (_row_map(xs[0], layout, t, H) is not None) is mapped
+        ref_in = [(x if layout == "bhtd" else x.transpose(1, 2)).double() for x in xs]
+        ro, rs = lightning_block(*ref_in, slope, s0.double(), block_size=32)
+        o, st = lightning_prefill(*xs, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT)
+        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, mapped
+
+
 def test_bf16_precision_for_fp32_inputs_meets_the_bound_on_silu_inputs():
     """precision="bf16" rounds fp32 inputs to bf16 for the products: within 2e-3 on the model's silu'd inputs."""
     from llm.kernels.lightning_prefill import lightning_prefill

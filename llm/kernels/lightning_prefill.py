@@ -8,8 +8,9 @@ The grid is (value tiles, batch x heads): each program owns S[:, tile] for one (
 in order, so q, k, v are read once from HBM (the value tiles of one head run side by side and share q, k through L2)
 and o is written once — the problem is bandwidth-bound at D = 128 (issue 8). Two kernels share the block math
 (_block_out, _block_state): the TMA kernel (whole blocks by TMA descriptors into a deep shared-memory pipeline; the
-default for forward scans over contiguous tensors, at the copy floor on an H100) and the pointer kernel (masked
-pointer loads: packed cu_seqlens, reverse scans for the backward, strided inputs).
+default for forward scans over [B,T,H,D] tensors, contiguous [B,H,T,D] ones and q, k, v split from one fused qkv
+buffer; at the copy floor on an H100) and the pointer kernel (masked pointer loads: packed cu_seqlens, reverse scans
+for the backward, other strides).
 """
 from __future__ import annotations
 
@@ -87,18 +88,21 @@ def _lightning_prefill_kernel(
 def _lightning_prefill_tma_kernel(
     QD, KD, VD, OD, Q, K, V, O, S0, ST, SLOPE,
     sq_t, sk_t, sv_t, so_t,
+    rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o,
     T, H, SEG, NSEG,
-    BTHD: tl.constexpr, DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
+    DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr,
     CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, FUSE_ACC: tl.constexpr, DECAY_V: tl.constexpr,
     SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, NS: tl.constexpr, WS: tl.constexpr,
 ):
-    """The one-pass kernel with q, k, v, o moved by TMA descriptors over 2-D views ([B·T, H·D] or [B·H·T, D]).
+    """The one-pass kernel with q, k, v, o moved by TMA descriptors over each tensor seen as rows of time × columns.
 
-    Whole blocks go through the descriptors (the copy engine fills shared memory straight from HBM and the tensor
-    cores read q and k from there, no address or copy registers; WS lets Triton give the loads their own warp); the
-    tail block (fewer than b rows) takes masked pointer loads, so a block never reads rows of the next sequence,
-    head or segment. Same math and grid as _lightning_prefill_kernel (forward only).
+    Row (sequence n, head h, time t) of tensor X is n·rb_X + h·rh_X + t and its head starts at column h·ch_X (see
+    _row_map: a [B,T,H,D] tensor, a contiguous [B,H,T,D] one, or q, k, v split from one fused qkv buffer as the model
+    makes them). Whole blocks go through the descriptors (the copy engine fills shared memory straight from HBM and
+    the tensor cores read q and k from there; WS lets Triton give the loads their own warp); the tail block (fewer
+    than b rows) takes masked pointer loads, so a block never reads rows of the next sequence, head or segment. Same
+    math and grid as _lightning_prefill_kernel (forward only).
     """
     iv = tl.program_id(0)
     bh = tl.program_id(1)
@@ -112,37 +116,36 @@ def _lightning_prefill_tma_kernel(
         seq = n
         t0 = 0
         L = T
-    if BTHD:  # row t of sequence seq is row seq·T + t of [B·T, H·D]; head h's columns start at h·D
-        row_base = seq * T + t0
-        cq = h * DK
-        cv = h * DV + iv * BV
-    else:  # [B·H·T, D]: (seq, h) owns rows (seq·H + h)·T ...
-        row_base = (seq * H + h) * T + t0
-        cq = 0
-        cv = iv * BV
+    r_q = seq * rb_q + h * rh_q + t0
+    r_k = seq * rb_k + h * rh_k + t0
+    r_v = seq * rb_v + h * rh_v + t0
+    r_o = seq * rb_o + h * rh_o + t0
+    c_q = h * ch_q
+    c_k = h * ch_k
+    c_v = h * ch_v + iv * BV
+    c_o = h * ch_o + iv * BV
     offs_t, offs_k, _, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
     nfull = L // BT
     for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
-        r = row_base + i * BT
-        k = KD.load([r, cq]).to(CDT)
-        v = VD.load([r, cv]).to(CDT)
+        k = KD.load([r_k + i * BT, c_k]).to(CDT)
+        v = VD.load([r_v + i * BT, c_v]).to(CDT)
         if not STATE_ONLY:  # the segment-state pass of the two-level scan reads only k and v
-            q = QD.load([r, cq])
+            q = QD.load([r_q + i * BT, c_q])
             o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
-            OD.store([r, cv], o.to(OD.dtype))
+            OD.store([r_o + i * BT, c_o], o.to(OD.dtype))
         S = _block_state(k, v, S, s, tl.full([], BT, tl.int32), offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
     start = nfull * BT
-    if start < L:  # the tail block through masked pointer loads (row pointers of the 2-D views)
+    if start < L:  # the tail block through masked pointer loads (row pointers of the same row maps)
         nrem = L - start
-        valid = offs_t < nrem
-        rows = (row_base + start + offs_t).to(tl.int64)[:, None]
-        k = tl.load(K + rows * sk_t + cq + offs_k[None, :], mask=valid[:, None], other=0.0).to(CDT)
-        v = tl.load(V + rows * sv_t + cv + tl.arange(0, BV)[None, :], mask=valid[:, None], other=0.0).to(CDT)
+        valid = (offs_t < nrem)[:, None]
+        t = (start + offs_t).to(tl.int64)[:, None]
+        offs_bv = tl.arange(0, BV)[None, :]
+        k = tl.load(K + (r_k + t) * sk_t + c_k + offs_k[None, :], mask=valid, other=0.0).to(CDT)
+        v = tl.load(V + (r_v + t) * sv_t + c_v + offs_bv, mask=valid, other=0.0).to(CDT)
         if not STATE_ONLY:
-            q = tl.load(Q + rows * sq_t + cq + offs_k[None, :], mask=valid[:, None], other=0.0)
+            q = tl.load(Q + (r_q + t) * sq_t + c_q + offs_k[None, :], mask=valid, other=0.0)
             o = _block_out(q, k, v, S, m, q_decay, CDT, PREC, SPLIT_STATE, SPLIT_P, FUSE_ACC)
-            tl.store(O + rows * so_t + cv + tl.arange(0, BV)[None, :], o.to(O.dtype.element_ty),
-                     mask=valid[:, None])
+            tl.store(O + (r_o + t) * so_t + c_o + offs_bv, o.to(O.dtype.element_ty), mask=valid)
         S = _block_state(k, v, S, s, nrem, offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
     if STORE_ST:
         tl.store(ST + state_off, S)
@@ -307,8 +310,9 @@ def lightning_prefill(
     rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc
     accumulates P·V into the inter-block term's tile (one accumulator); decay_v scales the value tile instead of the
     keys in the state update (same product). tma (default:
-    on CUDA) runs the TMA-descriptor kernel for forward scans over contiguous tensors (cu_seqlens, reverse or
-    strided inputs take the pointer kernel; tma=False forces it); warp_specialize lets Triton split that loop into
+    on CUDA) runs the TMA-descriptor kernel for forward scans whose tensors map to time rows (_row_map: [B,T,H,D],
+    contiguous [B,H,T,D], or views into one fused qkv buffer; cu_seqlens, reverse scans and other strides take the
+    pointer kernel; tma=False forces it); warp_specialize lets Triton split that loop into
     producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape.
     segments > 1 splits each sequence into that many parts run in
     parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
@@ -323,7 +327,8 @@ def lightning_prefill(
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32).contiguous() if cu_seqlens is not None else None
     slope32 = slope.to(torch.float32).contiguous()
     # TMA kernel for forward scans over contiguous, aligned tensors (tma=False forces the pointer kernel)
-    use_tma = (tma is True or (tma is None and q.is_cuda)) and cu is None and not reverse and tma_ready(q, k, v, o)
+    use_tma = ((tma is True or (tma is None and q.is_cuda)) and cu is None and not reverse
+               and tma_ready(layout, T, H, q, k, v, o))
     cfg = default_config(DK, DV, cdt, use_tma, precision)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
@@ -408,13 +413,15 @@ class _Launch:
     def _launch_tma(self, grid, s0, st, cdt, wide, prec, seg, nseg, state_only):
         from triton.tools.tensor_descriptor import TensorDescriptor
 
-        views = [_rows_view(x, self.layout) for x in (self.q, self.k, self.v, self.o)]
+        xs = (self.q, self.k, self.v, self.o)
+        maps = [_row_map(x, self.layout, self.T, self.H) for x in xs]
         blocks = ([self.bt, self.DK], [self.bt, self.DK], [self.bt, self.bv], [self.bt, self.bv])
-        descs = [TensorDescriptor.from_tensor(x, b) for x, b in zip(views, blocks)]
+        descs = [TensorDescriptor(x, [rows, cols], [stride, 1], blk)
+                 for x, (_, _, _, rows, cols, stride), blk in zip(xs, maps, blocks)]
         return _lightning_prefill_tma_kernel[grid](
-            *descs, *views, s0 if s0 is not None else self.o, st if st is not None else self.o, self.slope,
-            *(x.stride(0) for x in views), self.T, self.H, seg, nseg,
-            BTHD=self.layout == "bthd", DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
+            *descs, *xs, s0 if s0 is not None else self.o, st if st is not None else self.o, self.slope,
+            *(mp[5] for mp in maps), *(v for mp in maps for v in mp[:3]), self.T, self.H, seg, nseg,
+            DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
             CDT=_tl_dtype(cdt), PREC="tf32" if wide else "ieee",
             SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
             SPLIT_K=prec == "exact" and not wide, HAS_S0=s0 is not None, STORE_ST=st is not None,
@@ -424,19 +431,35 @@ class _Launch:
         )
 
 
-def _rows_view(x: Tensor, layout: str) -> Tensor:
-    """The 2-D row view the TMA kernel walks: [B·T, H·D] for "bthd", [B·H·T, D] for "bhtd" (x contiguous)."""
-    return x.view(-1, x.shape[2] * x.shape[3]) if layout == "bthd" else x.view(-1, x.shape[3])
+def _row_map(x: Tensor, layout: str, T: int, H: int) -> tuple[int, int, int, int, int, int] | None:
+    """x as a 2-D matrix of time rows for a TMA descriptor: (rb, rh, ch, rows, cols, row stride), or None.
+
+    Row of (sequence b, head h, time t) = b·rb + h·rh + t, head h's columns start at h·ch. Two memory orders map:
+    time-major rows shared by all heads (a [B,T,H,D] tensor, or q/k/v split from one fused qkv projection: any head
+    stride) and head-major (a contiguous [B,H,T,D] tensor).
+    """
+    sb, sh, st = _as_bhtd_strides(x, layout)
+    B, D = x.shape[0], x.shape[-1]
+    if x.stride(-1) != 1:
+        return None
+    if sh == T * st and (B == 1 or sb == H * sh):  # head-major: row (b·H + h)·T + t, columns 0..D
+        return H * T, T, 0, B * H * T, D, st
+    if B == 1 or sb == T * st:  # time-major: row b·T + t, head h at column h·sh
+        return T, 0, sh, B * T, (H - 1) * sh + D, st
+    return None
 
 
-def tma_ready(*xs: Tensor) -> bool:
-    """TMA descriptors need contiguous tensors with 16-byte aligned bases and rows (and Triton's descriptor API)."""
+def tma_ready(layout: str, T: int, H: int, *xs: Tensor) -> bool:
+    """TMA descriptors need a row map (_row_map), 16-byte aligned bases and row strides (and Triton's descriptor API)."""
     try:
         from triton.tools.tensor_descriptor import TensorDescriptor  # noqa: F401
     except ImportError:
         return False
-    return all(x.is_contiguous() and x.data_ptr() % 16 == 0 and (x.shape[-1] * x.element_size()) % 16 == 0
-               for x in xs)
+    for x in xs:
+        mp = _row_map(x, layout, T, H)
+        if mp is None or x.data_ptr() % 16 or (mp[5] * x.element_size()) % 16 or mp[3] >= 2**31:
+            return False
+    return True
 
 
 def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Tensor) -> Tensor:
