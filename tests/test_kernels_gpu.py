@@ -48,6 +48,7 @@ def _bhtd(x: torch.Tensor, layout: str) -> torch.Tensor:
 @pytest.mark.parametrize("layout", ["bhtd", "bthd"])
 @pytest.mark.parametrize("T", [1, 63, 64, 65, 203])
 def test_prefill_matches_reference(dtype, layout, T):
+    from llm.kernels import lightning_prefill as lp
     from llm.kernels.lightning_prefill import lightning_prefill
 
     H = 3
@@ -69,6 +70,7 @@ def test_prefill_matches_reference(dtype, layout, T):
                {"tma": True, "decay_v": True, "num_stages": 2}):
         o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, **kw)
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, kw
+        assert lp.LAST_PATH == ("tma" if kw["tma"] else "pointer")  # the asked-for kernel really ran
     # default output dtype is the input dtype; no initial state means a zero state
     o, st = lightning_prefill(q, k, v, slope, layout=layout, block_t=BT)
     ro0, rs0 = lightning_recurrent(*(_bhtd(x, layout).double() for x in (q, k, v)), slope)
@@ -82,6 +84,7 @@ def test_prefill_matches_reference(dtype, layout, T):
 def test_prefill_reads_views_into_a_fused_qkv_buffer(dtype, layout):
     """The model splits q, k, v from one projection ([B,T,H,3D]); the TMA kernel reads those views in place, and a
     tensor whose time rows do not map (a time slice of a longer batch) still runs, on the pointer kernel."""
+    from llm.kernels import lightning_prefill as lp
     from llm.kernels.lightning_prefill import _row_map, lightning_prefill, tma_ready
 
     B, H, T = 2, 3, 203
@@ -97,7 +100,8 @@ def test_prefill_reads_views_into_a_fused_qkv_buffer(dtype, layout):
         assert (_row_map(xs[0], layout, t, H) is not None) is mapped
         ref_in = [(x if layout == "bhtd" else x.transpose(1, 2)).double() for x in xs]
         ro, rs = lightning_block(*ref_in, slope, s0.double(), block_size=32)
-        o, st = lightning_prefill(*xs, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT)
+        o, st = lightning_prefill(*xs, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, tma=True)
+        assert lp.LAST_PATH == ("tma" if mapped else "pointer")
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, mapped
 
 
@@ -133,6 +137,7 @@ def test_exact_precision_is_near_fp32_for_bf16_inputs():
 @pytest.mark.parametrize("segments", [2, 3, 7])
 def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
     """Splitting each sequence into segments run in parallel (for few heads) gives the same outputs and state."""
+    from llm.kernels import lightning_prefill as lp
     from llm.kernels.lightning_prefill import lightning_prefill
 
     H, T = 2, 211
@@ -141,12 +146,14 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
     ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), slope, s0.double(), block_size=64)
     o, st = lightning_prefill(q, k, v, slope, s0, layout="bthd", out_dtype=torch.float32, segments=segments,
                               block_t=BT, tma=tma)
+    assert lp.LAST_PATH == ("tma" if tma else "pointer")
     assert rel(o.transpose(1, 2), ro) <= TOL
     assert rel(st, rs) <= TOL
 
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_varlen_packed_sequences_each_get_their_own_state(reverse):
+    from llm.kernels import lightning_prefill as lp
     from llm.kernels.lightning_prefill import lightning_prefill
 
     H, lens = 2, [5, 40, 0, 17, 33]
@@ -155,7 +162,8 @@ def test_varlen_packed_sequences_each_get_their_own_state(reverse):
     s0 = torch.randn(len(lens), H, D, D, generator=torch.Generator().manual_seed(5)).to(DEV)
     slope = decay_slopes(H, 0, 2).to(DEV)
     o, st = lightning_prefill(q, k, v, slope, s0, layout="bthd", cu_seqlens=cu, out_dtype=torch.float32,
-                              reverse=reverse, block_t=BT)
+                              reverse=reverse, block_t=BT, tma=True)
+    assert lp.LAST_PATH == "pointer"  # packed sequences (and reverse scans) always take the pointer kernel
     for i, n in enumerate(lens):
         a, b = int(cu[i]), int(cu[i + 1])
         seg = [x[:, a:b].transpose(1, 2).double() for x in (q, k, v)]

@@ -252,7 +252,7 @@ def _as_bhtd_strides(x: Tensor, layout: str) -> tuple[int, int, int]:
 
 
 def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, precision: str = "fast") -> dict:
-    """Launch shape measured best on an H100 at D = 128, T = 128K, H = 64 (bench/NOTES-kernels.md, runs 1-7).
+    """Launch shape measured best on an H100 at D = 128, T = 128K, H = 64 (bench/NOTES-kernels.md, runs 1-10).
 
     tma: the TMA kernel's shape (contiguous inputs, forward scans), else the pointer kernel's. per_sm: programs of
     that shape that fit one SM (shared memory), which the segment rule uses.
@@ -309,12 +309,11 @@ def lightning_prefill(
     more matrix work). fp32 inputs use tf32 products, or with precision="bf16" bf16 products of the fp32 values
     rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc
     accumulates P·V into the inter-block term's tile (one accumulator); decay_v scales the value tile instead of the
-    keys in the state update (same product). tma (default:
-    on CUDA) runs the TMA-descriptor kernel for forward scans whose tensors map to time rows (_row_map: [B,T,H,D],
-    contiguous [B,H,T,D], or views into one fused qkv buffer; cu_seqlens, reverse scans and other strides take the
-    pointer kernel; tma=False forces it); warp_specialize lets Triton split that loop into
-    producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape.
-    segments > 1 splits each sequence into that many parts run in
+    keys in the state update (same product). tma (default: on CUDA) runs the TMA-descriptor kernel for forward scans
+    whose tensors map to time rows (_row_map: [B,T,H,D], contiguous [B,H,T,D], or views into one fused qkv buffer);
+    cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
+    which ran). warp_specialize lets Triton split the TMA loop into producer and consumer warps. block_t, block_v,
+    num_warps, num_stages override the measured shape. segments > 1 splits each sequence into that many parts run in
     parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
@@ -326,7 +325,7 @@ def lightning_prefill(
     s0 = None if initial_state is None else initial_state.to(torch.float32).contiguous()
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32).contiguous() if cu_seqlens is not None else None
     slope32 = slope.to(torch.float32).contiguous()
-    # TMA kernel for forward scans over contiguous, aligned tensors (tma=False forces the pointer kernel)
+    # the TMA kernel for forward scans whose tensors map to time rows (tma=False forces the pointer kernel)
     use_tma = ((tma is True or (tma is None and q.is_cuda)) and cu is None and not reverse
                and tma_ready(layout, T, H, q, k, v, o))
     cfg = default_config(DK, DV, cdt, use_tma, precision)
@@ -372,6 +371,7 @@ def _sm_count(device: torch.device) -> int:
 
 
 LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills, shared memory: bench diagnostics)
+LAST_PATH = ""  # "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
 
 
 class _Launch:
@@ -391,7 +391,8 @@ class _Launch:
             cdt = torch.bfloat16
         wide = cdt == torch.float32
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
-        global LAST_COMPILED
+        global LAST_COMPILED, LAST_PATH
+        LAST_PATH = "tma" if self.tma else "pointer"
         if self.tma:
             LAST_COMPILED = self._launch_tma(grid, s0, st, cdt, wide, prec, seg, nseg, state_only)
             return
@@ -457,7 +458,8 @@ def tma_ready(layout: str, T: int, H: int, *xs: Tensor) -> bool:
         return False
     for x in xs:
         mp = _row_map(x, layout, T, H)
-        if mp is None or x.data_ptr() % 16 or (mp[5] * x.element_size()) % 16 or mp[3] >= 2**31:
+        if (mp is None or x.data_ptr() % 16 or (mp[5] * x.element_size()) % 16 or mp[3] >= 2**31
+                or mp[4] >= 2**31):
             return False
     return True
 
