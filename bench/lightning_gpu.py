@@ -378,7 +378,8 @@ def _graph_ms(steps: list) -> float:
     return bench_ms(g.replay) / len(steps)
 
 
-def _touch_kernel_src():
+def _touch_kernel():
+    """An empty Triton kernel (one store): the per-node launch cost peer of the decode rows."""
     import triton
     import triton.language as tl
 
@@ -387,20 +388,6 @@ def _touch_kernel_src():
         tl.store(X, 0.0)
 
     return touch
-
-
-class _Lazy:
-    """Compile the empty peer kernel on first use (triton is imported only on the GPU)."""
-
-    fn = None
-
-    def __getitem__(self, grid):
-        if _Lazy.fn is None:
-            _Lazy.fn = _touch_kernel_src()
-        return _Lazy.fn[grid]
-
-
-_touch_kernel = _Lazy()
 
 
 def decode_rows(bw: float) -> list[Row]:
@@ -444,7 +431,8 @@ def decode_rows(bw: float) -> list[Row]:
         # state once, what a step must move) and an empty kernel (the per-node launch cost)
         dsts = [torch.empty_like(p) for p in pools]
         copy_ms = _graph_ms([lambda p=p, d=d: d.copy_(p) for p, d in zip(pools, dsts)])
-        empty_ms = _graph_ms([lambda d=d: _touch_kernel[(1,)](d) for d in dsts])
+        touch = _touch_kernel()
+        empty_ms = _graph_ms([lambda d=d: touch[(1,)](d) for d in dsts])
         print(f"  decode B={B}: graph of state copies {copy_ms * 1e3:.1f} us/step, empty kernels "
               f"{empty_ms * 1e3:.1f} us/step", flush=True)
         rows.append(Row(f"decode B={B} H=64 fp32 state", best[0], floor, ref_ms=ref,
