@@ -5,8 +5,8 @@ of the prefill kernel (SWEEP, each variant in its own process), (3) the table of
 {4K,16K,64K,128K} at B=1 H=64 D=128 and T=1M at H=8, bf16 and fp32 inputs, decode B in {1,8,64} at H=64 D=128 (fp32
 state; beside a bare copy of the state bytes and an empty kernel in the same CUDA graph), with the copy-bandwidth
 floor measured in the same run and ratios. Run it through bench/device_kernels.sh on the lent H100.
-Usage: python bench/lightning_gpu.py [--quick] [--json OUT.json] [--skip-sdpa] [--variants] [--only-sweep]
-       [--no-check] [--no-decode] [--precision fast|split-p|exact]
+Usage: python bench/lightning_gpu.py [--quick] [--json OUT.json] [--skip-sdpa] [--variants [--sweep-cases fp32]]
+       [--only-sweep] [--no-check] [--no-decode] [--precision fast|split-p|exact]
 """
 from __future__ import annotations
 
@@ -102,11 +102,12 @@ def correctness() -> None:
                 ro, rs = lightning_block(tr(q).double(), tr(k).double(), tr(v).double(), sl, s0.double(), 256)
                 # the defaults (TMA kernel) and the pointer kernel with its launch-shape options
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
-                          + [(prec_list[0], "ptr+fuse-off"), (prec_list[0], "ptr decay-k"), (prec_list[0], "tma decay-k")])
+                          + [(prec_list[0], "ptr+fuse-off"), (prec_list[0], "ptr decay-k"), (prec_list[0], "tma decay-k"),
+                             (prec_list[0], "tma fold-off")])
                 for prec, opt in combos:
                     kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
                           "ptr decay-k": {"tma": False, "decay_v": False},
-                          "tma decay-k": {"decay_v": False}}[opt]
+                          "tma decay-k": {"decay_v": False, "fold": False}, "tma fold-off": {"fold": False}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
                     tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
@@ -306,7 +307,7 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
         {}, {"_qkv": True}, {"_qkv": True, "precision": "split-p"}, {"_qkv": True, "precision": "split-p", "tma": False},
         {"precision": "split-p"},
     ],
-    "fp32:131072:64": [{}, {"_qkv": True}],
+    "fp32:131072:64": [{}, {"_qkv": True}, {"fold": False}],
 }
 
 
@@ -340,12 +341,16 @@ def sweep_one(case: str, idx: int, bw: float) -> dict:
     return {"variant": tag, "ms": ms, "floor_ms": floor, "diag": diag, "vs_default": agree}
 
 
-def variant_sweep(bw: float) -> list[dict]:
-    """Every SWEEP variant in its own process (an illegal access poisons a CUDA context), one line each."""
+def variant_sweep(bw: float, cases: str | None = None) -> list[dict]:
+    """Every SWEEP variant in its own process (an illegal access poisons a CUDA context), one line each.
+
+    cases: comma-separated prefixes of the SWEEP keys to run (e.g. "fp32"); None runs them all."""
     import subprocess
 
     out = []
     for name, vs in SWEEP.items():
+        if cases and not any(name.startswith(c) for c in cases.split(",")):
+            continue
         for idx in range(len(vs)):
             cmd = [sys.executable, __file__, "--sweep-one", f"{name}:{idx}:{bw}"]
             try:
@@ -471,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write all numbers here")
     ap.add_argument("--sweep-one", default=None, help=argparse.SUPPRESS)  # NAME:INDEX:BW, used by variant_sweep
     ap.add_argument("--no-decode", action="store_true", help="skip the decode rows")
+    ap.add_argument("--sweep-cases", default=None, help="with --variants: only SWEEP cases with these prefixes (fp32,bf16)")
     ap.add_argument("--only-sweep", action="store_true", help="no prefill table: correctness (unless --no-check), the sweep and decode")
     args = ap.parse_args(argv)
     if args.sweep_one:
@@ -490,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         model_check()
     bw = copy_bandwidth()
     print(f"copy bandwidth {bw / 1e12:.3f} TB/s", flush=True)
-    sweep = variant_sweep(bw) if args.variants else []
+    sweep = variant_sweep(bw, args.sweep_cases) if args.variants else []
     rows = []
     if not args.only_sweep:
         print("prefill:", flush=True)

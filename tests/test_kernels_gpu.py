@@ -44,6 +44,15 @@ def _bhtd(x: torch.Tensor, layout: str) -> torch.Tensor:
     return x if layout == "bhtd" else x.transpose(1, 2)
 
 
+def _path(dtype: torch.dtype, tma: bool, fold: bool | None = None, shape_given: bool = False) -> str:
+    """The kernel lightning_prefill should pick: fp32 inputs on the TMA path take the Gluon fold kernel (on a GPU,
+    unless a launch shape is asked for; Triton's interpreter cannot run Gluon)."""
+    if not tma:
+        return "pointer"
+    fold_here = DEV == "cuda" and not shape_given and fold is not False
+    return "fold" if dtype == torch.float32 and fold_here else "tma"
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 @pytest.mark.parametrize("layout", ["bhtd", "bthd"])
 @pytest.mark.parametrize("T", [1, 63, 64, 65, 203])
@@ -67,10 +76,10 @@ def test_prefill_matches_reference(dtype, layout, T):
     # v or to k, pipeline depth) give the reference's results
     for kw in ({"tma": True}, {"tma": False}, {"tma": True, "fuse_acc": False, "decay_v": False},
                {"tma": False, "fuse_acc": False, "decay_v": False},
-               {"tma": True, "decay_v": True, "num_stages": 2}):
+               {"tma": True, "decay_v": True, "num_stages": 2}, {"tma": True, "fold": False}):
         o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, **kw)
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, kw
-        assert lp.LAST_PATH == ("tma" if kw["tma"] else "pointer")  # the asked-for kernel really ran
+        assert lp.LAST_PATH == _path(dtype, kw["tma"], kw.get("fold"), "num_stages" in kw)  # the asked-for kernel ran
     # default output dtype is the input dtype; no initial state means a zero state
     o, st = lightning_prefill(q, k, v, slope, layout=layout, block_t=BT)
     ro0, rs0 = lightning_recurrent(*(_bhtd(x, layout).double() for x in (q, k, v)), slope)
@@ -101,8 +110,28 @@ def test_prefill_reads_views_into_a_fused_qkv_buffer(dtype, layout):
         ref_in = [(x if layout == "bhtd" else x.transpose(1, 2)).double() for x in xs]
         ro, rs = lightning_block(*ref_in, slope, s0.double(), block_size=32)
         o, st = lightning_prefill(*xs, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, tma=True)
-        assert lp.LAST_PATH == ("tma" if mapped else "pointer")
+        assert lp.LAST_PATH == _path(dtype, mapped)
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, mapped
+
+
+@pytest.mark.parametrize("layout", ["bhtd", "bthd"])
+def test_fp32_inputs_take_the_folded_kernel_unless_a_slope_is_too_steep(layout):
+    """fp32 inputs run the Gluon fold kernel (tf32) on Gaussian inputs, tails and an initial state; a slope whose
+    scale factors would leave fp32's range sends the call to the Triton TMA kernel, with the same results."""
+    from llm.kernels import lightning_prefill as lp
+    from llm.kernels.lightning_prefill import lightning_prefill
+
+    H, T = 4, 333
+    (q, k, v), s0 = _inputs(21, 2, H, T, torch.float32, layout)
+    ref_in = [_bhtd(x, layout).double() for x in (q, k, v)]
+    gentle = decay_slopes(H, 0, 4).to(DEV)  # the steepest MiniMax slopes (layer 0)
+    steep = torch.tensor([0.05, 0.5, 2.5, 8.0], device=DEV)  # λ^32 = e^-80, e^-256: outside the folded range
+    for slope, path in ((gentle, _path(torch.float32, True)), (steep, "tma")):
+        ro, rs = lightning_block(*ref_in, slope, s0.double(), block_size=64)
+        o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, block_t=BT, tma=True)
+        assert lp.LAST_PATH == path
+        assert torch.isfinite(o).all() and torch.isfinite(st).all()
+        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, path
 
 
 def test_bf16_precision_for_fp32_inputs_meets_the_bound_on_silu_inputs():
@@ -146,7 +175,7 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
     ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), slope, s0.double(), block_size=64)
     o, st = lightning_prefill(q, k, v, slope, s0, layout="bthd", out_dtype=torch.float32, segments=segments,
                               block_t=BT, tma=tma)
-    assert lp.LAST_PATH == ("tma" if tma else "pointer")
+    assert lp.LAST_PATH == _path(dtype, tma)
     assert rel(o.transpose(1, 2), ro) <= TOL
     assert rel(st, rs) <= TOL
 

@@ -48,8 +48,11 @@ def _info(args: argparse.Namespace) -> int:
         from llm.kernels.lightning_prefill import default_config
 
         for dt in (torch.bfloat16, torch.float32):
-            for tma, kernel in ((True, "TMA kernel"), (False, "pointer kernel (varlen, reverse, strided)")):
-                print(f"prefill launch at D=128, {str(dt)[6:]}, {kernel}: {default_config(128, 128, dt, tma)}")
+            shapes = [(True, False, "TMA kernel"), (False, False, "pointer kernel (varlen, reverse, strided)")]
+            if dt == torch.float32:
+                shapes.insert(0, (True, True, "Gluon fold kernel (the TMA path's default)"))
+            for tma, fold, kernel in shapes:
+                print(f"prefill launch at D=128, {str(dt)[6:]}, {kernel}: {default_config(128, 128, dt, tma, fold=fold)}")
     return 0
 
 

@@ -10,9 +10,13 @@ and o is written once — the problem is bandwidth-bound at D = 128 (issue 8). T
 (_block_out, _block_state): the TMA kernel (whole blocks by TMA descriptors into a deep shared-memory pipeline; the
 default for forward scans over [B,T,H,D] tensors, contiguous [B,H,T,D] ones and q, k, v split from one fused qkv
 buffer; at the copy floor on an H100) and the pointer kernel (masked pointer loads: packed cu_seqlens, reverse scans
-for the backward, other strides).
+for the backward, other strides). fp32 inputs on the TMA path go to a third kernel, written in Gluon with the decay
+folded out of the scores (lightning_prefill_fold: tf32 products need on-chip transposes that Triton's layouts make
+bank-conflicted).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 import triton
@@ -20,7 +24,6 @@ import triton.language as tl
 from torch import Tensor
 
 from llm.kernels.args import check_prefill_args
-
 
 
 @triton.jit(do_not_specialize=["T", "SEG", "NSEG"])  # T = 1 must not compile a separate (constant-folded) kernel
@@ -251,15 +254,20 @@ def _as_bhtd_strides(x: Tensor, layout: str) -> tuple[int, int, int]:
     return x.stride(0), x.stride(2), x.stride(1)
 
 
-def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, precision: str = "fast") -> dict:
-    """Launch shape measured best on an H100 at D = 128, T = 128K, H = 64 (bench/NOTES-kernels.md, runs 1-10).
+def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, precision: str = "fast",
+                   fold: bool = False) -> dict:
+    """Launch shape measured best on an H100 at D = 128, T = 128K, H = 64 (bench/NOTES-kernels.md, runs 1-24).
 
-    tma: the TMA kernel's shape (contiguous inputs, forward scans), else the pointer kernel's. per_sm: programs of
-    that shape that fit one SM (shared memory), which the segment rule uses.
+    tma: the TMA kernel's shape (contiguous inputs, forward scans), else the pointer kernel's; fold: the fp32
+    folded-decay kernel's (lightning_prefill_fold). per_sm: programs of that shape that fit one SM (shared memory),
+    which the segment rule uses.
     """
     if dtype == torch.float32 and precision == "bf16":  # run 7: 8.15 ms (TMA) vs 9.37 (pointer, no decay_v)
         return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
                 "decay_v": tma, "per_sm": 1}
+    if dtype == torch.float32 and fold:  # runs 18-24: the Gluon fold kernel's fixed shape, 229 KB shared memory
+        return {"block_t": 64, "block_v": 64, "num_warps": 4, "num_stages": 2, "fuse_acc": False,
+                "decay_v": False, "per_sm": 1}
     if dtype == torch.float32:
         if tma:  # run 8: b = 32, 8 warps, 4 stages 9.8 ms (3 stages 10.7) vs 17.0 for the pointer kernel
             return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 4, "fuse_acc": False,
@@ -297,6 +305,7 @@ def lightning_prefill(
     decay_v: bool | None = None,
     tma: bool | None = None,
     warp_specialize: bool = False,
+    fold: bool | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
 
@@ -312,9 +321,12 @@ def lightning_prefill(
     keys in the state update (same product). tma (default: on CUDA) runs the TMA-descriptor kernel for forward scans
     whose tensors map to time rows (_row_map: [B,T,H,D], contiguous [B,H,T,D], or views into one fused qkv buffer);
     cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
-    which ran). warp_specialize lets Triton split the TMA loop into producer and consumer warps. block_t, block_v,
-    num_warps, num_stages override the measured shape. segments > 1 splits each sequence into that many parts run in
-    parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
+    which ran). fold (default: on for fp32 q, k, v with tf32 products on the TMA path, Dk and Dv 64 or 128, slopes
+    within the folded form's range and no launch shape given) runs lightning_prefill_fold's Gluon kernel (LAST_PATH
+    "fold"; its shape is fixed); False keeps the Triton TMA kernel. warp_specialize lets Triton split the TMA loop
+    into producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape. segments
+    > 1 splits each sequence into that many parts run in parallel (a two-level scan; None picks it when the one-pass
+    grid would leave SMs idle, e.g. few heads).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
@@ -328,12 +340,16 @@ def lightning_prefill(
     # the TMA kernel for forward scans whose tensors map to time rows (tma=False forces the pointer kernel)
     use_tma = ((tma is True or (tma is None and q.is_cuda)) and cu is None and not reverse
                and tma_ready(layout, T, H, q, k, v, o))
-    cfg = default_config(DK, DV, cdt, use_tma, precision)
+    # fp32 inputs (all three; mixed dtypes keep the TMA kernel's casts) with tf32 products: the Gluon fold kernel
+    shape_given = any(x is not None for x in (block_t, block_v, num_warps, num_stages))
+    use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision != "bf16"
+                and fold_ready(DK, DV) and (fold is True or (not shape_given and fold_safe(slope32))))
+    cfg = default_config(DK, DV, cdt, use_tma, precision, use_fold)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
                      cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
-                     cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize)
+                     cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold)
     nseg = 1 if cu is not None or reverse else (
         segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, cfg["per_sm"]))
     if nseg <= 1:
@@ -360,6 +376,34 @@ def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor, per_sm
     return max(1, min(want, t // (16 * bt)))
 
 
+_FOLD_SAFE: dict[tuple, bool] = {}
+
+
+def fold_ready(dk: int, dv: int) -> bool:
+    """Whether the Gluon fold kernel can run here: Gluon importable, not Triton's interpreter, head sizes it tiles."""
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return False
+    try:
+        from llm.kernels.lightning_prefill_fold import fold_supported
+    except ImportError:  # a Triton without Gluon
+        return False
+    return fold_supported(dk, dv)
+
+
+def fold_safe(slope: Tensor) -> bool:
+    """Whether the fold kernel's scale factors λ^(±(b/2+1)) stay in range for every slope (one device sync,
+    cached per slope tensor and version: the model's slopes are fixed buffers)."""
+    from llm.kernels.lightning_prefill_fold import BLOCK_T, FOLD_MAX_EXPONENT
+
+    key = (slope.data_ptr(), slope._version, str(slope.device), tuple(slope.shape))
+    if key not in _FOLD_SAFE:
+        if len(_FOLD_SAFE) > 256:
+            _FOLD_SAFE.clear()
+        bound = FOLD_MAX_EXPONENT / (BLOCK_T // 2 + 1)
+        _FOLD_SAFE[key] = bool(slope.abs().max() <= bound) if slope.numel() else True
+    return _FOLD_SAFE[key]
+
+
 _SMS: dict[int, int] = {}
 
 
@@ -371,18 +415,18 @@ def _sm_count(device: torch.device) -> int:
 
 
 LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills, shared memory: bench diagnostics)
-LAST_PATH = ""  # "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
+LAST_PATH = ""  # "fold", "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
 
 
 class _Launch:
     """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
-                 fuse_acc=False, decay_v=False, tma=False, ws=False):
+                 fuse_acc=False, decay_v=False, tma=False, ws=False, fold=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
-        self.fuse_acc, self.decay_v, self.tma, self.ws = fuse_acc, decay_v, tma, ws
+        self.fuse_acc, self.decay_v, self.tma, self.ws, self.fold = fuse_acc, decay_v, tma, ws, fold
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -392,7 +436,10 @@ class _Launch:
         wide = cdt == torch.float32
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
         global LAST_COMPILED, LAST_PATH
-        LAST_PATH = "tma" if self.tma else "pointer"
+        LAST_PATH = "fold" if self.fold else "tma" if self.tma else "pointer"
+        if self.fold:
+            LAST_COMPILED = self._launch_fold(n, s0, st, seg, nseg, state_only)
+            return
         if self.tma:
             LAST_COMPILED = self._launch_tma(grid, s0, st, cdt, wide, prec, seg, nseg, state_only)
             return
@@ -430,6 +477,14 @@ class _Launch:
             NS=self.ns, WS=self.ws,
             num_warps=self.nw, num_stages=self.ns,
         )
+
+
+    def _launch_fold(self, n, s0, st, seg, nseg, state_only):
+        from llm.kernels.lightning_prefill_fold import launch_fold
+
+        maps = [_row_map(x, self.layout, self.T, self.H) for x in (self.q, self.k, self.v, self.o)]
+        return launch_fold(self.q, self.k, self.v, self.o, maps, self.slope, s0, st, self.T, self.H, n, seg, nseg,
+                           state_only)
 
 
 def _row_map(x: Tensor, layout: str, T: int, H: int) -> tuple[int, int, int, int, int, int] | None:
