@@ -134,6 +134,20 @@ def test_fp32_inputs_take_the_folded_kernel_unless_a_slope_is_too_steep(layout):
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, path
 
 
+def test_fold_slope_check_follows_the_tensor_not_its_address():
+    """The slope range check is cached per tensor: a steep slope tensor at a freed one's address, or a slope
+    tensor changed in place, is checked again (a stale "safe" would overflow the folded factors)."""
+    from llm.kernels.lightning_prefill import fold_safe
+
+    gentle = decay_slopes(4, 0, 4).to(DEV)
+    assert fold_safe(gentle) and fold_safe(gentle)
+    del gentle
+    steep = torch.tensor([0.05, 0.5, 2.5, 8.0], device=DEV)  # may land where `gentle` was
+    assert not fold_safe(steep)
+    steep.clamp_(max=1.0)  # in place: a new version of the same tensor
+    assert fold_safe(steep)
+
+
 def test_bf16_precision_for_fp32_inputs_meets_the_bound_on_silu_inputs():
     """precision="bf16" rounds fp32 inputs to bf16 for the products: within 2e-3 on the model's silu'd inputs."""
     from llm.kernels.lightning_prefill import lightning_prefill

@@ -17,6 +17,7 @@ bank-conflicted).
 from __future__ import annotations
 
 import os
+import weakref
 
 import torch
 import triton
@@ -376,7 +377,7 @@ def auto_segments(n: int, h: int, nv: int, t: int, bt: int, like: Tensor, per_sm
     return max(1, min(want, t // (16 * bt)))
 
 
-_FOLD_SAFE: dict[tuple, bool] = {}
+_FOLD_SAFE: dict[int, tuple[weakref.ref, int, bool]] = {}
 
 
 def fold_ready(dk: int, dv: int) -> bool:
@@ -391,17 +392,22 @@ def fold_ready(dk: int, dv: int) -> bool:
 
 
 def fold_safe(slope: Tensor) -> bool:
-    """Whether the fold kernel's scale factors λ^(±(b/2+1)) stay in range for every slope (one device sync,
-    cached per slope tensor and version: the model's slopes are fixed buffers)."""
+    """Whether the fold kernel's scale factors λ^(±(b/2+1)) stay in range for every slope.
+
+    One device sync per slope tensor, then cached for that very tensor object (a weak reference, so a new tensor at a
+    reused address or id is checked afresh) until it is modified in place: the model's slopes are fixed buffers.
+    """
     from llm.kernels.lightning_prefill_fold import BLOCK_T, FOLD_MAX_EXPONENT
 
-    key = (slope.data_ptr(), slope._version, str(slope.device), tuple(slope.shape))
-    if key not in _FOLD_SAFE:
-        if len(_FOLD_SAFE) > 256:
-            _FOLD_SAFE.clear()
-        bound = FOLD_MAX_EXPONENT / (BLOCK_T // 2 + 1)
-        _FOLD_SAFE[key] = bool(slope.abs().max() <= bound) if slope.numel() else True
-    return _FOLD_SAFE[key]
+    hit = _FOLD_SAFE.get(id(slope))
+    if hit is not None and hit[0]() is slope and hit[1] == slope._version:
+        return hit[2]
+    if len(_FOLD_SAFE) > 256:
+        _FOLD_SAFE.clear()
+    bound = FOLD_MAX_EXPONENT / (BLOCK_T // 2 + 1)
+    ok = bool(slope.abs().max() <= bound) if slope.numel() else True
+    _FOLD_SAFE[id(slope)] = (weakref.ref(slope), slope._version, ok)
+    return ok
 
 
 _SMS: dict[int, int] = {}
