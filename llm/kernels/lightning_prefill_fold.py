@@ -122,8 +122,8 @@ def _lightning_prefill_fold_kernel(
     lam_c1 = gl.exp(-s * (C + 1))
     lam_out = gl.exp(-s * (BT - 1 - C))
 
-    # state S[chunk] = S[chunk·DH:(chunk+1)·DH, value tile], fp32 accumulators (the offsets are rebuilt after the
-    # loop: held across it they would take 64 registers and push the state into local memory)
+    # state S[chunk] = S[chunk·DH:(chunk+1)·DH, value tile], fp32 accumulators (the int64 offsets are rebuilt after
+    # the loop rather than held across it, where they would take 64 of the 255 registers)
     if HAS_S0:
         st_off = _state_offsets(bh, iv, DK, DV, DH, BV, MMA)
         Sa = gl.load(S0 + st_off)
