@@ -324,10 +324,10 @@ def lightning_prefill(
     cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
     which ran). fold (default: on for fp32 q, k, v with tf32 products on the TMA path, Dk and Dv 64 or 128, slopes
     within the folded form's range and no launch shape given) runs lightning_prefill_fold's Gluon kernel (LAST_PATH
-    "fold"; its shape is fixed); False keeps the Triton TMA kernel. warp_specialize lets Triton split the TMA loop
-    into producer and consumer warps. block_t, block_v, num_warps, num_stages override the measured shape. segments
-    > 1 splits each sequence into that many parts run in parallel (a two-level scan; None picks it when the one-pass
-    grid would leave SMs idle, e.g. few heads).
+    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel. warp_specialize
+    lets Triton split the TMA loop into producer and consumer warps. block_t, block_v, num_warps, num_stages override
+    the measured shape. segments > 1 splits each sequence into that many parts run in parallel (a two-level scan;
+    None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
