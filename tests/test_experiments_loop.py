@@ -63,22 +63,27 @@ def test_killed_run_resumes_at_next_uncompleted_trial(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.time() + 120
     status: list[str] = []
-    while time.time() < deadline:  # wait until trial 1 is completed and trial 2 has started, then kill -9
+    live: list[str] = []
+    # Wait until trial 1 is completed and trial 2's session is recording, then kill -9. The trial row turns
+    # 'running' before the loop opens its session row; killing in between leaves no session to mark interrupted.
+    while time.time() < deadline:
         if db.exists():
             try:
                 with sqlite3.connect(db, timeout=1) as c:
                     status = [r[0] for r in c.execute(
                         "SELECT status FROM trials WHERE participant_id = 'P07' ORDER BY trial_index")]
+                    live = [r[0] for r in c.execute(
+                        "SELECT s.status FROM sessions s WHERE s.id IN (SELECT session_id FROM frames) ORDER BY s.id")]
             except sqlite3.Error:
-                status = []
-        if status[:2] == ["completed", "running"]:
+                status, live = [], []
+        if status[:2] == ["completed", "running"] and live == ["completed", "running"]:
             break
         if proc.poll() is not None:
             pytest.fail(f"run ended before it could be killed: {proc.communicate()[1].decode()[-400:]}")
         time.sleep(0.05)
     else:
         proc.kill()
-        pytest.fail(f"trial 2 never started; statuses {status}")
+        pytest.fail(f"trial 2 never started recording; trials {status}, sessions with frames {live}")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
