@@ -110,24 +110,8 @@ def _lightning_prefill_tma_kernel(
     """
     iv = tl.program_id(0)
     bh = tl.program_id(1)
-    n = bh // H
-    h = bh % H
-    if SEGMENTED:  # sequence n // NSEG, its segment n % NSEG of SEG rows (two-level scan, see _segmented)
-        seq = n // NSEG
-        t0 = (n % NSEG) * SEG
-        L = tl.minimum(SEG, T - t0)
-    else:
-        seq = n
-        t0 = 0
-        L = T
-    r_q = seq * rb_q + h * rh_q + t0
-    r_k = seq * rb_k + h * rh_k + t0
-    r_v = seq * rb_v + h * rh_v + t0
-    r_o = seq * rb_o + h * rh_o + t0
-    c_q = h * ch_q
-    c_k = h * ch_k
-    c_v = h * ch_v + iv * BV
-    c_o = h * ch_o + iv * BV
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+        bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
     offs_t, offs_k, _, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
     nfull = L // BT
     for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
@@ -153,6 +137,28 @@ def _lightning_prefill_tma_kernel(
         S = _block_state(k, v, S, s, nrem, offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
     if STORE_ST:
         tl.store(ST + state_off, S)
+
+
+@triton.jit
+def _program_rows(bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o,
+                  BV: tl.constexpr, SEGMENTED: tl.constexpr):
+    """Where a descriptor kernel's program starts: its head, rows to walk, first row and column of q, k, v, o.
+
+    Program bh is sequence (or segment) n = bh // H, head h = bh % H; see _row_map for the rb/rh/ch row maps. Shared
+    by the Triton TMA kernel and the Gluon fold kernel (scalar integer math only, so both DSLs compile it).
+    """
+    n = bh // H
+    h = bh % H
+    if SEGMENTED:  # sequence n // NSEG, its segment n % NSEG of SEG rows (two-level scan, see _segmented)
+        seq = n // NSEG
+        t0 = (n % NSEG) * SEG
+        L = tl.minimum(SEG, T - t0)
+    else:
+        seq = n
+        t0 = 0
+        L = T
+    return (h, L, seq * rb_q + h * rh_q + t0, seq * rb_k + h * rh_k + t0, seq * rb_v + h * rh_v + t0,
+            seq * rb_o + h * rh_o + t0, h * ch_q, h * ch_k, h * ch_v + iv * BV, h * ch_o + iv * BV)
 
 
 @triton.jit

@@ -30,6 +30,8 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
+from llm.kernels.lightning_prefill import _program_rows
+
 FOLD_MAX_EXPONENT = 60.0  # largest |slope · (b/2 + 1)| the kernel is used for (e^60 ≈ 1.1e26)
 BLOCK_T = 64  # rows per block (one warpgroup's wgmma M)
 BLOCK_V = 64  # value columns per program
@@ -93,24 +95,8 @@ def _lightning_prefill_fold_kernel(
 
     iv = gl.program_id(0)
     bh = gl.program_id(1)
-    n = bh // H
-    h = bh % H
-    if SEGMENTED:
-        seq = n // NSEG
-        t0 = (n % NSEG) * SEG
-        L = gl.minimum(SEG, T - t0)
-    else:
-        seq = n
-        t0 = 0
-        L = T
-    r_q = seq * rb_q + h * rh_q + t0
-    r_k = seq * rb_k + h * rh_k + t0
-    r_v = seq * rb_v + h * rh_v + t0
-    r_o = seq * rb_o + h * rh_o + t0
-    c_q = h * ch_q
-    c_k = h * ch_k
-    c_v = h * ch_v + iv * BV
-    c_o = h * ch_o + iv * BV
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+        bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
 
     s = gl.load(SLOPE + h).to(gl.float32)
     t_cp = gl.arange(0, BT, layout=gl.SliceLayout(1, CP))
