@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from fep_motion.session.render_worker import RenderWorker
 from fep_motion.session.scheduler import Scheduler
 from fep_motion.session.sources import ParticipantSource
 from fep_motion.store import SessionWriter, Store, StoreError
+from fep_motion.store.errors import StoreWriteError
 
 log = logging.getLogger(__name__)
 RENDER_SIZE = (320, 240)
@@ -76,10 +78,12 @@ def run_session(
     renderer: Any = None,
     meta: dict[str, Any] | None = None,
     dialogue: Any = None,
+    on_tick: Callable[[int, float], None] | None = None,
 ) -> tuple[int, LoopResult]:
     """Run the session to its end and return (session id, result); the database is left consistent on any exit.
 
-    `dialogue` (fep_motion.session.dialogue.Dialogue) adds the conversation: utterances -> brain -> steering."""
+    `dialogue` (fep_motion.session.dialogue.Dialogue) adds the conversation: utterances -> brain -> steering.
+    `on_tick(index, t)` is called after each stored tick (progress, soak instrumentation)."""
     from fep_motion.session.agent import PolicyAgent
     from sampling.primitives import MotionTimeline
 
@@ -112,8 +116,7 @@ def run_session(
         worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
         loop = SessionLoop(
             source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
-            participant=participant, on_tick=(lambda i, t: bar.update(1)) if bar is not None else None,
-            dialogue=dialogue,
+            participant=participant, on_tick=_tick_callbacks(bar, on_tick), dialogue=dialogue,
         )
         restore = _install_signal_handlers(loop)
         result: LoopResult | None = None
@@ -125,20 +128,47 @@ def run_session(
                 bar.close()
             status = result.status if result is not None else "interrupted"
             scheduled = result.scheduled if result is not None else scheduler.emitted + scheduler.dropped
-            store.finish_session(sid, status, scheduled)
-            if result is not None:
-                store.set_meta(sid, "achieved_fps", result.achieved_fps)
-                store.set_meta(sid, "stage_ms_p50_p95", result.stage_percentiles())
-                store.set_meta(sid, "warnings", result.warnings)
-                store.set_meta(sid, "end_reason", result.end_reason)
+            finish_error = _finish(store, sid, status, scheduled, result)
             if renderer is not None and hasattr(renderer, "close"):
                 try:
                     renderer.close()
                 except Exception as exc:  # noqa: BLE001 - renderer teardown must not mask the session outcome
                     log.warning("closing the renderer failed: %s", exc)
+        if finish_error is not None:
+            raise finish_error
         return sid, result
     finally:
         store.close()
+
+
+def _finish(store: Store, sid: int, status: str, scheduled: int, result: LoopResult | None) -> StoreWriteError | None:
+    """Mark the session finished and store its run metadata; a database that refuses (disk full) is returned, not
+    raised, so it never masks the error that ended the loop (the session is then marked interrupted on next open)."""
+    try:
+        store.finish_session(sid, status, scheduled)
+        if result is not None:
+            store.set_meta(sid, "achieved_fps", result.achieved_fps)
+            store.set_meta(sid, "stage_ms_p50_p95", result.stage_percentiles())
+            store.set_meta(sid, "warnings", result.warnings)
+            store.set_meta(sid, "end_reason", result.end_reason)
+    except sqlite3.Error as exc:
+        return StoreWriteError(
+            f"{store.path}: could not mark session {sid} {status} ({exc}); its frames are intact and it is marked "
+            "interrupted the next time the database is opened; free disk space first")
+    return None
+
+
+def _tick_callbacks(bar: Any, on_tick: Callable[[int, float], None] | None) -> Callable[[int, float], None] | None:
+    """One per-tick callback: the progress bar's update, then the caller's."""
+    if bar is None:
+        return on_tick
+
+    def both(i: int, t: float) -> None:
+        bar.update(1)
+        if on_tick is not None:
+            on_tick(i, t)
+
+    return both
 
 
 def _progress(spec: SessionSpec, scheduler: Scheduler) -> Any:

@@ -2,16 +2,20 @@
 
 A killed process loses at most `commit_interval` seconds of session time (DESIGN.md §4 asks for <= 0.5 s); the loop
 calls `tick(t)` every frame and `flush()` at the end. WAL + synchronous=NORMAL make each commit survive `kill -9`.
+A commit the database refuses (disk full, I/O error) is rolled back as a whole and raised as one StoreWriteError;
+the writer then stops writing, so what was committed before stays intact and nothing half-written is left.
 """
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from typing import Any
 
 import numpy as np
 
 from fep_motion.store.db import Store
+from fep_motion.store.errors import StoreWriteError
 from perception.types import Observation, PoseFrame
 
 
@@ -60,6 +64,8 @@ class SessionWriter:
         self._last_commit_t = -math.inf
         self.commits = 0
         self.rows_written = 0
+        self.failed: StoreWriteError | None = None  # set when the database refused a commit; no writes after it
+        self.rows_lost = 0  # rows queued when (or after) the database failed
 
     # ---- row producers -------------------------------------------------------------------------------------------
     def frame(
@@ -189,24 +195,54 @@ class SessionWriter:
         return False
 
     def flush(self, t: float | None = None) -> None:
-        """Commit every queued row in one transaction (in the order they were queued)."""
+        """Commit every queued row in one transaction (in the order they were queued).
+
+        Raises StoreWriteError (once) when the database refuses the commit; later calls drop their rows."""
         if t is not None:
             self._last_commit_t = t
+        if self.failed is not None:
+            self.rows_lost += len(self._pending)
+            self._pending = []
+            return
         if not self._pending:
             return
         c = self.store.conn
         pending, self._pending = self._pending, []
-        c.execute("BEGIN")
         try:
+            c.execute("BEGIN")
             for sql, args in pending:
                 c.execute(sql, args)
             c.execute("COMMIT")
+        except sqlite3.Error as exc:  # disk full, I/O error, read-only file: the transaction never happened
+            self._rollback()
+            self.rows_lost += len(pending) + len(self._pending)
+            self._pending = []
+            self.failed = self._write_error(exc, t)
+            raise self.failed from None
         except BaseException:
-            c.execute("ROLLBACK")
+            self._rollback()
             self._pending = pending + self._pending
             raise
         self.commits += 1
         self.rows_written += len(pending)
+
+    def _rollback(self) -> None:
+        try:
+            self.store.conn.execute("ROLLBACK")
+        except sqlite3.Error:  # SQLite already rolled back (SQLITE_FULL ends the transaction itself)
+            pass
+
+    def _write_error(self, exc: sqlite3.Error, t: float | None) -> StoreWriteError:
+        """The one-line message: which file, what SQLite said, what is safe, and what to do."""
+        try:
+            kept = self.store.frame_count(self.session_id)
+        except sqlite3.Error:
+            kept = "the"
+        when = f" at session t={t:.2f}s" if t is not None else ""
+        return StoreWriteError(
+            f"{self.store.path}: the study database refused a write{when} ({exc}); session {self.session_id} ends "
+            f"interrupted and its {kept} frames committed before are intact; free disk space (or move the database "
+            "to a disk with room) before the next session")
 
     @property
     def pending(self) -> int:
