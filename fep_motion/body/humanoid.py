@@ -20,35 +20,6 @@ GLOBAL_SCALING = 0.25
 BASE_HEIGHT = 0.9  # m: feet on the floor at this scaling
 # Y-up URDF -> Z-up world: +90 degrees about X ([x, y, z, w]); the character faces world +X, its left is world +Y.
 Y_UP_TO_Z_UP = (float(np.sin(np.pi / 4)), 0.0, 0.0, float(np.cos(np.pi / 4)))
-SKIN = (0.93, 0.78, 0.66, 1.0)
-SHIRT = (0.22, 0.42, 0.68, 1.0)
-TROUSERS = (0.25, 0.25, 0.3, 1.0)
-FEATURE = (0.12, 0.1, 0.1, 1.0)
-HEAD_CENTER_LOCAL = np.array([0.0, 0.7, 0.0]) * GLOBAL_SCALING  # neck link frame, URDF axes (Y up, X forward)
-HEAD_RADIUS = 0.41 * GLOBAL_SCALING
-
-
-def _face_features() -> list[tuple[np.ndarray, float, tuple[float, float, float, float]]]:
-    """Eyes and nose on the head sphere (neck link frame): they make nods, shakes and tilts legible on camera."""
-    out = []
-    for az in (-0.38, 0.38):  # left/right eye
-        d = np.array([np.cos(0.22) * np.cos(az), np.sin(0.22), np.sin(az)])
-        out.append((HEAD_CENTER_LOCAL + 0.93 * HEAD_RADIUS * d, 0.016, FEATURE))
-    out.append(
-        (
-            HEAD_CENTER_LOCAL + np.array([HEAD_RADIUS * 1.0, -0.12 * HEAD_RADIUS, 0.0]),
-            0.015,
-            (0.85, 0.6, 0.5, 1.0),
-        )
-    )
-    out.append(
-        (
-            HEAD_CENTER_LOCAL + 0.95 * HEAD_RADIUS * np.array([np.cos(-0.5), np.sin(-0.5), 0.0]),
-            0.02,
-            (0.7, 0.35, 0.35, 1.0),
-        )
-    )
-    return out
 
 
 def _flush_c_stdio() -> None:
@@ -148,15 +119,24 @@ class Humanoid:
     """The humanoid in one PyBullet client: `set_pose` (semantic angles) and read-backs of joints and links."""
 
     def __init__(self, client: int, colorize: bool = True) -> None:
+        """`colorize` dresses the body as the character (meshes and face joints, fep_motion/body/character.py);
+        False loads the bare pybullet_data humanoid (the same joints, for kinematics-only work)."""
         import pybullet as p
 
         self._p, self.client = p, client
+        self.dressed = colorize
+        if colorize:
+            from fep_motion.body.character import character_urdf
+
+            path, scaling = str(character_urdf()), 1.0
+        else:
+            path, scaling = urdf_path(), GLOBAL_SCALING
         with quiet_native_output():
             self.body = p.loadURDF(
-                urdf_path(),
+                path,
                 [0.0, 0.0, BASE_HEIGHT],
                 Y_UP_TO_Z_UP,
-                globalScaling=GLOBAL_SCALING,
+                globalScaling=scaling,
                 useFixedBase=True,
                 flags=p.URDF_MAINTAIN_LINK_ORDER,
                 physicsClientId=client,
@@ -168,56 +148,30 @@ class Humanoid:
             self.joint_index[info[1].decode()] = j
             self.joint_type[info[1].decode()] = info[2]
         self.look = LookAt()
-        self._face: list[tuple[int, np.ndarray]] = []
+        self.face = None
         if colorize:
-            self._colorize()
-            self._add_face()
+            self._set_gloss()
         self.set_pose(np.zeros(NUM_DOF))
 
-    def _colorize(self) -> None:
-        p = self._p
-        colors = {
-            -1: TROUSERS,
-            self.joint_index["root"]: TROUSERS,
-            self.joint_index["chest"]: SHIRT,
-            self.joint_index["neck"]: SKIN,
-        }
-        for side in ("right", "left"):
-            colors[self.joint_index[f"{side}_shoulder"]] = SHIRT
-            colors[self.joint_index[f"{side}_elbow"]] = SKIN
-            colors[self.joint_index[f"{side}_wrist"]] = SKIN
-            for part in ("hip", "knee", "ankle"):
-                colors[self.joint_index[f"{side}_{part}"]] = TROUSERS
-        for link, rgba in colors.items():
-            p.changeVisualShape(self.body, link, rgbaColor=rgba, physicsClientId=self.client)
+    def _set_gloss(self) -> None:
+        """Glossy eyes and lips, matte skin, hair and cloth (specular colour per visual shape)."""
+        from fep_motion.body.character import PALETTE
 
-    def _add_face(self) -> None:
         p = self._p
-        for local, radius, rgba in _face_features():
-            vis = p.createVisualShape(
-                p.GEOM_SPHERE, radius=radius, rgbaColor=rgba, physicsClientId=self.client
-            )
-            body = p.createMultiBody(
-                baseMass=0.0,
-                baseCollisionShapeIndex=-1,
-                baseVisualShapeIndex=vis,
-                physicsClientId=self.client,
-            )
-            self._face.append((body, local))
+        gloss = {PALETTE.sclera: 0.7, PALETTE.iris: 0.7, PALETTE.pupil: 0.7, PALETTE.lips: 0.25}
+        for shape in p.getVisualShapeData(self.body, physicsClientId=self.client):
+            link, rgba = shape[1], tuple(round(float(c), 4) for c in shape[7])
+            level = next((g for col, g in gloss.items() if tuple(round(c, 4) for c in col) == rgba), 0.04)
+            p.changeVisualShape(self.body, link, specularColor=[level] * 3, physicsClientId=self.client)
 
-    def _update_face(self) -> None:
-        if not self._face:
+    def set_face(self, face) -> None:
+        """Write a FaceState (gaze, lids, jaw, brows; fep_motion/body/face.py) to the face joints (dressed only)."""
+        if not self.dressed:
             return
-        p = self._p
-        state = p.getLinkState(
-            self.body, self.joint_index["neck"], computeForwardKinematics=True, physicsClientId=self.client
-        )
-        pos = np.asarray(state[4])
-        rot = np.asarray(p.getMatrixFromQuaternion(state[5])).reshape(3, 3)
-        for body, local in self._face:
-            p.resetBasePositionAndOrientation(
-                body, list(pos + rot @ local), [0, 0, 0, 1], physicsClientId=self.client
-            )
+        from fep_motion.body.face import apply_face
+
+        apply_face(self, face)
+        self.face = face
 
     def set_pose(self, pose: np.ndarray) -> np.ndarray:
         """Clamp semantic angles to the joint limits and write them to the URDF joints; returns the clamped pose."""
@@ -232,7 +186,6 @@ class Humanoid:
             p.resetJointState(
                 self.body, self.joint_index[joint], float(rot[joint]), physicsClientId=self.client
             )
-        self._update_face()
         return pose
 
     def set_pose_looking(self, pose: np.ndarray, dt: float) -> np.ndarray:
@@ -295,4 +248,3 @@ class Humanoid:
                 p.resetJointState(
                     self.body, j, float(np.asarray(value).reshape(-1)[0]), physicsClientId=self.client
                 )
-        self._update_face()

@@ -1,5 +1,11 @@
 """Rendering the body headless (p.DIRECT) or in the GUI, with one fixed camera framing the upper body like a video call.
 
+Scene (docs/architecture.md, "The agent's body"): the character lit by a warm key light from the upper left (the
+renderer's one directional light: diffuse + a little specular) and a fill (its ambient term), in front of a backdrop
+wall. The wall is composited per frame where nothing was drawn (depth at the far plane): a vertical warm gradient
+with a vignette, darkened by a soft shadow of the character's silhouette cast by the key light (offset away from it
+and blurred), so the character stands in a room rather than on white.
+
 Backends: `egl` = PyBullet's EGL plugin (a GPU, or Mesa's llvmpipe without one); `tiny` = TinyRenderer (CPU);
 `auto` = EGL when the plugin loads on a hardware GL device, TinyRenderer otherwise (on llvmpipe TinyRenderer is
 measured faster, bench/body.py); `gui` = the PyBullet window for live sessions.
@@ -17,7 +23,9 @@ from typing import Self
 import numpy as np
 
 from fep_motion.body.errors import BodyError
+from fep_motion.body.face import FaceState
 from fep_motion.body.humanoid import Humanoid, quiet_native_output
+from fep_motion.body.scene import Compositor, Lighting
 
 BACKENDS = ("auto", "egl", "tiny", "gui")
 # GL renderers that rasterize on the CPU: there TinyRenderer is faster (bench/body.py: EGL/Tiny = 1.7-3.8x on 2 cores).
@@ -26,11 +34,11 @@ SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 
 @dataclass(frozen=True)
 class Camera:
-    """A fixed camera at the human's seat, looking at the agent's chest and head (video-call framing)."""
+    """A fixed camera at the human's seat, looking at the agent's head and upper body (video-call framing)."""
 
-    eye: tuple[float, float, float] = (1.45, 0.35, 1.45)
-    target: tuple[float, float, float] = (0.0, 0.0, 1.3)
-    fov_deg: float = 44.0
+    eye: tuple[float, float, float] = (1.30, 0.10, 1.54)
+    target: tuple[float, float, float] = (0.0, 0.0, 1.42)
+    fov_deg: float = 31.0
     near: float = 0.05
     far: float = 10.0
 
@@ -121,30 +129,37 @@ class BodyRenderer:
                 raise BodyError("the EGL renderer plugin did not load: use --backend tiny (or auto)")
         self.humanoid = Humanoid(self.client)
         self._view, self._proj = self.camera.matrices(self.width, self.height)
+        self.lighting = Lighting()
+        self._compositor = Compositor(self.width, self.height)
         self._renders = 0
 
-    def render(self, pose: np.ndarray | None = None) -> np.ndarray:
-        """Set pose (semantic angles; None keeps the current one) and return the camera image [H, W, 3] BGR uint8."""
+    def render(self, pose: np.ndarray | None = None, face: FaceState | None = None) -> np.ndarray:
+        """Set pose (semantic angles) and face (gaze, lids, jaw, brows); None keeps the current one. Returns the camera
+        image [H, W, 3] BGR uint8: the lit character in front of the backdrop wall."""
         p = self._p
         if pose is not None:
             self.humanoid.set_pose(pose)
+        if face is not None or (pose is not None and self.humanoid.face is not None):
+            self.humanoid.set_face(face if face is not None else self.humanoid.face)  # eyes follow the head
         renderer = p.ER_BULLET_HARDWARE_OPENGL if self.backend in ("egl", "gui") else p.ER_TINY_RENDERER
         with (
             quiet_native_output() if self._renders < 3 else contextlib.nullcontext()
         ):  # EGL chatter on first uses
-            _, _, rgba, _, _ = p.getCameraImage(
+            _, _, rgba, depth, _ = p.getCameraImage(
                 self.width,
                 self.height,
                 self._view,
                 self._proj,
                 renderer=renderer,
-                lightDirection=[1.0, 0.6, 2.0],
                 shadow=0,
+                flags=p.ER_NO_SEGMENTATION_MASK,
                 physicsClientId=self.client,
+                **self.lighting.kwargs(),
             )
         self._renders += 1
         rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)
-        return np.ascontiguousarray(rgba[:, :, 2::-1])
+        bgr = np.ascontiguousarray(rgba[:, :, 2::-1])
+        return self._compositor.compose(bgr, np.asarray(depth, dtype=np.float32).reshape(self.height, self.width))
 
     def close(self) -> None:
         if self.client is not None and self._p.isConnected(self.client):
