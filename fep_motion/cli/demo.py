@@ -17,6 +17,9 @@ def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
                    help="--brain openai: model name (default fep-brain-small); embedded: checkpoint directory")
     g.add_argument("--brain-timeout", type=float, default=None,
                    help="seconds before a reply becomes the fallback '[listen] Mm-hm.' (default 10)")
+    g.add_argument("--voice", choices=("on", "off"), default="on",
+                   help="speak the agent's replies with espeak-ng: into the agent video, and aloud in live sessions "
+                        "(default on; off = text only, the mouth still moves)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -120,6 +120,7 @@ class SessionLoop:
         participant: Any = None,  # a VirtualParticipant to tell of agent commands and to take ground truth from
         on_tick: Callable[[int, float], None] | None = None,
         dialogue: Any = None,  # fep_motion.session.dialogue.Dialogue: utterances -> brain -> steering
+        embodiment: Any = None,  # fep_motion.session.embodiment.Embodiment: gaze, blinks, mouth, voice
     ) -> None:
         self.source = source
         self.perceiver = perceiver
@@ -132,6 +133,7 @@ class SessionLoop:
         self.participant = participant
         self.on_tick = on_tick
         self.dialogue = dialogue
+        self.embodiment = embodiment
         if dialogue is not None:
             dialogue.attach(writer)
         self.warnings: list[str] = []
@@ -192,6 +194,18 @@ class SessionLoop:
         except Exception as exc:  # noqa: BLE001 - the conversation must not end the motion session
             self._warn(f"t={t:.2f}s: dialogue failed, continuing without it: {type(exc).__name__}: {exc}")
             self.dialogue = None
+
+    def _embody(self, t: float, pose: PoseFrame | None, agent_pose: np.ndarray) -> tuple[np.ndarray, Any]:
+        """The rendered pose (gesture pose + gaze head share) and face; a failing embodiment is switched off."""
+        if self.embodiment is None:
+            return agent_pose, None
+        try:
+            head, face = self.embodiment.step(t, pose, self.timeline, self.dialogue)
+            return agent_pose + head, face
+        except Exception as exc:  # noqa: BLE001 - the face must not end the motion session
+            self._warn(f"t={t:.2f}s: face/voice failed, continuing without: {type(exc).__name__}: {exc}")
+            self.embodiment = None
+            return agent_pose, None
 
     def _store_human_events(self, events: list) -> int:
         """Store each detected participant event once, at its completed report (perception reports it twice)."""
@@ -279,12 +293,13 @@ class SessionLoop:
                 c3 = time.perf_counter()
                 # -- body
                 agent_pose = np.asarray(self.timeline.pose(t), dtype=np.float64)
+                shown_pose, face = self._embody(t, shown, agent_pose)
                 c4 = time.perf_counter()
                 # -- render (never allowed to lose data)
                 agent_img = None
                 if self.renderer is not None:
                     if self.renderer.error is None:
-                        self.renderer.submit(tick.index, agent_pose)
+                        self.renderer.submit(tick.index, shown_pose, face)
                         agent_img = self.renderer.latest
                     if self.renderer.error is not None and not render_failed:
                         exc = self.renderer.error

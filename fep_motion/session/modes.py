@@ -56,7 +56,7 @@ def run_demo(args: argparse.Namespace, participant: Any) -> int:
     db = out / "study.db"
     video = None if args.no_video else out / "agent.mp4"
     spec = SessionSpec(db, "VP-demo", args.policy, "demo", fps=args.fps, duration=args.duration,
-                       realtime=not args.fast, seed=args.seed, video_path=video)
+                       realtime=not args.fast, seed=args.seed, video_path=video, voice=args.voice)
     meta = {"virtual_participant": _vp_meta(participant), **({"brain": brain_meta} if brain_meta else {})}
     sid, result = run_session(spec, VirtualParticipantSource(participant), source_label="virtual participant",
                               participant=participant, meta=meta, dialogue=dialogue)
@@ -86,7 +86,8 @@ def run_live(args: argparse.Namespace) -> int:
     # never tick faster than the camera delivers (each tick without a new frame would be a gap)
     fps = min(args.fps, source.fps) if source.is_camera else args.fps
     spec = SessionSpec(db, args.participant, args.policy, "live", fps=fps, duration=args.duration,
-                       realtime=True, seed=args.seed, video_path=video, render=display is not None)
+                       realtime=True, seed=args.seed, video_path=video, render=display is not None,
+                       voice=args.voice)
     try:
         sid, result = run_session(spec, source, source_label=str(args.camera), display=display,
                                   meta={"brain": brain_meta} if brain_meta else None, dialogue=dialogue)
@@ -126,7 +127,7 @@ def run_offline(args: argparse.Namespace) -> int:
     db = out / "study.db"
     video = None if args.no_video else out / "agent.mp4"
     spec = SessionSpec(db, participant, args.policy, "run", fps=fps, duration=duration, realtime=args.realtime,
-                       seed=args.seed, video_path=video)
+                       seed=args.seed, video_path=video, voice=args.voice)
     sid, result = run_session(spec, source, source_label=label, meta={"brain": brain_meta} if brain_meta else None,
                               dialogue=dialogue)
     _print_summary(db, sid, result, [f"database             {db} (session {sid})"])

@@ -7,6 +7,7 @@ synchronously, so the video is exact. A renderer or video failure is kept in `er
 """
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,10 @@ class RenderWorker:
 
     def __init__(self, render: Callable[[np.ndarray], np.ndarray], video: Any = None, threaded: bool = True) -> None:
         self._render = render
+        try:  # renderers that take a face (BodyRenderer.render) get it; plain pose renderers get the pose only
+            self._takes_face = "face" in inspect.signature(render).parameters
+        except (TypeError, ValueError):
+            self._takes_face = False
         self.video = video
         self.threaded = threaded
         self.latest: np.ndarray | None = None  # newest rendered image (for the display)
@@ -26,7 +31,7 @@ class RenderWorker:
         self.rendered = 0
         self.skipped = 0
         self._written_idx = -1
-        self._pending: tuple[int, np.ndarray] | None = None
+        self._pending: tuple[int, np.ndarray, Any] | None = None
         self._cv = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -34,22 +39,22 @@ class RenderWorker:
             self._thread = threading.Thread(target=self._run, name="render", daemon=True)
             self._thread.start()
 
-    def submit(self, idx: int, pose: np.ndarray) -> None:
-        """Hand over tick idx's agent pose (never blocks in threaded mode)."""
+    def submit(self, idx: int, pose: np.ndarray, face: Any = None) -> None:
+        """Hand over tick idx's agent pose and face (never blocks in threaded mode)."""
         if self.error is not None:
             return
         if not self.threaded:
-            self._do(idx, pose)
+            self._do(idx, pose, face)
             return
         with self._cv:
             if self._pending is not None:
                 self.skipped += 1
-            self._pending = (idx, np.array(pose, copy=True))
+            self._pending = (idx, np.array(pose, copy=True), face)
             self._cv.notify()
 
-    def _do(self, idx: int, pose: np.ndarray) -> None:
+    def _do(self, idx: int, pose: np.ndarray, face: Any = None) -> None:
         try:
-            img = self._render(pose)
+            img = self._render(pose, face) if self._takes_face and face is not None else self._render(pose)
             if self.video is not None:
                 if self.latest is not None:
                     for _ in range(idx - self._written_idx - 1):  # keep video frame i == tick i

@@ -44,8 +44,11 @@ class SessionSpec:
     render: bool = False  # render the agent even without a video (for the live display)
     commit_interval: float = 0.25  # seconds of session time between commits (<= 0.5, DESIGN.md §4)
     progress: bool = True
+    voice: str = "on"  # on | off: speak the brain's replies (espeak-ng) into the video / live audio
 
     def validate(self) -> None:
+        if self.voice not in ("on", "off"):
+            raise SessionError(f"--voice {self.voice!r}: use on or off")
         if not (self.fps > 0 and self.fps <= 240):
             raise SessionError(f"--fps must be in (0, 240], got {self.fps}")
         if self.duration is not None and not self.duration > 0:
@@ -64,6 +67,19 @@ def make_renderer(size: tuple[int, int] = RENDER_SIZE, backend: str = RENDER_BAC
     from fep_motion.body.render import BodyRenderer
 
     return BodyRenderer(size[0], size[1], backend=backend)
+
+
+def make_embodiment(spec: SessionSpec, dialogue: Any = None) -> Any:
+    """The agent's face behaviour (gaze, blinks, idle life, mouth) and, with a conversation, its voice."""
+    from fep_motion.body.expression import Expression
+    from fep_motion.session.embodiment import SEAT, Embodiment
+
+    voice = None
+    if dialogue is not None:
+        from fep_motion.voice.voice import Voice
+
+        voice = Voice(spec.voice, realtime=spec.realtime, play=spec.mode == "live" and spec.voice == "on")
+    return Embodiment(Expression(seed=spec.seed, default_target=SEAT), voice)
 
 
 def run_session(
@@ -114,9 +130,11 @@ def run_session(
         scheduler = Scheduler(spec.fps, spec.duration, realtime=spec.realtime)
         bar = _progress(spec, scheduler)
         worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
+        embodiment = make_embodiment(spec, dialogue) if renderer is not None else None
         loop = SessionLoop(
             source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
             participant=participant, on_tick=_tick_callbacks(bar, on_tick), dialogue=dialogue,
+            embodiment=embodiment,
         )
         restore = _install_signal_handlers(loop)
         result: LoopResult | None = None
@@ -126,6 +144,8 @@ def run_session(
             restore()
             if bar is not None:
                 bar.close()
+            if embodiment is not None:
+                _finish_voice(store, sid, embodiment, spec, scheduler.emitted / spec.fps, result)
             status = result.status if result is not None else "interrupted"
             scheduled = result.scheduled if result is not None else scheduler.emitted + scheduler.dropped
             finish_error = _finish(store, sid, status, scheduled, result)
@@ -139,6 +159,25 @@ def run_session(
         return sid, result
     finally:
         store.close()
+
+
+def _finish_voice(store: Store, sid: int, embodiment: Any, spec: SessionSpec, duration: float,
+                  result: LoopResult | None) -> None:
+    """Mux the spoken replies into the agent video and record what the voice did; a failure is a warning."""
+    voice = embodiment.voice
+    wav = None
+    try:
+        wav = embodiment.finish(spec.video_path, duration)
+        if voice is not None:
+            store.set_meta(sid, "voice", {"mode": voice.mode, "engine": voice.engine,
+                                          "utterances": len(voice.spoken),
+                                          "spoken_s": round(sum(u.duration for u in voice.spoken), 3),
+                                          "track": str(wav) if wav else None})
+    except Exception as exc:  # noqa: BLE001 - the voice must not cost the session
+        msg = f"the agent's voice was not added to the video: {type(exc).__name__}: {exc}"
+        log.warning(msg)
+        if result is not None:
+            result.warnings.append(msg)
 
 
 def _finish(store: Store, sid: int, status: str, scheduled: int, result: LoopResult | None) -> StoreWriteError | None:
