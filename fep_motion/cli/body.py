@@ -56,6 +56,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render_opts(gal)
     gal.set_defaults(func=_gallery)
 
+    stl = sub.add_parser(
+        "stills", help="write the character stills (idle, nod, wave, speaking, gaze left/right) as PNG files"
+    )
+    stl.add_argument("--out", required=True, help="directory to write NAME.png into (created if missing)")
+    stl.add_argument("--size", default="320x240", help="image size WxH (default 320x240)")
+    stl.add_argument("--backend", default="tiny", choices=("auto", "egl", "tiny"), help="renderer (default tiny)")
+    stl.set_defaults(func=_stills)
+
     lst = sub.add_parser(
         "list", help="primitives, their gesture class, default duration and parameter ranges"
     )
@@ -203,6 +211,21 @@ def _gallery(args: argparse.Namespace) -> int:
         f"wrote {args.out}: {n} frames at {fps:g} fps, {size[0]}x{size[1]}, backend {r.backend}; "
         f"{len(names)} primitives: {', '.join(names)}"
     )
+    return 0
+
+
+def _stills(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fep_motion.body.errors import BodyError
+    from fep_motion.body.stills import write_stills
+
+    size = _size(args.size)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BodyError(f"--out {out} is a file: give a directory for the PNG stills")
+    paths = write_stills(out, backend=args.backend, size=size)
+    print(f"wrote {len(paths)} stills ({size[0]}x{size[1]}) to {out}: {', '.join(p.name for p in paths)}")
     return 0
 
 
