@@ -28,7 +28,7 @@ class IdleMotion:
 
     breath_rate: float = 0.25  # Hz, a calm adult at rest
     breath_amplitude: float = 0.03  # rad of chest pitch
-    sway_amplitude: float = 0.025  # rad, chest roll/yaw and neck yaw
+    sway_amplitude: float = 0.03  # rad, chest roll/yaw and neck yaw (head drift scales with it)
     shift_amplitude: float = 0.045  # rad, largest chest roll of a weight shift (yaw follows at half)
     shift_period: float = 9.0  # s, one weight shift per period, at a seeded moment within it
     shift_duration: float = 2.0  # s, each shift's minimum-jerk move (Flash & Hogan 1985)
@@ -57,7 +57,7 @@ class IdleMotion:
         return a0 + (a1 - a0) * h
 
     def _phases(self) -> np.ndarray:
-        return np.random.default_rng(self.seed).uniform(0.0, 2.0 * np.pi, size=4)
+        return np.random.default_rng(self.seed).uniform(0.0, 2.0 * np.pi, size=7)
 
     def pose(self, t: np.ndarray | float) -> np.ndarray:
         """Absolute joint angles [len(t), NUM_DOF] (or [NUM_DOF] for scalar t)."""
@@ -77,6 +77,10 @@ class IdleMotion:
         )
         out[:, DOF["chest_yaw"]] += sway * 0.7 * np.sin(2 * np.pi * 0.053 * t + ph[2])
         out[:, DOF["neck_yaw"]] += sway * np.sin(2 * np.pi * 0.037 * t + ph[3])
+        # Head drift: small, faster movements of a person sitting still (never exactly periodic).
+        out[:, DOF["neck_pitch"]] += 1.0 * sway * np.sin(2 * np.pi * 0.21 * t + ph[4])
+        out[:, DOF["neck_yaw"]] += 1.2 * sway * np.sin(2 * np.pi * 0.27 * t + ph[5])
+        out[:, DOF["neck_roll"]] += 0.6 * sway * np.sin(2 * np.pi * 0.17 * t + ph[6])
         if self.shift_amplitude > 0.0:
             roll = self.weight_shift(t)
             out[:, DOF["chest_roll"]] += roll
@@ -88,7 +92,7 @@ class IdleMotion:
         """Upper bound of any joint's idle speed (rad/s), summed over its sine terms."""
         two_pi = 2 * np.pi
         breath = self.breath_amplitude * two_pi * self.breath_rate
-        sway = self.sway_amplitude * two_pi * (0.6 * 0.071 + 0.4 * 0.113)
+        sway = self.sway_amplitude * two_pi * max(0.6 * 0.071 + 0.4 * 0.113, 0.037 + 1.2 * 0.27, 1.0 * 0.21)
         shift = 1.875 * 2.0 * self.shift_amplitude / self.shift_duration  # minimum jerk peaks at 1.875 x mean speed
         return float(max(breath, sway + 0.3 * breath + shift))
 
