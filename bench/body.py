@@ -1,4 +1,5 @@
-"""Benchmark the body: ms per frame for pose update (timeline + kinematic set_pose) and render, per backend and size.
+"""Benchmark the body: ms per frame for the pose update (timeline + face behaviour + kinematic set_pose/set_face) and
+the render (the character + backdrop composite), per backend and size.
 
 Peer comparison measured in the same run: EGL (Mesa llvmpipe headless, or a GPU) against PyBullet's TinyRenderer;
 the ratio EGL/Tiny < 1 means EGL is faster. Usage: .venv/bin/python bench/body.py [--frames 90]
@@ -14,7 +15,9 @@ import numpy as np
 
 def measure(backend: str, size: tuple[int, int], frames: int) -> dict[str, float] | None:
     from fep_motion.body.errors import BodyError
+    from fep_motion.body.expression import Expression
     from fep_motion.body.render import BodyRenderer
+    from fep_motion.body.stills import SEAT
     from sampling.primitives import MotionCommand, MotionTimeline
 
     try:
@@ -24,12 +27,15 @@ def measure(backend: str, size: tuple[int, int], frames: int) -> dict[str, float
     tl = MotionTimeline()
     tl.command(MotionCommand("wave", {"cycles": 5}, issued_at=0.0))
     tl.command(MotionCommand("nod", {"cycles": 4}, issued_at=2.0))
+    expression = Expression(seed=0, default_target=SEAT)
     times = np.arange(frames + 5) / 30.0
     upd, ren = [], []
     with renderer:
         for k, t in enumerate(times):
             a = time.perf_counter()
-            renderer.humanoid.set_pose(tl.pose(float(t)))
+            head, face = expression.step(float(t))
+            renderer.humanoid.set_pose(tl.pose(float(t)) + head)
+            renderer.humanoid.set_face(face)
             b = time.perf_counter()
             renderer.render(None)
             c = time.perf_counter()

@@ -158,8 +158,7 @@ class BodyRenderer:
             )
         self._renders += 1
         rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)
-        bgr = np.ascontiguousarray(rgba[:, :, 2::-1])
-        return self._compositor.compose(bgr, np.asarray(depth, dtype=np.float32).reshape(self.height, self.width))
+        return self._compositor.compose(rgba, np.asarray(depth, dtype=np.float32).reshape(self.height, self.width))
 
     def close(self) -> None:
         if self.client is not None and self._p.isConnected(self.client):

@@ -76,20 +76,21 @@ class Compositor:
         self._shift = np.float32([[1, 0, dx * sw], [0, 1, dy * sh]])
         self._sigma = max(0.5, self.backdrop.shadow_blur * sw)
 
-    def shadow(self, mask: np.ndarray) -> np.ndarray:
-        """Per-pixel wall brightness in [1 - shadow_strength, 1] (uint8 scaled to 255) from the silhouette mask."""
+    def shadow(self, depth: np.ndarray) -> np.ndarray:
+        """Per-pixel wall brightness in [1 - shadow_strength, 1] (uint8 scaled to 255) from the depth's silhouette."""
         cv2 = self._cv2
-        small = cv2.resize(mask.astype(np.uint8) * 255, self._small, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(depth, self._small, interpolation=cv2.INTER_AREA)
+        _, small = cv2.threshold(small, 0.99999, self.backdrop.shadow_strength, cv2.THRESH_BINARY_INV)
         small = cv2.warpAffine(small, self._shift, self._small, borderValue=0)
         small = cv2.GaussianBlur(small, (0, 0), self._sigma)
         full = cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        return (255 - (full.astype(np.uint16) * int(self.backdrop.shadow_strength * 256) >> 8)).astype(np.uint8)
+        return cv2.convertScaleAbs(full, alpha=-255.0, beta=255.0)
 
-    def compose(self, bgr: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """The frame with the wall (and the character's shadow on it) wherever the depth is at the far plane."""
+    def compose(self, rgba: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """BGR frame: the renderer's RGBA where it drew, the wall (with the character's shadow) at the far plane."""
         cv2 = self._cv2
-        mask = depth < 0.99999
-        light = self.shadow(mask)
-        wall = cv2.multiply(self._wall, cv2.merge([light, light, light]), scale=1.0 / 255.0)
-        np.copyto(wall, bgr, where=mask[:, :, None])
-        return wall
+        light = self.shadow(depth)
+        out = cv2.multiply(self._wall, cv2.cvtColor(light, cv2.COLOR_GRAY2BGR), scale=1.0 / 255.0)
+        _, mask = cv2.threshold(depth, 0.99999, 255, cv2.THRESH_BINARY_INV)
+        cv2.copyTo(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR), mask.astype(np.uint8), out)
+        return out
