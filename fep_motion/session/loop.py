@@ -8,6 +8,7 @@ steering of the agent's E/C, fep_motion/session/dialogue.py) runs just before th
 """
 from __future__ import annotations
 
+import array
 import dataclasses
 import logging
 import time
@@ -219,7 +220,7 @@ class SessionLoop:
 
     def run(self) -> LoopResult:
         w = self.writer
-        stage_rows: list[np.ndarray] = []
+        stage_rows = array.array("f")  # float32 per stage per tick: 28 bytes a tick, an hour at 30 Hz is 3 MB
         gap_open: tuple[float, str] | None = None
         n_cmd = n_human = 0
         last_decision: dict[str, Any] | None = None
@@ -331,7 +332,7 @@ class SessionLoop:
                 w.frame(tick.index, t, pose, agent_pose=agent_pose, stage_ms=ms, gap=fault is not None)
                 w.tick(t)
                 ms[6] = (time.perf_counter() - c6) * 1e3
-                stage_rows.append(ms)
+                stage_rows.frombytes(ms.astype(np.float32).tobytes())
                 last_idx = tick.index
                 if self.on_tick is not None:
                     self.on_tick(tick.index, t)
@@ -376,8 +377,9 @@ class SessionLoop:
         stored = w.store.frame_count(w.session_id)
         scheduled = self.scheduler.scheduled if not end_reason else self.scheduler.emitted + self.scheduler.dropped
         scheduled -= paused_ticks  # paused time is not part of the session's recording
+        stage_ms = np.frombuffer(stage_rows, np.float32).astype(np.float64).reshape(-1, len(STAGES))
         return LoopResult(
             status=status, scheduled=scheduled, stored=stored, dropped=self.scheduler.dropped,
             gaps=w.store.gaps(w.session_id), wall_s=wall, agent_commands=n_cmd, human_events=n_human,
-            stage_ms=np.array(stage_rows).reshape(-1, len(STAGES)), warnings=self.warnings, end_reason=end_reason,
+            stage_ms=stage_ms, warnings=self.warnings, end_reason=end_reason,
         )
