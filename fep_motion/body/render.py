@@ -1,6 +1,6 @@
 """Rendering the body headless (p.DIRECT) or in the GUI, with one fixed camera framing the upper body like a video call.
 
-Scene (docs/architecture.md, "The agent's body"): the character lit by a warm key light from the upper left (the
+Scene: the character lit by a warm key light from the upper left (the
 renderer's one directional light: diffuse + a little specular) and a fill (its ambient term), in front of a backdrop
 wall. The wall is composited per frame where nothing was drawn (depth at the far plane): a vertical warm gradient
 with a vignette, darkened by a soft shadow of the character's silhouette cast by the key light (offset away from it
@@ -37,8 +37,8 @@ class Camera:
     """A fixed camera at the human's seat, looking at the agent's head and upper body (video-call framing)."""
 
     eye: tuple[float, float, float] = (1.30, 0.10, 1.54)
-    target: tuple[float, float, float] = (0.0, 0.0, 1.42)
-    fov_deg: float = 31.0
+    target: tuple[float, float, float] = (0.0, 0.0, 1.44)
+    fov_deg: float = 34.0
     near: float = 0.05
     far: float = 10.0
 
