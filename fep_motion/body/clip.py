@@ -74,10 +74,18 @@ def render_frames(
     times: np.ndarray,
     label: Callable[[float], str] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Render the timeline's pose at each time; label(t) is drawn on the frame when given."""
+    """Render the timeline's pose at each time, with the face alive (gaze at the viewer, blinks, one with each nod);
+    label(t) is drawn on the frame when given."""
+    from fep_motion.body.expression import Expression
+
+    expression = Expression(seed=0, default_target=renderer.camera.eye)
+    for seg in timeline.segments:
+        if seg.primitive.gesture_class == "nod":
+            expression.nod(seg.onset)
     poses = timeline.pose(times)
     for t, pose in zip(times, poses):
-        frame = renderer.render(pose)
+        head, face = expression.step(float(t))
+        frame = renderer.render(pose + head, face)
         if label is not None:
             draw_label(frame, label(float(t)))
         yield frame
