@@ -4,7 +4,8 @@ What runs: the real session loop (virtual participant -> perception -> FEP agent
 -> SQLite store) plus a conversation with a real `fep-motion brain serve` process on 127.0.0.1 (an utterance every
 `--utterance-every` s). Faults (fep_motion/session/faults.py): camera drop-outs (the device raises, reports gaps,
 is reopened), frames of NaN landmarks, frames without a person, pose-estimator exceptions, a brain server frozen
-(SIGSTOP: replies time out) or killed (SIGKILL) and restarted, and a renderer that dies for good.
+(SIGSTOP: replies time out) or killed (SIGKILL) and restarted (in virtual time the session clock waits for the
+restarted server to listen, so the outage lasts the scheduled session seconds), and a renderer that dies for good.
 
 Printed: RSS of this process (and of the brain server) at each window mark, loop throughput and p50/p95 per window
 (with and without the render stage, which the injected renderer failure switches off), stored frames vs scheduled
@@ -15,7 +16,7 @@ Time: virtual by default (ticks as fast as the machine allows; the session clock
 paces ticks on the wall clock. Usage:
 
     .venv/bin/python bench/soak.py --minutes 60              # the hour-long soak
-    .venv/bin/python bench/soak.py --minutes 3 --window 1 --json out.json   # the CI version (tests/test_soak.py)
+    .venv/bin/python bench/soak.py --minutes 3 --window 1 --fault-scale 6 --json out.json   # CI (tests/test_soak.py)
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from fep_motion.session.faults import (
     BRAIN_KINDS,
     GAP_KINDS,
     FaultPlan,
+    FaultRates,
     FaultyPerceiver,
     FaultyRenderer,
     FaultySource,
@@ -139,8 +141,9 @@ class Probe:
 class BrainDriver:
     """Applies the plan's brain faults to the server at the session times they are due (called every tick)."""
 
-    def __init__(self, server: BrainServer | None, plan: FaultPlan) -> None:
+    def __init__(self, server: BrainServer | None, plan: FaultPlan, restart_wait_s: float = 0.0) -> None:
         self.server = server
+        self.restart_wait_s = restart_wait_s  # virtual time: the session clock stands still while it restarts
         self.todo = sorted(((w.t0, "start", w) for w in plan.windows if w.kind in BRAIN_KINDS),
                            key=lambda x: x[0]) if server is not None else []
         self.todo += [(w.t1, "end", w) for _, _, w in self.todo]
@@ -154,13 +157,13 @@ class BrainDriver:
             elif what == "start":
                 self.server.kill()
             else:
-                self.server.start()  # comes up on its own; replies fall back until it answers
+                self.server.start(wait_s=self.restart_wait_s)  # replies fall back until it answers
 
 
 def run_soak(minutes: float, seed: int = 0, fps: float = 30.0, brain: str = "server", realtime: bool = False,
              window_min: float = 5.0, utterance_every: float = 20.0, brain_timeout: float = 3.0,
              render_size: tuple[int, int] = (320, 240), out: Path | None = None, faults: bool = True,
-             progress: bool = False) -> dict[str, Any]:
+             progress: bool = False, fault_scale: float = 1.0) -> dict[str, Any]:
     """One soak session; returns the report (see the module docstring)."""
     from experiments.virtual_participant import VirtualParticipant
     from experiments.vp_config import VirtualParticipantConfig
@@ -170,7 +173,11 @@ def run_soak(minutes: float, seed: int = 0, fps: float = 30.0, brain: str = "ser
     from fep_motion.store import Store
 
     duration = minutes * 60.0
-    plan = plan_faults(duration, seed, brain=(brain == "server")) if faults else FaultPlan(duration, seed, [])
+    rates = FaultRates()
+    rates = FaultRates(per_minute={k: v * fault_scale for k, v in rates.per_minute.items()},
+                       mean_s={k: v / fault_scale if k in BRAIN_KINDS else v for k, v in rates.mean_s.items()},
+                       renderer_failure_at=rates.renderer_failure_at)
+    plan = plan_faults(duration, seed, rates, brain=(brain == "server")) if faults else FaultPlan(duration, seed, [])
     out = Path(out or tempfile.mkdtemp(prefix="soak-"))
     out.mkdir(parents=True, exist_ok=True)
     db = out / ("soak.db" if faults else "peer.db")
@@ -196,7 +203,7 @@ def run_soak(minutes: float, seed: int = 0, fps: float = 30.0, brain: str = "ser
     perceiver = FaultyPerceiver(make_perceiver(images=False), plan)
     renderer = FaultyRenderer(make_renderer(render_size), plan, fps)
     probe = Probe(fps, window_min * 60.0)
-    driver = BrainDriver(server, plan)
+    driver = BrainDriver(server, plan, restart_wait_s=0.0 if realtime else 120.0)
     next_mark = [0.0]
     last_cpu = [time.thread_time(), 0.0]  # thread CPU after the last tick, render CPU by then
     last_tick = round(duration * fps) - 1
@@ -369,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--utterance-every", type=float, default=20.0, help="seconds between scripted utterances")
     ap.add_argument("--realtime", action="store_true", help="pace ticks on the wall clock (default: virtual time)")
     ap.add_argument("--peer-minutes", type=float, default=None, help="fault-free peer length (default min(5, M))")
+    ap.add_argument("--fault-scale", type=float, default=1.0,
+                    help="multiply every fault rate (brain faults also get that much shorter); the CI run uses 6")
     ap.add_argument("--out", default=None, help="directory for the soak databases (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write the report as JSON here")
     args = ap.parse_args(argv)
@@ -382,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                         out=Path(args.out) if args.out else None, faults=False)
     r = run_soak(args.minutes, args.seed, args.fps, brain=args.brain, realtime=args.realtime,
                  window_min=args.window, utterance_every=args.utterance_every, brain_timeout=args.brain_timeout,
-                 out=Path(args.out) if args.out else None, progress=True)
+                 out=Path(args.out) if args.out else None, progress=True, fault_scale=args.fault_scale)
     r["peer"] = peer
     print(format_report(r, peer), flush=True)
     if args.json:
