@@ -15,6 +15,7 @@ from experiments.yamlsrc import Path_, YamlDoc, load_yaml, parse_yaml
 ORDER_METHODS: tuple[str, ...] = ("latin_square", "random", "fixed")
 QUESTIONNAIRE_KINDS: tuple[str, ...] = ("likert", "semantic_differential")
 ADMINISTER: tuple[str, ...] = ("after_each_trial", "after_all_trials")
+MAX_DURATION_S = 86_400.0  # a trial or break longer than a day is a typo (and would run for days)
 
 # The built-in policies (DESIGN.md §2); used only when the policy registry (fep_motion.policies) is not importable.
 BUILTIN_POLICIES: tuple[str, ...] = ("fep", "random", "mimic", "reactive", "idle")
@@ -163,15 +164,31 @@ class _V:
             self.fail(path, f"'{s}' is not an identifier", "use letters, digits, '_' or '-'")
         return s
 
-    def number(self, value: Any, path: Path_, minimum: float, strict: bool) -> float:
+    def number(self, value: Any, path: Path_, minimum: float, strict: bool, maximum: float = math.inf) -> float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok:
-            v = float(value)
-            ok = math.isfinite(v) and (v > minimum if strict else v >= minimum)
+            try:
+                v = float(value)
+            except OverflowError:  # an integer beyond any float
+                v = math.inf
+            ok = math.isfinite(v) and (v > minimum if strict else v >= minimum) and v <= maximum
         if not ok:
             rel = ">" if strict else ">="
-            self.fail(path, f"must be a finite number {rel} {minimum:g}, got {value!r}", f"set a number {rel} {minimum:g}")
+            upto = f" and <= {maximum:g}" if math.isfinite(maximum) else ""
+            self.fail(path, f"must be a finite number {rel} {minimum:g}{upto}, got {value!r}",
+                      f"set a number {rel} {minimum:g}{upto}")
         return float(value)
+
+    def json_value(self, value: Any, path: Path_) -> Any:
+        """Plain YAML data that the study database can store as JSON (no binary, no non-string keys)."""
+        try:
+            json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            self.fail(path, "holds a value that cannot be stored (binary data or a non-text key)",
+                      "use numbers, text, lists and mappings with text keys")
+        except RecursionError:
+            self.fail(path, "is nested too deeply", "flatten it")
+        return value
 
     def integer(self, value: Any, path: Path_) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -211,14 +228,23 @@ def _condition(v: _V, value: Any, path: Path_, policies: tuple[str, ...]) -> Con
     policy = v.string(m["policy"], path + ("policy",))
     if policy not in policies and ":" not in policy:  # module:Class loads a third-party policy (DESIGN.md §2)
         v.fail(path + ("policy",), f"unknown policy '{policy}'", f"use one of {list(policies)} or module:Class")
-    params = v.mapping(m.get("params", {}) or {}, path + ("params",))
+    params = v.json_value(v.mapping(m.get("params", {}) or {}, path + ("params",)), path + ("params",))
     dur = m.get("duration_s")
-    duration = None if dur is None else v.number(dur, path + ("duration_s",), 0.0, strict=True)
+    duration = None if dur is None else v.number(dur, path + ("duration_s",), 0.0, strict=True,
+                                                  maximum=MAX_DURATION_S)
     label = v.string(m.get("label", cid), path + ("label",))
     script = v.string(m.get("utterances", ""), path + ("utterances",), nonempty=False)
     if script and not _relative_to(v.doc.source, script).is_file():
         v.fail(path + ("utterances",), f"utterance script '{script}' not found",
                "give a `t_seconds<TAB>text` file, relative to the protocol file")
+    if script:  # read it now, so a bad line fails before any trial touches the study database
+        from fep_motion.session.dialogue import load_script
+        from fep_motion.session.errors import SessionError
+
+        try:
+            load_script(_relative_to(v.doc.source, script))
+        except SessionError as exc:
+            v.fail(path + ("utterances",), f"utterance script is malformed ({exc})", "fix that line of the script")
     return Condition(id=cid, policy=policy, params=dict(params), label=label, duration_s=duration, utterances=script)
 
 
@@ -280,7 +306,7 @@ def protocol_from_doc(doc: YamlDoc) -> Protocol:
     v.keys(root, (), allowed, {"name", "conditions", "trial_duration_s"})
     name = v.ident(root["name"], ("name",))
     seed = v.integer(root.get("seed", 0), ("seed",))
-    duration = v.number(root["trial_duration_s"], ("trial_duration_s",), 0.0, strict=True)
+    duration = v.number(root["trial_duration_s"], ("trial_duration_s",), 0.0, strict=True, maximum=MAX_DURATION_S)
     policies = known_policies()
     conds = [_condition(v, c, ("conditions", i), policies) for i, c in enumerate(v.seq(root["conditions"], ("conditions",)))]
     ids = [c.id for c in conds]
@@ -300,7 +326,7 @@ def protocol_from_doc(doc: YamlDoc) -> Protocol:
         trial_duration_s=duration,
         order=_order(v, root.get("order", "latin_square"), ("order",), seed),
         instructions=v.string(root.get("instructions", ""), ("instructions",), nonempty=False),
-        break_s=v.number(root.get("break_s", 0.0), ("break_s",), 0.0, strict=False),
+        break_s=v.number(root.get("break_s", 0.0), ("break_s",), 0.0, strict=False, maximum=MAX_DURATION_S),
         questionnaires=tuple(blocks),
         administer=v.choice(root.get("administer", "after_each_trial"), ("administer",), ADMINISTER),
         source=doc.source,

@@ -74,6 +74,8 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
     """Parse YAML text (source names it in errors)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ExperimentError(f"{source}: YAML nested too deeply to read: flatten the structure") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -86,6 +88,8 @@ def parse_yaml(text: str, source: str) -> YamlDoc:
         data = _build(node, (), lines)
     except ExperimentError as exc:
         raise ExperimentError(f"{source}:{exc!s}") from None
+    except RecursionError:
+        raise ExperimentError(f"{source}: YAML nested too deeply to read: flatten the structure") from None
     except yaml.YAMLError as exc:
         raise ExperimentError(f"{source}: invalid YAML value ({exc}): fix the value") from None
     return YamlDoc(source=source, data=data, lines=lines)

@@ -157,6 +157,8 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{p}:{where}: {problem} (fix the YAML syntax)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a UTF-8 text file (give a YAML config file)") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: YAML nested too deeply to read (flatten the structure)") from None
 
 
 def load_config(cls: type[T], path: str | Path) -> T:

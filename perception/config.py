@@ -96,4 +96,6 @@ def load_config(path: str | Path) -> PerceptionConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise PerceptionError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    except RecursionError:
+        raise PerceptionError(f"{path}: YAML nested too deeply to read; flatten the structure") from None
     return config_from_dict(data or {}, str(path))

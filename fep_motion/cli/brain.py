@@ -71,7 +71,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("eval", help="held-out verifier pass rates of a checkpoint (format, intent, reasoning)")
+    e = sub.add_parser("eval", help="held-out scores of a checkpoint: synthetic verifiers (format, intent, "
+                       "reasoning) or real dialogue (--task dialogue)")
+    e.add_argument("--task", choices=("verifiers", "dialogue"), default="verifiers",
+                   help="verifiers: synthetic pass rates; dialogue: held-out bits per byte, context ranking R@1/10 "
+                        "and intent accuracy on hand-written utterances")
+    e.add_argument("--pairs", type=int, default=500, help="--task dialogue: held-out reply pairs for bits per byte")
+    e.add_argument("--ranking", type=int, default=200, help="--task dialogue: replies ranked against 10 contexts")
+    e.add_argument("--intent-set", default=None,
+                   help="--task dialogue: hand-written JSONL {utterance, intent} (default tests/data/intent_natural.jsonl)")
     e.add_argument("--checkpoint", default=None, help="checkpoint dir (default: the shipped brain-small)")
     e.add_argument("--per-difficulty", type=int, default=30, help="held-out examples per task and difficulty")
     e.add_argument("--seed", type=int, default=0, help="corpus seed (held-out stream)")
@@ -84,12 +92,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+MAX_HISTORY_TURNS = 10_000  # earlier turns sent along; far beyond any model's context
+
+
+def load_brain_config(path: str):  # -> BrainConfig
+    """BrainConfig.load, after checking the file is UTF-8 YAML that nests sanely (else a one-line BrainError)."""
+    from pathlib import Path
+
+    import yaml
+
+    from llm.brain.config import BrainConfig
+    from llm.brain.errors import BrainError
+
+    p = Path(path)
+    if p.is_file():
+        try:
+            yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise BrainError(f"{p}: not a UTF-8 text file; save the brain config as UTF-8 YAML") from None
+        except RecursionError:
+            raise BrainError(f"{p}: YAML nested too deeply to read; flatten the structure") from None
+        except yaml.YAMLError:
+            pass  # BrainConfig.load reports it with its line
+    cfg = BrainConfig.load(p)
+    if cfg.history_turns > MAX_HISTORY_TURNS:  # the history is a deque: its bound must fit a C integer
+        raise BrainError(f"{p}: history_turns: must be <= {MAX_HISTORY_TURNS}, got {cfg.history_turns}")
+    return cfg
+
+
 def _brain_config(args: argparse.Namespace):  # -> BrainConfig
     import dataclasses
 
     from llm.brain.config import BrainConfig
 
-    cfg = BrainConfig.load(args.config) if args.config else BrainConfig()
+    cfg = load_brain_config(args.config) if args.config else BrainConfig()
     over = {"backend": args.backend, "base_url": args.base_url, "model": args.model, "checkpoint": args.checkpoint,
             "timeout_s": args.timeout, "temperature": args.temperature, "max_tokens": args.max_tokens}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in over.items() if v is not None})
@@ -186,6 +222,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.task == "dialogue":
+        return _eval_dialogue(args)
     from pathlib import Path
 
     from llm.brain.embedded import DEFAULT_CHECKPOINT, EmbeddedBackend
@@ -217,6 +255,34 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"{k:<20}{v['n']:>5}{v['format']:>9.1%}{v['correct']:>9.1%}")
         for k, v in m["summary"].items():
             print(f"{k}: {v:.1%}")
+    return 0
+
+
+def _eval_dialogue(args: argparse.Namespace) -> int:
+    """Held-out dialogue scores of a checkpoint (llm.brain.dialogue_eval), as a table or JSON."""
+    from pathlib import Path
+
+    from llm.brain.dialogue_eval import INTENT_SET, evaluate_dialogue
+    from llm.brain.embedded import DEFAULT_CHECKPOINT, EmbeddedBackend
+    from llm.brain.errors import BrainError
+
+    if args.pairs < 1 or args.ranking < 1:
+        raise BrainError("--pairs and --ranking: must be >= 1")
+    intent_set = Path(args.intent_set) if args.intent_set else INTENT_SET
+    if not intent_set.is_file():
+        raise BrainError(f"{intent_set}: intent test set not found; pass --intent-set FILE.jsonl")
+    backend = EmbeddedBackend(checkpoint=Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT)
+    s = evaluate_dialogue(backend.model, backend.tokenizer, bpb_pairs=args.pairs, ranking=args.ranking,
+                          seed=args.seed, intent_set=intent_set)
+    if args.json:
+        print(json.dumps(s.to_json(), indent=1))
+        return 0
+    print(f"checkpoint: {backend.checkpoint}")
+    print(f"held-out bits per byte of human replies: {s.bits_per_byte:.3f}  ({s.bpb_pairs} pairs)")
+    print(f"context ranking R@1/{s.candidates}: {s.recall_at_1:.3f}  ({s.ranking_items} replies of >= 4 words; "
+          f"chance {1 / s.candidates:.2f})")
+    print(f"intent accuracy ({intent_set.name}, {s.intent_items} utterances): {s.intent_accuracy:.3f}")
+    print("  per intent: " + ", ".join(f"{k} {v:.2f}" for k, v in s.intent_per_class.items()))
     return 0
 
 
