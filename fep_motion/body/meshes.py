@@ -126,24 +126,10 @@ def tube(path: np.ndarray, radii: np.ndarray | float, segments: int = 10, flatte
     return mesh
 
 
-def quad(width: float, height: float, center: Sequence[float], normal_axis: int = 0) -> trimesh.Trimesh:
-    """A textured rectangle facing +normal_axis (UVs 0..1), e.g. the backdrop wall."""
-    w, h = width / 2.0, height / 2.0
-    if normal_axis != 0:
-        raise ValueError("quad: only +X-facing rectangles are used (backdrop)")
-    verts = np.array([[0.0, -h, -w], [0.0, -h, w], [0.0, h, w], [0.0, h, -w]]) + np.asarray(center)
-    faces = np.array([[0, 2, 1], [0, 3, 2]])
-    mesh = trimesh.Trimesh(vertices=verts, faces=faces, process=False)
-    uv = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    mesh.visual = trimesh.visual.TextureVisuals(uv=uv)
-    return mesh
-
-
 def write_obj(mesh: trimesh.Trimesh, path: Path) -> Path:
-    """Write the mesh as OBJ with vertex normals (and UVs when it has them); returns the path."""
+    """Write the mesh as OBJ with vertex normals (smooth shading in PyBullet's renderers); returns the path."""
     text = trimesh.exchange.obj.export_obj(
-        mesh, include_normals=True, include_texture=hasattr(mesh.visual, "uv"), write_texture=False,
-        include_color=False, mtl_name=None,
+        mesh, include_normals=True, include_texture=False, write_texture=False, include_color=False, mtl_name=None,
     )
     path.write_text(text if isinstance(text, str) else text[0])
     return path
