@@ -389,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     if peer_min > 0:
         peer = run_soak(peer_min, args.seed, args.fps, brain="off", realtime=args.realtime, window_min=args.window,
                         out=Path(args.out) if args.out else None, faults=False)
+        if peer["status"] != "completed":  # Ctrl-C / SIGTERM ends the peer session as interrupted: stop here
+            print(f"soak: the peer run ended {peer['status']} {peer['error']}".rstrip(), file=sys.stderr)
+            return 1
     r = run_soak(args.minutes, args.seed, args.fps, brain=args.brain, realtime=args.realtime,
                  window_min=args.window, utterance_every=args.utterance_every, brain_timeout=args.brain_timeout,
                  out=Path(args.out) if args.out else None, progress=True, fault_scale=args.fault_scale)

@@ -14,6 +14,23 @@ from typing import Any
 
 from llm.brain.errors import BrainError
 
+MAX_BODY_BYTES = 1 << 20  # a chat request is a few KB; anything near this is an error, not a prompt
+
+
+def _prompt_too_long(backend: Any, msgs: list[dict[str, str]], max_tokens: int | None) -> str | None:
+    """Why the prompt cannot fit the model's context window, or None (backends without a tokenizer: None)."""
+    tok, model, prompt = getattr(backend, "tokenizer", None), getattr(backend, "model", None), \
+        getattr(backend, "prompt", None)
+    ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if tok is None or prompt is None or not isinstance(ctx, int):
+        return None
+    n = len(tok.encode(prompt(msgs)))
+    want = max_tokens or getattr(backend, "max_tokens", 0) or 0
+    if n + want > ctx:
+        return (f"the prompt is {n} tokens and {want} more are asked for, past the model's context of {ctx} tokens; "
+                "shorten the messages")
+    return None
+
 
 def _validate(body: Any) -> tuple[list[dict[str, str]], int | None, float | None, bool]:
     """(messages, max_tokens, temperature, stream) from a request body, or BrainError naming the bad field."""
@@ -38,7 +55,10 @@ def _validate(body: Any) -> tuple[list[dict[str, str]], int | None, float | None
     t = body.get("temperature")
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 2):
         raise BrainError("'temperature' must be a number in [0, 2]")
-    return out, mt, (float(t) if t is not None else None), bool(body.get("stream", False))
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BrainError("'stream' must be true or false")
+    return out, mt, (float(t) if t is not None else None), stream
 
 
 def make_handler(backend: Any, model_name: str) -> type[BaseHTTPRequestHandler]:
@@ -77,10 +97,28 @@ def make_handler(backend: Any, model_name: str) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 n = int(self.headers.get("Content-Length", "0"))
+            except ValueError:
+                self._error(400, "Content-Length must be a whole number of bytes")
+                return
+            if not 0 <= n <= MAX_BODY_BYTES:
+                self.close_connection = True
+                left = n if MAX_BODY_BYTES < n <= 16 * MAX_BODY_BYTES else 0  # drained: the client reads the answer
+                while left > 0:
+                    chunk = self.rfile.read(min(65536, left))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                self._error(413 if n > 0 else 400, f"Content-Length must be in [0, {MAX_BODY_BYTES}], got {n}")
+                return
+            try:
                 body = json.loads(self.rfile.read(n) or b"null")
                 msgs, mt, temp, stream = _validate(body)
-            except (ValueError, BrainError) as exc:
-                self._error(400, str(exc))
+                too_long = _prompt_too_long(backend, msgs, mt)
+            except (ValueError, RecursionError, BrainError) as exc:
+                self._error(400, str(exc) if not isinstance(exc, RecursionError) else "JSON nested too deeply")
+                return
+            if too_long:
+                self._error(400, too_long)
                 return
             cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
             try:
@@ -96,6 +134,13 @@ def make_handler(backend: Any, model_name: str) -> type[BaseHTTPRequestHandler]:
                 self._error(500, str(exc))
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client went away; nothing to answer
+            except Exception as exc:  # noqa: BLE001 - one failed generation must not drop the connection unanswered
+                self.close_connection = True
+                if not stream:  # a stream has already sent its 200: closing it is the answer
+                    try:
+                        self._error(500, f"generation failed: {type(exc).__name__}: {exc}")
+                    except OSError:
+                        pass
 
         def _chunk(self, cid: str, created: int, delta: dict[str, str], finish: str | None) -> None:
             obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_name,
