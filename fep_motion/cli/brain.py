@@ -1,4 +1,4 @@
-"""`fep-motion brain ask|chat|serve|data|train|eval`: the LLM brain from the terminal (issue 9).
+"""`fep-motion brain ask|chat|serve|data|train|eval`: the LLM brain from the terminal.
 
 `ask` and `chat` talk to the embedded model (default, offline) or any OpenAI-compatible server (`--backend openai
 --base-url URL --model NAME`); `serve` puts the embedded model behind the same API on 127.0.0.1.

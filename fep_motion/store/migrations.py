@@ -227,7 +227,7 @@ def _experiments(conn: sqlite3.Connection) -> None:
 
 @migration(3, "brain_turns")
 def _brain_turns(conn: sqlite3.Connection) -> None:
-    """One row per conversational turn of a session (issue 9 item 6): the participant's utterance, the perception
+    """One row per conversational turn of a session: the participant's utterance, the perception
     summary sent with it, the brain's reply + intent (or the fallback and its error), and the shift of the agent's
     habits E / preferences C that the intent applied (at full strength; it then fades with the steering half-life)."""
     run_script(

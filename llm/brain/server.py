@@ -17,7 +17,7 @@ from llm.brain.errors import BrainError
 MAX_BODY_BYTES = 1 << 20  # a chat request is a few KB; anything near this is an error, not a prompt
 
 
-def _prompt_too_long(backend: Any, msgs: list[dict[str, str]], max_tokens: int | None) -> str | None:
+def _prompt_too_long(backend: Any, msgs: list[dict[str, str]]) -> str | None:
     """Why the prompt cannot fit the model's context window, or None (backends without a tokenizer: None)."""
     tok, model, prompt = getattr(backend, "tokenizer", None), getattr(backend, "model", None), \
         getattr(backend, "prompt", None)
@@ -25,10 +25,8 @@ def _prompt_too_long(backend: Any, msgs: list[dict[str, str]], max_tokens: int |
     if tok is None or prompt is None or not isinstance(ctx, int):
         return None
     n = len(tok.encode(prompt(msgs)))
-    want = max_tokens or getattr(backend, "max_tokens", 0) or 0
-    if n + want > ctx:
-        return (f"the prompt is {n} tokens and {want} more are asked for, past the model's context of {ctx} tokens; "
-                "shorten the messages")
+    if n > ctx:
+        return f"the prompt is {n} tokens, past the model's context of {ctx} tokens; shorten the messages"
     return None
 
 
@@ -113,7 +111,7 @@ def make_handler(backend: Any, model_name: str) -> type[BaseHTTPRequestHandler]:
             try:
                 body = json.loads(self.rfile.read(n) or b"null")
                 msgs, mt, temp, stream = _validate(body)
-                too_long = _prompt_too_long(backend, msgs, mt)
+                too_long = _prompt_too_long(backend, msgs)
             except (ValueError, RecursionError, BrainError) as exc:
                 self._error(400, str(exc) if not isinstance(exc, RecursionError) else "JSON nested too deeply")
                 return
