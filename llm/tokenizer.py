@@ -112,8 +112,8 @@ def train_on_corpus(corpus_cfg: object, vocab_size: int = 4096) -> ChatTokenizer
     """Train on the chat-rendered training split that `corpus_cfg` (a CorpusConfig) generates."""
     from llm.data.corpus import generate_train
 
-    texts = (render_chat([{"role": "system", "content": e.system}, {"role": "user", "content": e.user},
-                          {"role": "assistant", "content": e.answer}], False) for e in generate_train(corpus_cfg))
+    texts = (render_chat(e.messages() + [{"role": "assistant", "content": e.answer}], False)
+             for e in generate_train(corpus_cfg))
     return train(texts, vocab_size=vocab_size)
 
 

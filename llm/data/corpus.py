@@ -19,14 +19,38 @@ HELDOUT_SEED_OFFSET = 1_000_003
 
 
 def generate_train(cfg: CorpusConfig) -> list[Example]:
-    """Training examples, task by task, difficulty drawn by `difficulty_weights`, shuffled with the seed."""
+    """Training examples, task by task, difficulty drawn by `difficulty_weights`, plus the dialogue and persona
+    examples `cfg.dialogue` asks for (training conversations only), shuffled with the seed."""
     out: list[Example] = []
     for i, (name, n) in enumerate(sorted(cfg.train.items())):
         rng = random.Random(cfg.seed * 7919 + i)
         for _ in range(n):
             d = rng.choices(DIFFICULTIES, weights=cfg.difficulty_weights)[0]
             out.append(TASKS[name].generate(rng, d))
+    out += dialogue_examples(cfg)
     random.Random(cfg.seed).shuffle(out)
+    return out
+
+
+def dialogue_examples(cfg: CorpusConfig) -> list[Example]:
+    """Chat examples from the training conversations of the real dialogue corpus, and persona questions."""
+    dc = cfg.dialogue
+    out: list[Example] = []
+    if dc.conversations != 0:
+        from llm.data import dialogue
+
+        train, _ = dialogue.split(dialogue.load_conversations(), dc.heldout_percent)
+        if dc.conversations is not None:
+            train = train[:dc.conversations]
+        examples = dialogue.build_examples(train, seed=cfg.seed, history_pairs=dc.history_pairs,
+                                           history_share=dc.history_share, trailing_share=dc.trailing_share)
+        # rare intents (sad news, goodbyes, greetings, opinions) repeated so the tag is learned for them too
+        out += [e for e in examples for _ in range(dc.oversample.get(e.meta["intent"], 1))]
+    if dc.persona:
+        from llm.data import persona
+
+        rng = random.Random(cfg.seed * 7919 + 99)
+        out += [persona.generate(rng) for _ in range(dc.persona)]
     return out
 
 

@@ -17,15 +17,27 @@ class Example:
     user: str
     answer: str
     meta: dict[str, Any] = field(default_factory=dict)
+    history: tuple[tuple[str, str], ...] = ()   # earlier (user message, assistant text) pairs, oldest first
+
+    def messages(self) -> list[dict[str, str]]:
+        """The prompt as chat messages: system, the history, then this turn's user message."""
+        msgs = [{"role": "system", "content": self.system}]
+        for u, a in self.history:
+            msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+        return msgs + [{"role": "user", "content": self.user}]
 
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "difficulty": self.difficulty, "system": self.system, "user": self.user,
-                "answer": self.answer, "meta": self.meta}
+        d = {"task": self.task, "difficulty": self.difficulty, "system": self.system, "user": self.user,
+             "answer": self.answer, "meta": self.meta}
+        if self.history:
+            d["history"] = [list(h) for h in self.history]
+        return d
 
     @staticmethod
     def from_json(obj: dict[str, Any]) -> Example:
         return Example(task=str(obj["task"]), difficulty=int(obj["difficulty"]), system=str(obj["system"]),
-                       user=str(obj["user"]), answer=str(obj["answer"]), meta=dict(obj.get("meta", {})))
+                       user=str(obj["user"]), answer=str(obj["answer"]), meta=dict(obj.get("meta", {})),
+                       history=tuple((str(u), str(a)) for u, a in obj.get("history", [])))
 
 
 @dataclass(frozen=True)
