@@ -38,8 +38,10 @@ class TrainConfig:
 
     preset: str = "small"
     intermediate_size: int | None = None   # override the preset's expert width (size budget)
+    model: dict[str, Any] = field(default_factory=dict)  # other ModelConfig overrides (hidden_size, heads, ...)
     vocab_size: int = 4096                 # tokenizer target; the model's vocab is the trained size rounded up to 64
     tokenizer_dir: str | None = None       # reuse this tokenizer.json instead of training one on the corpus
+    init_from: str | None = None           # start from this checkpoint's weights (a second training stage)
     steps: int = 2000
     time_budget_s: float | None = None     # if set: time 20 steps, then fit `steps` into the budget
     batch_size: int = 128
@@ -83,9 +85,18 @@ class TrainConfig:
         if self.intermediate_size is not None and (not isinstance(self.intermediate_size, int)
                                                    or self.intermediate_size < 1):
             raise BrainError(f"{where}: intermediate_size: must be a positive whole number or null")
+        if not isinstance(self.model, dict):
+            raise BrainError(f"{where}: model: must be a mapping of ModelConfig fields")
+        from llm.config import ModelConfig
+        known = {f.name for f in dataclasses.fields(ModelConfig)}
+        bad = sorted(set(self.model) - known)
+        if bad:
+            raise BrainError(f"{where}: model.{bad[0]}: not a ModelConfig field")
         if self.time_budget_s is not None and (not isinstance(self.time_budget_s, (int, float))
                                                or self.time_budget_s <= 0):
             raise BrainError(f"{where}: time_budget_s: must be a positive number of seconds or null")
+        if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
+            raise BrainError(f"{where}: init_from: {self.init_from}/config.json not found; point it at a checkpoint")
         if self.tokenizer_dir is not None and not (Path(self.tokenizer_dir) / "tokenizer.json").is_file():
             raise BrainError(f"{where}: tokenizer_dir: {self.tokenizer_dir}/tokenizer.json not found; "
                              "point it at a directory holding one, or null to train a tokenizer")
@@ -117,8 +128,9 @@ class TrainConfig:
             raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
         if not isinstance(raw, dict):
             raise BrainError(f"{p}: top level must be a mapping of train fields")
-        if isinstance(raw.get("tokenizer_dir"), str) and not Path(raw["tokenizer_dir"]).is_absolute():
-            raw["tokenizer_dir"] = str((p.parent / raw["tokenizer_dir"]).resolve())  # relative to the YAML file
+        for key in ("tokenizer_dir", "init_from"):   # relative to the YAML file
+            if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
+                raw[key] = str((p.parent / raw[key]).resolve())
         return TrainConfig.from_dict(raw, where=str(p))
 
 
@@ -132,8 +144,8 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 def messages_of(ex: Example) -> list[dict[str, str]]:
-    """The prompt messages of an example (system + user)."""
-    return [{"role": "system", "content": ex.system}, {"role": "user", "content": ex.user}]
+    """The prompt messages of an example (system, any history, user)."""
+    return ex.messages()
 
 
 def encode_example(tok: Any, ex: Example, max_len: int) -> tuple[list[int], list[int]]:
@@ -175,6 +187,7 @@ def model_config(cfg: TrainConfig, tok: Any) -> Any:
     kw["vocab_size"] = ((tok.vocab_size + 63) // 64) * 64
     if cfg.intermediate_size is not None:
         kw["intermediate_size"] = cfg.intermediate_size
+    kw.update(cfg.model)
     kw.update(eos_token_id=tok.eos_id, pad_token_id=tok.pad_id, bos_token_id=None)
     return ModelConfig(**kw)
 
@@ -186,24 +199,26 @@ def _epoch_perm(n: int, seed: int, epoch: int) -> tuple[int, ...]:
     return tuple(perm)
 
 
-def batch_indices(step: int, n: int, batch_size: int, seed: int) -> list[int]:
-    """Example indices of `step`: epochs are seeded permutations, so a resumed run sees the same batches."""
-    per_epoch = max(1, n // batch_size)
-    epoch, k = divmod(step, per_epoch)
-    return list(_epoch_perm(n, seed, epoch)[k * batch_size:(k + 1) * batch_size])
-
-
 def encode_all(tok: Any, examples: Sequence[Example], max_len: int) -> tuple[Any, Any, Any]:
     """All examples at once (Rust batch encoding): right-padded ids [N, L], next-token targets [N, L] with -100
-    where no loss is taken, and lengths [N]. Same tokens as `encode_example`, row by row."""
+    where no loss is taken, and lengths [N]. Same tokens as `encode_example`, row by row; a row longer than
+    `max_len` loses its history first (the turn it answers stays), and only then the answer's tail."""
     import torch
 
-    prompts = tok.tok.encode_batch([render_prompt(ex) for ex in examples], add_special_tokens=False)
+    prompts = [list(e.ids) for e in tok.tok.encode_batch([render_prompt(ex) for ex in examples],
+                                                         add_special_tokens=False)]
     answers = tok.tok.encode_batch([ex.answer for ex in examples], add_special_tokens=False)
+    too_long = [i for i, (p, a) in enumerate(zip(prompts, answers))
+                if examples[i].history and len(p) + len(a.ids) + 1 > max_len]
+    if too_long:
+        bare = tok.tok.encode_batch([render_prompt(dataclasses.replace(examples[i], history=()))
+                                     for i in too_long], add_special_tokens=False)
+        for i, e in zip(too_long, bare):
+            prompts[i] = list(e.ids)
     rows = []
     for p, a in zip(prompts, answers):
-        ids = (list(p.ids) + list(a.ids) + [tok.eos_id])[:max_len]
-        rows.append((ids, len(p.ids)))
+        ids = (p + list(a.ids) + [tok.eos_id])[:max_len]
+        rows.append((ids, len(p)))
     L = max(len(ids) for ids, _ in rows)
     ids_t = torch.full((len(rows), L), tok.pad_id, dtype=torch.long)
     tgt_t = torch.full((len(rows), L), -100, dtype=torch.long)
@@ -216,6 +231,37 @@ def encode_all(tok: Any, examples: Sequence[Example], max_len: int) -> tuple[Any
         tgt_t[b, start:len(ids) - 1] = x[start + 1:]
         lengths[b] = len(ids)
     return ids_t, tgt_t, lengths
+
+
+@dataclass
+class BatchPlan:
+    """Example indices per step with little padding: each epoch is a seeded permutation cut into groups of
+    `group` batches; a group is sorted by length and cut into batches, and the epoch's batches are shuffled.
+    Deterministic in (step, seed), so a resumed run sees the same batches."""
+
+    lengths: Sequence[int]
+    batch_size: int
+    seed: int
+    group: int = 64
+    _epoch: int = -1
+    _batches: list[list[int]] = field(default_factory=list)
+
+    @property
+    def per_epoch(self) -> int:
+        return max(1, len(self.lengths) // self.batch_size)
+
+    def indices(self, step: int) -> list[int]:
+        epoch, k = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            perm = _epoch_perm(len(self.lengths), self.seed, epoch)[:self.per_epoch * self.batch_size]
+            span = self.group * self.batch_size
+            batches: list[list[int]] = []
+            for g in range(0, len(perm), span):
+                chunk = sorted(perm[g:g + span], key=lambda i: self.lengths[i])
+                batches += [chunk[j:j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+            random.Random(self.seed * 31 + epoch).shuffle(batches)
+            self._epoch, self._batches = epoch, batches
+        return self._batches[k]
 
 
 def render_prompt(ex: Example) -> str:
@@ -377,6 +423,12 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
     mcfg = model_config(cfg, tok)
     model = MiniMaxForCausalLM(mcfg)
     model.init_weights(cfg.seed)
+    if cfg.init_from is not None and not (resume and (out / STATE_FILE).exists()):
+        start = checkpoint.load(cfg.init_from, dtype=torch.float32)
+        if start.config.vocab_size != mcfg.vocab_size or start.config.hidden_size != mcfg.hidden_size:
+            raise BrainError(f"init_from: {cfg.init_from} has another shape than this run's model "
+                             "(vocab_size/hidden_size); use the same preset, model and tokenizer")
+        model.load_state_dict(start.state_dict())
     model.to(device)
     autocast = cfg.bf16 and device.startswith("cuda")
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
@@ -395,6 +447,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
             raise BrainError(f"{out / STATE_FILE}: cannot resume ({str(exc).splitlines()[0][:100]}); "
                              "delete it to start over") from None
     all_ids, all_tgt, lengths = encode_all(tok, train, cfg.max_len)
+    plan = BatchPlan(lengths.tolist(), cfg.batch_size, cfg.seed)
     loss_path = out / LOSS_FILE
     new_log = not loss_path.exists() or step == 0
     log = loss_path.open("w" if new_log else "a", newline="")
@@ -432,7 +485,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
         lr = lr_at(step, total, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = torch.tensor(batch_indices(step, len(train), cfg.batch_size, cfg.seed))
+        idx = torch.tensor(plan.indices(step))
         width = int(lengths[idx].max())
         ids, tgt = all_ids[idx, :width], all_tgt[idx, :width]
         ids, tgt = ids.to(device, non_blocking=True), tgt.to(device, non_blocking=True)
