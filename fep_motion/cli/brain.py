@@ -173,6 +173,25 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+MALLOC_ARENAS = 2
+
+
+def _bound_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas: the server runs each request on a new thread, and with the default (8 per core)
+    every arena grew its own heap to a generation's working set (measured with bench/brain_load.py: +170 MB over
+    60 s of 16 clients, flat with 2 arenas at the same throughput). No-op where libc has no mallopt."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "mallopt"):
+            libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+    except OSError:
+        pass
+
+
 def _serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -185,6 +204,7 @@ def _serve(args: argparse.Namespace) -> int:
         argv = ["--model", str(args.checkpoint or DEFAULT_CHECKPOINT), "--host", args.host, "--port", str(args.port),
                 "--served-model-name", args.model_name, "--tensor-parallel-size", str(args.tensor_parallel_size)]
         return vllm_main(argv + (["--venv", args.venv] if args.venv else []))
+    _bound_malloc_arenas()
     backend = EmbeddedBackend(checkpoint=Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT,
                               threads=args.threads)
     backend.load()  # fail now (exit 2) on a missing checkpoint, not at the first request

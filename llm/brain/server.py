@@ -171,8 +171,11 @@ def make_handler(backend: Any, model_name: str) -> type[BaseHTTPRequestHandler]:
 def make_server(backend: Any, host: str = "127.0.0.1", port: int = 8000,
                 model_name: str = "fep-brain-small") -> ThreadingHTTPServer:
     """A bound (not yet serving) server; port 0 picks a free port (read it from server.server_address)."""
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # listen backlog: the default 5 overflowed (connection resets) with 16 clients
+
     try:
-        srv = ThreadingHTTPServer((host, port), make_handler(backend, model_name))
+        srv = Server((host, port), make_handler(backend, model_name))
     except OSError as exc:
         raise BrainError(f"{host}:{port}: cannot listen ({exc.strerror or exc}); pick another --port") from None
     srv.daemon_threads = True
