@@ -109,12 +109,15 @@ class GenerationConfig:
     think_open: str = "<think>"
     think_close: str = "</think>"
     seed: int | None = 0
+    no_repeat_ngram: int = 0          # > 0: never generate an n-gram of this size twice in one reply (0 = off)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise LLMError(f"generation field 'max_new_tokens' must be >= 1, got {self.max_new_tokens}")
         if not self.temperature >= 0:
             raise LLMError(f"generation field 'temperature' must be >= 0, got {self.temperature}")
+        if self.no_repeat_ngram < 0:
+            raise LLMError(f"generation field 'no_repeat_ngram' must be >= 0 (0 = off), got {self.no_repeat_ngram}")
         if self.top_k < 0:
             raise LLMError(f"generation field 'top_k' must be >= 0 (0 = off), got {self.top_k}")
         if not 0 < self.top_p <= 1:
@@ -157,6 +160,17 @@ def nucleus_mask(logits: Tensor, top_p: float) -> Tensor:
         k = min(V, 16 * k)
     keep = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, idx, before < top_p)
     return logits.masked_fill(~keep, float("-inf"))
+
+
+def repeated_ngram_tokens(ids: Sequence[int], n: int) -> list[int]:
+    """Tokens that would complete an n-gram already in `ids` (the n−1 tokens before each earlier occurrence equal
+    the last n−1 of `ids`): banning them keeps a greedy small model out of loops ("the cold and the cold")."""
+    if n < 1 or len(ids) < n - 1:
+        return []
+    if n == 1:
+        return list(set(ids))
+    prefix = tuple(ids[len(ids) - n + 1:])
+    return sorted({ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i:i + n - 1]) == prefix})
 
 
 def sample_next(logits: Tensor, cfg: GenerationConfig, generator: torch.Generator | None) -> Tensor:
@@ -225,7 +239,13 @@ def _steps(model: MiniMaxForCausalLM, tokenizer: TextTokenizer, prompts: Sequenc
     with torch.inference_mode():
         logits = model(ids, attention_mask=None if bool(mask.all()) else mask, cache=cache, last_only=True).logits
         while active:
-            nxt = sample_next(logits[:, -1].cpu(), cfg, gen if cfg.temperature > 0 else None).tolist()
+            last = logits[:, -1].cpu()
+            if cfg.no_repeat_ngram:
+                for r, i in enumerate(active):
+                    banned = repeated_ngram_tokens(rows[i].ids, cfg.no_repeat_ngram)
+                    if banned:
+                        last[r, banned] = float("-inf")
+            nxt = sample_next(last, cfg, gen if cfg.temperature > 0 else None).tolist()
             for r, i in enumerate(active):
                 row = rows[i]
                 was_forced = bool(row.forced)

@@ -161,3 +161,25 @@ def test_nucleus_mask_equals_full_sort_reference(seed, V, p, spread):
     got = nucleus_mask(logits, p)
     assert torch.equal(torch.isinf(got), torch.isinf(ref))
     assert torch.equal(got[~torch.isinf(got)], logits[~torch.isinf(ref)])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 4), max_size=14), st.integers(1, 4))
+def test_repeated_ngram_tokens_are_exactly_the_completions_of_a_seen_ngram(ids, n):
+    from llm.generate import repeated_ngram_tokens
+
+    seen = {tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)}
+    for t in range(5):
+        would_repeat = len(ids) >= n - 1 and tuple((ids + [t])[len(ids) + 1 - n:]) in seen
+        assert (t in repeated_ngram_tokens(ids, n)) == would_repeat
+
+
+def test_no_repeat_ngram_keeps_a_looping_greedy_model_out_of_loops(model):
+    loops = generate(model, TOK, "abcabc", GenerationConfig(max_new_tokens=40, **GREEDY))[0].token_ids
+    grams = [tuple(loops[i:i + 3]) for i in range(len(loops) - 2)]
+    assert len(set(grams)) < len(grams)          # this random model repeats itself when left alone
+    out = generate(model, TOK, "abcabc", GenerationConfig(max_new_tokens=40, no_repeat_ngram=3, **GREEDY))[0]
+    grams = [tuple(out.token_ids[i:i + 3]) for i in range(len(out.token_ids) - 2)]
+    assert len(set(grams)) == len(grams)
+    with pytest.raises(LLMError, match="no_repeat_ngram"):
+        GenerationConfig(no_repeat_ngram=-1)

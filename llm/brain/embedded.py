@@ -27,6 +27,7 @@ class EmbeddedBackend:
     thinking_budget: int | None = 64
     device: str = "cpu"
     threads: int | None = None
+    no_repeat_ngram: int = 3                # replies never repeat a 3-gram (a small greedy model loops otherwise)
     name: str = "embedded"
     _model: Any = field(default=None, init=False, repr=False)
     _tok: Any = field(default=None, init=False, repr=False)
@@ -72,7 +73,7 @@ class EmbeddedBackend:
         return GenerationConfig(max_new_tokens=max_tokens or self.max_tokens, temperature=t,
                                 top_p=0.95 if t > 0 else 1.0,
                                 stop=STOP, eos_token_id=self.tokenizer.eos_id,
-                                thinking_budget=self.thinking_budget, seed=0)
+                                thinking_budget=self.thinking_budget, seed=0, no_repeat_ngram=self.no_repeat_ngram)
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
         from llm.tokenizer import render_chat
