@@ -2,10 +2,11 @@
 shipped checkpoint and tokenizer, what `fep-motion brain ask` runs) beside transformers' MiniMaxForCausalLM
 `generate()` on the same weights and the same chat prompt, measured in the same run, alternating, medians.
 
-Also the end-to-end `Brain.ask` latency (prompt build, generation to <|im_end|>, intent parsing).
-Target (DESIGN §7): decode >= 3x transformers, first token <= 300 ms.
+The prompt is a chat turn with two earlier exchanges cut to `--prompt-tokens` (128) tokens. Also the end-to-end
+`Brain.ask` latency (prompt build, generation to <|im_end|>, intent parsing).
+Targets on the 2-core machine: decode >= 150 tokens/s and first token <= 150 ms for the 128-token prompt.
 
-    .venv/bin/python bench/brain_cpu.py [--checkpoint DIR] [--new 64] [--repeats 5] [--threads 2]
+    .venv/bin/python bench/brain_cpu.py [--checkpoint DIR] [--new 64] [--repeats 5] [--threads 2] [--prompt-tokens 128]
 """
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ sys.path.insert(0, str(_ROOT))
 import torch
 
 UTTERANCE = "Hi! I just came back from a trip to Kyoto."
+HISTORY = (("Perception: none\nUser: hey, how's your evening going?", "<intent>greet</intent> Hi! Pretty good, how about you?"),
+           ("Perception: none\nUser: not bad, a bit tired after a long week at the office to be honest",
+            "<intent>encourage</intent> Oh no, I hope you get some rest this weekend."))
+LONG_UTTERANCE = ("well the thing is that my sister and I finally booked the trip we had been talking about for "
+                  "years, two weeks in the mountains up north with a tent, a stove and far too many books, and I "
+                  "keep wondering whether we packed the right boots and whether the weather will hold up for us")
+
+
+def prompt_of(tokenizer, n_tokens: int) -> str:
+    """The longest chat prompt (two earlier exchanges + a cut LONG_UTTERANCE) with at most n_tokens tokens."""
+    from llm.brain.prompt import build_messages
+    from llm.tokenizer import render_chat
+
+    words = LONG_UTTERANCE.split()
+    best = render_chat(build_messages(" ".join(words[:1]), history=HISTORY), add_generation_prompt=True)
+    for k in range(1, len(words) + 1):
+        p = render_chat(build_messages(" ".join(words[:k]), history=HISTORY), add_generation_prompt=True)
+        if len(tokenizer.encode(p)) > n_tokens:
+            break
+        best = p
+    return best
 
 
 def ours_once(backend, prompt: str, new: int) -> tuple[float, float, int]:
@@ -69,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new", type=int, default=64, help="generated tokens per decode measurement")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--prompt-tokens", type=int, default=128, help="prompt length for first token and decode")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
@@ -81,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.set_verbosity_error()
     from llm.brain.brain import Brain
     from llm.brain.config import BrainConfig
-    from llm.brain.prompt import build_messages
     from llm.errors import LLMError
-    from llm.tokenizer import render_chat
 
     backend = EmbeddedBackend(checkpoint=Path(a.checkpoint))
     try:
@@ -92,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/brain_cpu.py: error: {exc}", file=sys.stderr)
         return 2
     hf = AutoModelForCausalLM.from_pretrained(a.checkpoint, dtype=torch.float32).eval()
-    prompt = render_chat(build_messages(UTTERANCE), add_generation_prompt=True)
+    prompt = prompt_of(backend.tokenizer, a.prompt_tokens)
     ids = torch.tensor([backend.tokenizer.encode(prompt)])
     # parity on this prompt: same greedy tokens from both implementations
     with torch.inference_mode():
@@ -127,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'ours: llm.generate (brain path)':<38}{med(ours_first) * 1e3:>16.1f}{med(ours_rate):>14.1f}")
     print(f"{'transformers generate(), same weights':<38}{med(hf_first) * 1e3:>16.1f}{med(hf_rate):>14.1f}")
     ratio = med(ours_rate) / med(hf_rate)
-    print(f"ratio decode ours/transformers: {ratio:.2f}x (target >= 3x); first token ours {med(ours_first) * 1e3:.0f} ms "
-          f"(target <= 300 ms)")
+    print(f"ratio decode ours/transformers: {ratio:.2f}x; first-token ratio transformers/ours "
+          f"{med(hf_first) / med(ours_first):.2f}x")
+    print(f"targets: decode {med(ours_rate):.0f} tok/s (>= 150: {'met' if med(ours_rate) >= 150 else 'MISSED'}); "
+          f"first token {med(ours_first) * 1e3:.0f} ms for {ids.shape[1]} prompt tokens "
+          f"(<= 150 ms: {'met' if med(ours_first) <= 0.150 else 'MISSED'})")
     print(f"Brain.ask end to end (reply {r.reply!r}, intent {r.intent}): median {med(asks) * 1e3:.0f} ms")
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from llm.brain.dialogue_eval import (evaluate_dialogue, intent_accuracy, load_intent_set, ranking_items,
-                                     recall_at_1)
+from llm.brain.dialogue_eval import (
+    evaluate_dialogue,
+    intent_accuracy,
+    load_intent_set,
+    ranking_items,
+    recall_at_1,
+)
 from llm.brain.errors import BrainError
 from llm.brain.score import prompts_for, reply_logprob
 from llm.config import preset
@@ -69,7 +73,7 @@ def test_consecutive_messages_of_one_speaker_become_one_turn() -> None:
 def test_heldout_split_is_fixed_by_id_and_never_trained_on(conversations) -> None:
     train, held = dialogue.split(conversations, 5.0)
     assert 0.03 < len(held) / len(conversations) < 0.07
-    again_train, again_held = dialogue.split(list(reversed(conversations)), 5.0)
+    _, again_held = dialogue.split(list(reversed(conversations)), 5.0)
     assert {c.id for c in held} == {c.id for c in again_held}
     held_ids = {c.id for c in held}
     examples = dialogue.build_examples(train[:200], seed=1)

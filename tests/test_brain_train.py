@@ -116,8 +116,10 @@ def test_config_errors_name_the_field(raw: dict, field: str) -> None:
 
 
 def test_shipped_training_config_is_valid() -> None:
-    cfg = TrainConfig.load(Path(__file__).parents[1] / "llm" / "brain" / "train_small.yaml")
-    assert cfg.beta2 == 0.95 and cfg.bf16 and cfg.preset == "small" and cfg.time_budget_s is not None
+    for name in ("train_brain.yaml", "train_brain_stage2.yaml", "train_brain_stage3.yaml"):
+        cfg = TrainConfig.load(Path(__file__).parents[1] / "llm" / "brain" / name)
+        assert cfg.beta2 == 0.95 and cfg.bf16 and cfg.preset == "small" and cfg.time_budget_s is not None
+        assert cfg.corpus.dialogue.conversations is None and cfg.model["hidden_size"] == 384
 
 
 def test_router_balance_loss_is_one_when_uniform_and_grows_when_collapsed() -> None:

@@ -57,16 +57,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--threads", type=int, default=None, help="CPU threads for generation")
     s.set_defaults(func=_serve)
 
-    d = sub.add_parser("data", help="build the synthetic corpus (train.jsonl + heldout.jsonl)")
+    d = sub.add_parser("data", help="build the training corpus, synthetic and dialogue (train.jsonl + heldout.jsonl)")
     d.add_argument("--out", required=True, help="output directory")
     d.add_argument("--config", default=None, help="corpus YAML (CorpusConfig fields)")
     d.set_defaults(func=_data)
 
     t = sub.add_parser("train", help="train the brain (corpus, tokenizer, model, held-out metrics)",
                        description="Train into --out; resumable. CPU works with a micro config; the shipped model "
-                                   "was trained on one H100 with llm/brain/train_small.yaml.")
+                                   "was trained on one H200 with llm/brain/train_brain*.yaml (three stages).")
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--config", default=None, help="train YAML (default llm/brain/train_small.yaml)")
+    t.add_argument("--config", default=None, help="train YAML (default llm/brain/train_brain.yaml)")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
     t.set_defaults(func=_train)
@@ -235,7 +235,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from llm import train
 
-    path = args.config or str(Path(train.__file__).parent / "brain" / "train_small.yaml")
+    path = args.config or str(Path(train.__file__).parent / "brain" / "train_brain.yaml")
     m = train.run(train.TrainConfig.load(path), args.out, args.device, args.resume)
     print(json.dumps(m["summary"]))
     return 0

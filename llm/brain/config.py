@@ -26,7 +26,7 @@ class BrainConfig:
     timeout_s: float = 10.0                # a reply slower than this becomes the fallback
     temperature: float = 0.0
     max_tokens: int = 96
-    history_turns: int = 0                 # earlier turns sent along (the embedded model is trained on single turns)
+    history_turns: int = 2                 # earlier exchanges sent along (the embedded model is trained with up to 2)
     fallback_intent: str = "listen"
     fallback_reply: str = "Mm-hm."
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("tokenizer_dir", "init_from"):
             if isinstance(cfg.get(key), str) and not Path(cfg[key]).is_absolute():
                 cfg[key] = str((base_path.parent / cfg[key]).resolve())
-        cfg["model"] = {**cfg.get("model", {}), **(overrides or {})}
+        cfg["model"] = dict(overrides or {})   # each candidate is its own size: the base YAML's is ignored
         if a.budget:
             cfg["time_budget_s"] = a.budget
         (run / "train.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED=1
 OUT=${OUT:-out/device}
 CONFIG=${CONFIG:-llm/brain/train_brain.yaml}
 CANDIDATES=${CANDIDATES:-llm/brain/size_candidates.yaml}
-BASELINE=${BASELINE:-llm/models/brain-small}
+BASELINE=${BASELINE-llm/models/brain-small}   # BASELINE= (empty) scores no baseline
 BUDGET=${BUDGET:-360}
 WHEELS=${WHEELS:-.devwork}
 RUN=${RUN:-/tmp/brain-search}
