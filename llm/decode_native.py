@@ -30,15 +30,39 @@ SOURCE = r"""
 
 typedef float v16 __attribute__((vector_size(64)));
 
+
+static inline v16 ld(const float *p) { v16 v; memcpy(&v, p, 64); return v; }
+static inline float hsum(v16 v) { float s = 0.f; for (int i = 0; i < 16; i++) s += v[i]; return s; }
+
+/* Weight matrices are fp32, or (built with -DWBF16) bf16 widened to fp32 as they are read: a bf16 value is the top
+   half of an fp32 one, so widening is exact and the arithmetic is the fp32 kernel's; only the bytes halve. */
+#ifdef WBF16
+typedef unsigned short wt;
+typedef unsigned short u16x16 __attribute__((vector_size(32)));
+typedef unsigned int u32x16 __attribute__((vector_size(64)));
+static inline v16 ldw(const wt *p) {
+    u16x16 h; memcpy(&h, p, 32);
+    u32x16 u = __builtin_convertvector(h, u32x16) << 16;
+    v16 f; memcpy(&f, &u, 64); return f;
+}
+static inline float w1(const wt *p) { unsigned int u = (unsigned int)*p << 16; float f; memcpy(&f, &u, 4); return f; }
+#else
+typedef float wt;
+static inline v16 ldw(const wt *p) { return ld(p); }
+static inline float w1(const wt *p) { return *p; }
+#endif
+
 typedef struct {
-    const float *in_norm, *w_qkv, *w_gate, *attn_norm, *w_out, *decay, *post_norm, *router, *w13, *w2;
+    const float *in_norm;
+    const wt *w_qkv, *w_gate;
+    const float *attn_norm;
+    const wt *w_out;
+    const float *decay, *post_norm;
+    const wt *router, *w13, *w2;
     float *state;
     int H, D, hid, E, K, I, postnorm;
     float eps, attn_eps, attn_alpha, attn_beta, mlp_alpha, mlp_beta;
 } Layer;
-
-static inline v16 ld(const float *p) { v16 v; memcpy(&v, p, 64); return v; }
-static inline float hsum(v16 v) { float s = 0.f; for (int i = 0; i < 16; i++) s += v[i]; return s; }
 
 static float dot(const float *a, const float *b, int n) {
     v16 acc = {0};
@@ -49,29 +73,40 @@ static float dot(const float *a, const float *b, int n) {
     return s;
 }
 
+static float wdot(const wt *w, const float *x, int n) {
+    v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) acc += ldw(w + i) * ld(x + i);
+    float s = hsum(acc);
+    for (; i < n; i++) s += w1(w + i) * x[i];
+    return s;
+}
+
 /* y = W x, W [m, n] row-major (nn.Linear layout): four rows streamed at once, x stays in L1. Each block of four
-   rows first prefetches the block PREFETCH floats ahead: the weights come from DRAM every step, and this keeps
+   rows first prefetches the block PREFETCH weights ahead: the weights come from DRAM every step, and this keeps
    enough reads in flight to reach ~40 GB/s on one core (MKL's GEMV reaches ~25 GB/s here). */
 #define PREFETCH 2048
-static void gemv(const float *W, const float *x, float *y, int m, int n) {
+static void gemv(const wt *W, const float *x, float *y, int m, int n) {
     const char *end = (const char *)(W + (size_t)m * n);
     int j = 0;
     for (; j + 4 <= m; j += 4) {
-        const float *w0 = W + (size_t)j * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
-        const char *pf = (const char *)(w0 + PREFETCH), *pf_end = pf + 16 * (size_t)n;
+        const wt *r0 = W + (size_t)j * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+        const char *pf = (const char *)(r0 + PREFETCH), *pf_end = pf + 4 * sizeof(wt) * (size_t)n;
         if (pf_end > end) pf_end = end;
         for (; pf < pf_end; pf += 64) __builtin_prefetch(pf, 0, 0);
         v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
         int i = 0;
         for (; i + 16 <= n; i += 16) {
             v16 xv = ld(x + i);
-            a0 += ld(w0 + i) * xv; a1 += ld(w1 + i) * xv; a2 += ld(w2 + i) * xv; a3 += ld(w3 + i) * xv;
+            a0 += ldw(r0 + i) * xv; a1 += ldw(r1 + i) * xv; a2 += ldw(r2 + i) * xv; a3 += ldw(r3 + i) * xv;
         }
         float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-        for (; i < n; i++) { s0 += w0[i] * x[i]; s1 += w1[i] * x[i]; s2 += w2[i] * x[i]; s3 += w3[i] * x[i]; }
+        for (; i < n; i++) {
+            s0 += w1(r0 + i) * x[i]; s1 += w1(r1 + i) * x[i]; s2 += w1(r2 + i) * x[i]; s3 += w1(r3 + i) * x[i];
+        }
         y[j] = s0; y[j + 1] = s1; y[j + 2] = s2; y[j + 3] = s3;
     }
-    for (; j < m; j++) y[j] = dot(W + (size_t)j * n, x, n);
+    for (; j < m; j++) y[j] = wdot(W + (size_t)j * n, x, n);
 }
 
 /* RMSNorm (Zhang & Sennrich 2019, eq. 4): out = (x * w) * rsqrt(mean(x^2) + eps) */
@@ -156,7 +191,7 @@ void lightning_layers(float *x, const Layer *layers, int n, float *scratch) {
 }
 
 /* Final RMSNorm then the fp32 LM head (MiniMax-M1 §3.2): logits = W_lm norm(x). */
-void lm_head(const float *x, const float *norm, float eps, const float *W, float *logits, int hid, int V,
+void lm_head(const float *x, const float *norm, float eps, const wt *W, float *logits, int hid, int V,
              float *scratch) {
     rmsnorm(x, norm, scratch, hid, eps);
     gemv(W, scratch, logits, V, hid);
@@ -196,13 +231,17 @@ class NativeBuildError(RuntimeError):
     """The C kernels could not be compiled (no compiler, or it failed); the message says which and why."""
 
 
-def library_path() -> Path:
-    """The cached library for this source, these flags and this CPU."""
-    key = hashlib.sha256((SOURCE + " ".join(FLAGS) + _cpu_key()).encode()).hexdigest()[:16]
+def _flags(bf16: bool) -> tuple[str, ...]:
+    return FLAGS + (("-DWBF16",) if bf16 else ())
+
+
+def library_path(bf16: bool = False) -> Path:
+    """The cached library for this source, these flags (fp32 or bf16 weights) and this CPU."""
+    key = hashlib.sha256((SOURCE + " ".join(_flags(bf16)) + _cpu_key()).encode()).hexdigest()[:16]
     return cache_dir() / f"decode-{key}.so"
 
 
-def build(target: Path) -> Path:
+def build(target: Path, bf16: bool = False) -> Path:
     """Compile SOURCE into the shared library `target` (atomically replaced); raises NativeBuildError."""
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if compiler is None:
@@ -212,8 +251,8 @@ def build(target: Path) -> Path:
         src, out = Path(tmp) / "decode.c", Path(tmp) / "decode.so"
         src.write_text(SOURCE, encoding="utf-8")
         try:
-            subprocess.run([compiler, *FLAGS, "-o", str(out), str(src), "-lm"], check=True, capture_output=True,
-                           timeout=120)
+            subprocess.run([compiler, *_flags(bf16), "-o", str(out), str(src), "-lm"], check=True,
+                           capture_output=True, timeout=120)
         except subprocess.CalledProcessError as exc:
             err = exc.stderr.decode(errors="replace").strip().splitlines()
             raise NativeBuildError(f"{compiler} failed: {err[0] if err else f'exit {exc.returncode}'}") from None
@@ -223,20 +262,20 @@ def build(target: Path) -> Path:
     return target
 
 
-_LIB: ctypes.CDLL | None | bool = False  # False: not tried yet
+_LIBS: dict[bool, ctypes.CDLL | None] = {}  # by bf16 weights; absent: not tried yet
 
 
-def load() -> ctypes.CDLL | None:
-    """The compiled kernels (built on first use, then cached on disk), or None when unavailable or disabled."""
-    global _LIB
+def load(bf16: bool = False) -> ctypes.CDLL | None:
+    """The compiled kernels for fp32 (or bf16) weight matrices, built on first use and cached on disk; None when
+    unavailable or disabled."""
     if os.environ.get("FEP_MOTION_NATIVE_DECODE", "1") == "0":
         return None
-    if _LIB is not False:
-        return _LIB  # type: ignore[return-value]
-    _LIB = None
-    target = library_path()
+    if bf16 in _LIBS:
+        return _LIBS[bf16]
+    _LIBS[bf16] = None
+    target = library_path(bf16)
     try:
-        lib = ctypes.CDLL(str(target if target.is_file() else build(target)))
+        lib = ctypes.CDLL(str(target if target.is_file() else build(target, bf16)))
     except (OSError, NativeBuildError):
         return None
     vp = ctypes.c_void_p
@@ -245,5 +284,5 @@ def load() -> ctypes.CDLL | None:
     lib.lm_head.argtypes = [vp, vp, ctypes.c_float, vp, vp, ctypes.c_int, ctypes.c_int, vp]
     for f in (lib.lightning_layers, lib.ffn_block, lib.lm_head):
         f.restype = None
-    _LIB = lib
+    _LIBS[bf16] = lib
     return lib

@@ -12,6 +12,7 @@ Module names mirror the published tensor names except the stacked experts (llm.c
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +39,17 @@ class RMSNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         normed = F.rms_norm(x.float(), (x.shape[-1],), None, self.eps)  # one fused op; fp32 inside
         return self.weight * normed.to(x.dtype)
+
+
+def _bf16_exact(model: nn.Module) -> bool:
+    """True when every weight matrix the native decode kernels read is exactly representable in bf16."""
+    if os.environ.get("FEP_MOTION_NATIVE_BF16", "1") == "0":
+        return False
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2 and "embed" not in name and not torch.equal(p, p.to(torch.bfloat16).to(p.dtype)):
+                return False
+    return True
 
 
 @dataclass
@@ -440,7 +452,11 @@ class DecodePlan:
         self.scale = D ** -0.5  # softmax attention's 1/sqrt(d), as scaled_dot_product_attention
         self.has_softmax = model.model.has_softmax
         self.inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, self.rot, 2, dtype=torch.float32) / self.rot))
-        lib = decode_native.load() if native is not False and self.top_k <= decode_native.MAX_TOP_K else None
+        # weight matrices read as bf16 when every one of them is exactly a bf16 value (a model loaded from a bf16
+        # checkpoint): widening is exact, so the logits are the fp32 kernel's, from half the bytes
+        self.weight_dtype = torch.bfloat16 if _bf16_exact(model) else torch.float32
+        lib = (decode_native.load(self.weight_dtype == torch.bfloat16)
+               if native is not False and self.top_k <= decode_native.MAX_TOP_K else None)
         if native and lib is None:
             raise RuntimeError("native decode kernels unavailable (no C compiler, or FEP_MOTION_NATIVE_DECODE=0)")
         self.lib = lib
@@ -449,7 +465,8 @@ class DecodePlan:
             self.embed = model.model.embed_tokens.weight
             self.final_norm = model.model.norm.weight
             # fp32 LM head (MiniMax-M1 §3.2); the native kernel reads nn.Linear's layout as stored
-            self.lm_head = model.lm_head.weight.contiguous() if lib else model.lm_head.weight.t().contiguous()
+            self.lm_head = (model.lm_head.weight.to(self.weight_dtype).contiguous() if lib
+                            else model.lm_head.weight.t().contiguous())
             self.layers = [self._layer(layer) for layer in model.model.layers]
         # runs of consecutive lightning layers go to one native call; a softmax layer is its own segment
         self.segments: list[tuple[bool, int, int]] = []  # (lightning, first layer, count)
@@ -495,10 +512,11 @@ class DecodePlan:
         if native:
             from llm.decode_native import Layer
 
-            keep = [moe.gate.weight.contiguous(), moe.w13.contiguous(), moe.w2.contiguous()]
+            wd = self.weight_dtype
+            keep = [moe.gate.weight.to(wd).contiguous(), moe.w13.to(wd).contiguous(), moe.w2.to(wd).contiguous()]
             if layer.lightning:
-                keep += [attn.qkv_proj.weight.contiguous(), attn.output_gate.weight.contiguous(),
-                         attn.out_proj.weight.contiguous()]
+                keep += [attn.qkv_proj.weight.to(wd).contiguous(), attn.output_gate.weight.to(wd).contiguous(),
+                         attn.out_proj.weight.to(wd).contiguous()]
             lp.keep = keep
             ptr = [t.data_ptr() for t in keep] + [0, 0, 0]
             lp.native = Layer(

@@ -9,7 +9,7 @@ import torch
 from llm import decode_native
 from llm.config import preset
 from llm.generate import ByteTokenizer, GenerationConfig, generate
-from llm.model import DecodeState, MiniMaxForCausalLM
+from llm.model import DecodePlan, DecodeState, MiniMaxForCausalLM
 
 # Large init so every layer visibly shapes the logits; micro = lightning, softmax, lightning.
 CFG = dataclasses.replace(preset("micro"), initializer_range=0.3)
@@ -158,11 +158,11 @@ def test_greedy_generation_is_the_same_with_and_without_the_fast_path(backend):
 
 def test_native_kernels_fall_back_to_torch_without_a_working_compiler(tmp_path, monkeypatch):
     """No compiler, or one that fails: load() says None and decoding still works (torch backend), same logits."""
-    monkeypatch.setattr(decode_native, "_LIB", False)  # forget this process's loaded library
+    monkeypatch.setattr(decode_native, "_LIBS", {})  # forget this process's loaded libraries
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # and the cached build
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     assert decode_native.load() is None
-    monkeypatch.setattr(decode_native, "_LIB", False)
+    monkeypatch.setattr(decode_native, "_LIBS", {})
     monkeypatch.setenv("PATH", str(tmp_path))  # no compiler at all
     assert decode_native.load() is None
     model = _model(CFG)
@@ -173,3 +173,23 @@ def test_native_kernels_fall_back_to_torch_without_a_working_compiler(tmp_path, 
     assert cache.fast.plan.backend == "torch"
     torch.testing.assert_close(inc, full, atol=1e-4, rtol=1e-4)
     assert not list(tmp_path.glob("fep-motion/*.so"))
+
+
+def test_bf16_weights_take_the_bf16_kernels_with_the_fp32_kernels_logits():
+    """A model whose weight matrices are bf16 values (as loaded from a bf16 checkpoint) decodes from bf16 copies of
+    them: widening is exact, so the logits equal the fp32 kernels' and the full forward's."""
+    if decode_native.load(True) is None:
+        pytest.skip("no C compiler here")
+    model = _model(CFG)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2 and "embed" not in name:
+                p.copy_(p.to(torch.bfloat16).float())
+    ids = _ids(CFG, 9, 50)
+    with torch.inference_mode():
+        full = model(ids).logits
+        inc, cache = _decode(model, ids, 6)
+    assert cache.fast.plan.backend == "native" and cache.fast.plan.weight_dtype == torch.bfloat16
+    torch.testing.assert_close(inc, full, atol=1e-4, rtol=1e-4)
+    fp32 = _model(CFG)
+    assert DecodePlan(fp32).weight_dtype == torch.float32   # random fp32 weights keep the fp32 kernels
