@@ -2,7 +2,7 @@
 shipped checkpoint and tokenizer, what `fep-motion brain ask` runs) beside transformers' MiniMaxForCausalLM
 `generate()` on the same weights and the same chat prompt, measured in the same run, alternating, medians.
 
-The prompt is a chat turn with two earlier exchanges cut to `--prompt-tokens` (128) tokens. Also the end-to-end
+The prompt is a chat turn with one earlier exchange, its utterance cut to `--prompt-tokens` (128) tokens. Also the end-to-end
 `Brain.ask` latency (prompt build, generation to <|im_end|>, intent parsing).
 Targets on the 2-core machine: decode >= 150 tokens/s and first token <= 150 ms for the 128-token prompt.
 
@@ -23,16 +23,15 @@ sys.path.insert(0, str(_ROOT))
 import torch
 
 UTTERANCE = "Hi! I just came back from a trip to Kyoto."
-HISTORY = (("Perception: none\nUser: hey, how's your evening going?", "<intent>greet</intent> Hi! Pretty good, how about you?"),
-           ("Perception: none\nUser: not bad, a bit tired after a long week at the office to be honest",
-            "<intent>encourage</intent> Oh no, I hope you get some rest this weekend."))
+HISTORY = (("Perception: none\nUser: not bad, a bit tired after a long week at the office to be honest",
+            "<intent>encourage</intent> Oh no, I hope you get some rest this weekend."),)
 LONG_UTTERANCE = ("well the thing is that my sister and I finally booked the trip we had been talking about for "
                   "years, two weeks in the mountains up north with a tent, a stove and far too many books, and I "
                   "keep wondering whether we packed the right boots and whether the weather will hold up for us")
 
 
 def prompt_of(tokenizer, n_tokens: int) -> str:
-    """The longest chat prompt (two earlier exchanges + a cut LONG_UTTERANCE) with at most n_tokens tokens."""
+    """The longest chat prompt (one earlier exchange + a cut LONG_UTTERANCE) with at most n_tokens tokens."""
     from llm.brain.prompt import build_messages
     from llm.tokenizer import render_chat
 

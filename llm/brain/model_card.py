@@ -11,12 +11,17 @@ from typing import Any
 from llm.brain.errors import BrainError
 
 LIMITS = """\
-- Trained only on the synthetic corpus above: the replies are templates the verifier accepts, not open conversation.
-  Utterances far from the templates (other topics, long stories, other languages) still get one of the seven
-  intents, picked by surface cues; treat the intent as a cue detector, not understanding.
-- Single-turn: the model was never trained on earlier turns (the brain sends `history_turns: 0` by default).
-- The reasoning mini-tasks are there to exercise `<think>` and the thinking budget; their accuracy (table) is that
-  of a ~20 M-parameter model after a few minutes of training; game-of-24 stays far below the other tasks.
+- A ~28 M-parameter model trained for minutes: replies are short, often generic ("that's cool, what kind of …?"),
+  sometimes off topic or ungrammatical, and it has no knowledge of the world beyond chat small talk. It is a
+  listener for interaction studies, not an assistant: do not rely on anything it states as fact.
+- The intent tag follows cue rules plus a valence lexicon (the labeller): it is right on most plain utterances
+  (table) but misses sad news phrased without any negative word and unusual goodbyes; questions, opinions and news
+  are its strongest classes.
+- Personal history in human replies was kept out of the listener voice, but the model can still produce a sentence
+  in the first person about a life it does not have; the persona questions cover the common ones.
+- English only; trained on typed chat between US college students (chitchat-dataset), so spoken or other
+  registers fare worse.
+- The reasoning mini-tasks are there to exercise `<think>` and the thinking budget; game-of-24 stays low.
 - No safety tuning or refusal behaviour; do not expose it to untrusted users as a general assistant."""
 
 
@@ -58,14 +63,36 @@ def render(metrics: dict[str, Any], rows: list[dict[str, float]], model_cfg: dic
         table.append(f"No held-out row for {', '.join(missing)}: every prompt of that size also occurs in training "
                      "(the task's space at that difficulty is smaller than its share of the corpus), so no unseen "
                      "example exists.")
+    dlg = metrics.get("dialogue") or {}
+    dialogue_md = ""
+    if dlg:
+        base = metrics.get("dialogue_baseline") or {}
+        lines = ["| measure | this model | round-1 model (synthetic only) |", "|---|---|---|"]
+        lines.append(f"| held-out bits per byte of human replies ({dlg['bpb_pairs']} pairs) | "
+                     f"{dlg['bits_per_byte']:.3f} | {base.get('bits_per_byte', float('nan')):.3f} |")
+        lines.append(f"| context ranking R@1/10 ({dlg['ranking_items']} replies of >= 4 words; chance 0.10) | "
+                     f"{dlg['recall_at_1']:.3f} | {base.get('recall_at_1', float('nan')):.3f} |")
+        for key, label in (("intent_natural", "intent accuracy, hand-written test set"),
+                           ("intent_natural_test2", "intent accuracy, second hand-written test set")):
+            if key in metrics.get("intent_sets", {}):
+                v, b = metrics["intent_sets"][key], base.get("intent_sets", {}).get(key, float("nan"))
+                lines.append(f"| {label} ({key}.jsonl) | {v:.3f} | {b:.3f} |")
+        dialogue_md = "\n".join(lines)
+    sources = metrics.get("sources") or []
+    sources_md = "\n".join(["| source | licence | examples | share of training tokens |", "|---|---|---|---|"]
+                           + [f"| {x['name']} | {x['licence']} | {x['examples']:,} | {x['token_share']:.1%} |"
+                              for x in sources])
+    stages = metrics.get("stages") or []
+    stages_md = "\n".join(f"{i + 1}. {st}" for i, st in enumerate(stages))
     first, last = rows[0], rows[-1]
     best = min(rows, key=lambda r: r["loss"])
     corpus = cfg["corpus"]
     return f"""# brain-small: the embedded brain of fep-motion
 
-A MiniMax-Text-01/M1-architecture model (hybrid lightning/softmax attention, MoE) trained from scratch on this
-project's synthetic corpus to answer a user utterance plus a perception summary with `<intent>NAME</intent> reply`,
-and to solve three small reasoning tasks after `<think>…</think>`. Loaded by `fep-motion brain` (embedded backend),
+A MiniMax-Text-01/M1-architecture model (hybrid lightning/softmax attention, MoE) trained from scratch on human
+dialogue and this project's synthetic tasks to answer a user utterance (plus a perception summary and up to two
+earlier exchanges) with `<intent>NAME</intent> reply` in the voice of a friendly listener, and to solve three small
+reasoning tasks after `<think>…</think>`. Loaded by `fep-motion brain` (embedded backend),
 servable with `fep-motion brain serve` or `transformers serve`; the directory is the Hugging Face MiniMax layout.
 
 ## Model
@@ -81,13 +108,24 @@ servable with `fep-motion brain serve` or `transformers serve`; the directory is
   `tokenizer_config.json`; end of turn `<|im_end|>`.
 
 ## Data
-Synthetic, generated by `llm/data` (seed {corpus['seed']}): {', '.join(f'{k} {v:,}' for k, v in corpus['train'].items())}
-training examples ({metrics['train_examples']:,} in all), difficulties 1–3 weighted {corpus['difficulty_weights']}.
-Held-out: {corpus['heldout_per_difficulty']} per task and difficulty ({metrics['heldout_examples']} in all), drawn
-from a separate seed stream, no prompt shared with training. Rule-based verifiers score every response.
+{sources_md}
+
+- Human dialogue: every two-sided conversation of `chitchat-dataset` (4,017 of its 7,168; the rest have one
+  speaker), one speaker's consecutive messages merged into a turn, cleaned; 5 % of conversations, chosen by a hash
+  of their id, are held out and never trained on. Each reply is learned after the turn it answers, half of them
+  with one or two earlier exchanges as history. Its intent tag comes from `llm/data/dialogue_intent.py` (cue rules
+  and VADER valence, tuned on two hand-written dev sets). Replies that fit that intent and state no personal
+  history are learned under the brain's own system prompt; the others under a "two people chatting" prompt, so the
+  listener voice does not learn to claim a human's memories. Rare intents are repeated (config `oversample`).
+- Synthetic (`llm/data`, seed {corpus['seed']}): {', '.join(f'{k} {v:,}' for k, v in corpus['train'].items())}; held-out
+  {corpus['heldout_per_difficulty']} per task and difficulty ({metrics['heldout_examples']} in all) from a separate seed
+  stream. Persona: hand-written questions about the agent with true answers.
 
 ## Training
-`llm/train.py` (the full config is in `metrics.json`): AdamW (β1 {cfg['beta1']}, β2 {cfg['beta2']}, weight decay
+{stages_md}
+
+`llm/train.py`, with the last GPU stage's settings (its full config is in `metrics.json`; steps, tokens and seconds
+below are summed over the GPU stages): AdamW (β1 {cfg['beta1']}, β2 {cfg['beta2']}, weight decay
 {cfg['weight_decay']}), peak lr {cfg['lr']} with {cfg['warmup_steps']} warm-up steps and cosine decay to
 {cfg['min_lr_ratio']}×, batch {cfg['batch_size']} sequences, gradient clipping {cfg['grad_clip']}, bf16 autocast with
 an fp32 LM head and loss, router balance loss coefficient {model_cfg.get('router_aux_loss_coef')}, loss on assistant
@@ -95,7 +133,13 @@ tokens only. {metrics['steps']:,} steps, {metrics['tokens_seen']:,} tokens (padd
 on {metrics['device']}. Loss {first['loss']:.3f} at step {first['step']:.0f} → {last['loss']:.4f} at step
 {last['step']:.0f} (lowest {best['loss']:.4f} at step {best['step']:.0f}); curve in `loss.png`, values in `loss.csv`.
 
-## Held-out verifier pass rates (greedy decoding)
+## Dialogue (held-out conversations, hand-written utterances)
+`fep-motion brain eval --task dialogue --pairs 2000 --ranking 500` on the shipped weights (the second intent set
+with `--intent-set`); `intent_natural_test2.jsonl` was written after the labeller was tuned and is the clean one.
+
+{dialogue_md}
+
+## Held-out verifier pass rates (greedy decoding, last GPU stage)
 Interaction: format valid **{s['interaction_format']:.1%}**, intent (and reply) consistent with the cues
 **{s['interaction_intent']:.1%}**.
 

@@ -180,7 +180,7 @@ def reply_fits(intent: str, reply: str) -> bool:
     if intent == "listen":
         return 1 <= words <= 6 and "?" not in r
     if intent == "explain":
-        return words >= 4 and not _QUESTION_END.search(r.split(".")[0] + ("" if "." in r else ""))
+        return words >= 4 and not _QUESTION_END.search(r.split(".")[0])   # a statement first, not a question
     pattern = _FITS.get(intent)
     return bool(pattern and pattern.search(r))
 
