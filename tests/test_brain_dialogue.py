@@ -185,3 +185,32 @@ def test_dialogue_eval_on_a_micro_model(micro) -> None:
     assert s.bpb_pairs == 12 and s.ranking_items == 4 and s.intent_items >= 70
     assert s.bits_per_byte > 1.0 and 0.0 <= s.recall_at_1 <= 1.0 and 0.0 <= s.intent_accuracy <= 1.0
     assert json.loads(json.dumps(s.to_json()))["candidates"] == 10
+
+
+@given(st.lists(st.sampled_from(["Yes", "no way", "ok", ".", "!", "?", " ", "...", "e.g"]), max_size=20),
+       st.integers(0, 3))
+def test_first_sentences_keeps_a_prefix_of_at_most_n_sentences(parts, n) -> None:
+    from llm.brain.intent import _SENTENCE_END, first_sentences
+
+    text = "".join(parts)
+    out = first_sentences(text, n)
+    assert text.startswith(out)
+    if n:
+        assert len(list(_SENTENCE_END.finditer(out))) <= n
+    else:
+        assert out == text
+
+
+def test_the_shipped_brain_says_at_most_the_configured_sentences() -> None:
+    from llm.brain.brain import Brain
+    from llm.brain.config import BrainConfig
+    from llm.brain.intent import _SENTENCE_END
+
+    brain = Brain(BrainConfig(timeout_s=120, history_turns=0, max_sentences=1))
+    try:
+        r = brain.ask("I'm so tired of work, my boss keeps yelling at me.")
+    finally:
+        brain.close()
+    assert not r.fallback and r.reply and len(list(_SENTENCE_END.finditer(r.reply))) <= 1
+    with pytest.raises(BrainError, match="max_sentences"):
+        BrainConfig(max_sentences=-1).validate()

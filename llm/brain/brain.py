@@ -16,7 +16,7 @@ from typing import Any
 
 from llm.brain.config import BrainConfig
 from llm.brain.errors import BrainError, BrainTimeout
-from llm.brain.intent import parse_reply
+from llm.brain.intent import first_sentences, parse_reply
 from llm.brain.prompt import build_messages
 from llm.brain.record import BrainReply
 
@@ -76,8 +76,9 @@ class Brain:
                 raise
             # for the conversation any failure is a reply that did not come in time; the message says why
             return self._fallback(t0, f"brain time-out: {exc}")
-        self._remember(messages, raw)
         reply, intent, parsed = parse_reply(raw)
+        reply = first_sentences(reply, self.cfg.max_sentences)
+        self._remember(messages, f"<intent>{intent}</intent> {reply}" if parsed else raw)  # what the agent said
         return BrainReply(reply=reply, intent=intent, backend=self.backend.name, latency_s=time.monotonic() - t0,
                           intent_parsed=parsed, raw=raw)
 

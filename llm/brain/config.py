@@ -27,6 +27,7 @@ class BrainConfig:
     temperature: float = 0.0
     max_tokens: int = 96
     history_turns: int = 2                 # earlier exchanges sent along (the embedded model is trained with up to 2)
+    max_sentences: int = 2                 # replies are cut after this many sentences (0 = never)
     fallback_intent: str = "listen"
     fallback_reply: str = "Mm-hm."
 
@@ -48,6 +49,9 @@ class BrainConfig:
                 raise BrainError(f"{where}: {name}: must be a positive whole number, got {v!r}")
         if not isinstance(self.history_turns, int) or self.history_turns < 0:
             raise BrainError(f"{where}: history_turns: must be a whole number >= 0, got {self.history_turns!r}")
+        if not isinstance(self.max_sentences, int) or isinstance(self.max_sentences, bool) or self.max_sentences < 0:
+            raise BrainError(f"{where}: max_sentences: must be a whole number >= 0 (0 = no cap), "
+                             f"got {self.max_sentences!r}")
         if self.fallback_intent not in INTENTS:
             raise BrainError(f"{where}: fallback_intent: {self.fallback_intent!r} is not one of {', '.join(INTENTS)}")
         return self

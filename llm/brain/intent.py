@@ -45,3 +45,15 @@ def parse_reply(text: str) -> tuple[str, str, bool]:
     if intent is None:
         return reply, infer_intent(reply), False
     return reply, intent, True
+
+
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+
+
+def first_sentences(reply: str, n: int) -> str:
+    """The reply's first `n` sentences (a sentence ends at . ! or ? before a space or the end); the agent says one
+    or two sentences, and a small model sometimes runs on past what it meant to say."""
+    if n <= 0:
+        return reply
+    ends = [m.end() for m in _SENTENCE_END.finditer(reply)]
+    return reply[:ends[n - 1]].strip() if len(ends) > n else reply
