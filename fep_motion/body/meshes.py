@@ -61,14 +61,7 @@ def loft(
     cx0 = center_x(y0) if center_x is not None else 0.0
     cx1 = center_x(y1) if center_x is not None else 0.0
     verts = np.concatenate([verts, [[cx0, y0, 0.0], [cx1, y1, 0.0]]])
-    top0 = (len(sections) - 1) * segments
-    for j in range(segments):
-        k = (j + 1) % segments
-        faces.append((n, j, k))
-        faces.append((n + 1, top0 + k, top0 + j))
-    mesh = trimesh.Trimesh(vertices=verts, faces=np.asarray(faces), process=True)
-    trimesh.repair.fix_normals(mesh)
-    return mesh
+    return _capped(verts, faces, n, (len(sections) - 1) * segments, segments)
 
 
 def ellipsoid(
@@ -115,8 +108,12 @@ def tube(path: np.ndarray, radii: np.ndarray | float, segments: int = 10, flatte
         rings.append(p + radius * (np.cos(theta)[:, None] * u + flatten * np.sin(theta)[:, None] * v))
     verts = np.concatenate(rings + [path[:1], path[-1:]])
     faces = list(_grid_faces(len(path), segments, wrap=True))
-    n = len(path) * segments
-    last = (len(path) - 1) * segments
+    return _capped(verts, faces, len(path) * segments, (len(path) - 1) * segments, segments)
+
+
+def _capped(verts: np.ndarray, faces: list, n: int, last: int, segments: int) -> trimesh.Trimesh:
+    """Close a tube of rings with two fans to its end-centre vertices (indices n and n + 1; the first ring starts at
+    0, the last at `last`) and build the mesh with outward normals."""
     for j in range(segments):
         k = (j + 1) % segments
         faces.append((n, j, k))
