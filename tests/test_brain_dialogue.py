@@ -144,7 +144,7 @@ def _brute_force(model, tok, utterance: str, reply: str, context: str = "") -> f
     return float(logsumexp(vals))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.text("abc dog?!", min_size=1, max_size=30), st.text("xyz lake.", min_size=1,
                                                                                    max_size=25)),
                 min_size=1, max_size=5), st.booleans())
@@ -187,6 +187,7 @@ def test_dialogue_eval_on_a_micro_model(micro) -> None:
     assert json.loads(json.dumps(s.to_json()))["candidates"] == 10
 
 
+@settings(max_examples=300, derandomize=True)
 @given(st.lists(st.sampled_from(["Yes", "no way", "ok", ".", "!", "?", " ", "...", "e.g"]), max_size=20),
        st.integers(0, 3))
 def test_first_sentences_keeps_a_prefix_of_at_most_n_sentences(parts, n) -> None:

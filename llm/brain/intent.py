@@ -56,4 +56,4 @@ def first_sentences(reply: str, n: int) -> str:
     if n <= 0:
         return reply
     ends = [m.end() for m in _SENTENCE_END.finditer(reply)]
-    return reply[:ends[n - 1]].strip() if len(ends) > n else reply
+    return reply[:ends[n - 1]].rstrip() if len(ends) > n else reply
