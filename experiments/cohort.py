@@ -66,7 +66,7 @@ def _draw(spec: Any, rng: np.random.Generator) -> Any:
             return float(rng.beta(args[0], args[1]))
         if kind == "lognormal":
             return float(rng.lognormal(args[0], args[1]))
-        return args[int(rng.integers(len(args)))]
+        return _draw(args[int(rng.integers(len(args)))], rng)  # an option may itself hold distributions
     if isinstance(spec, dict):
         return {k: _draw(v, rng) for k, v in spec.items()}
     return spec
@@ -89,6 +89,9 @@ def _check_dists(doc: YamlDoc, spec: Any, path: tuple) -> None:
                 raise ExperimentError(f"{where} sd must be >= 0, got {args[1]}: fix it")
             if kind == "beta" and min(args) <= 0:
                 raise ExperimentError(f"{where} shape parameters must be > 0, got {args}: fix them")
+        else:
+            for i, option in enumerate(args):  # options may be mappings of fields with distributions of their own
+                _check_dists(doc, option, path + (kind, i))
         return
     if isinstance(spec, dict):
         for k, v in spec.items():

@@ -70,3 +70,27 @@ def test_cohort_sampling_is_reproducible_and_validated(tmp_path) -> None:
     bad.write_text("name: c\nparticipant:\n  contingencies:\n    nod: {probability: 1.5}\n")
     with pytest.raises(ExperimentError, match=r"c.yaml:3: .*probability"):
         load_cohort(bad)
+
+
+def test_heterogeneous_cohort_gives_each_participant_its_own_answered_classes(tmp_path) -> None:
+    """Shipped examples/cohorts/heterogeneous.yaml: a {choice: [...]} of whole contingency profiles, each drawn with
+    its own distributions; one or two strong classes per participant, which ones varying across the cohort."""
+    from pathlib import Path
+
+    co = load_cohort(Path(__file__).resolve().parents[1] / "examples/cohorts/heterogeneous.yaml")
+    strong_sets = []
+    for i in range(24):
+        cfg = co.sample(i)
+        assert set(cfg.contingencies) == set(AGENT_CLASSES)
+        strong = {c for c, s in cfg.contingencies.items() if s.probability >= 0.75}
+        weak = {c for c, s in cfg.contingencies.items() if s.probability <= 0.12}
+        assert 1 <= len(strong) <= 2 and len(strong) + len(weak) == len(AGENT_CLASSES)
+        strong_sets.append(frozenset(strong))
+    assert len(set(strong_sets)) >= 8
+    best_fixed_share = max(sum(c in s for s in strong_sets) for c in AGENT_CLASSES) / len(strong_sets)
+    assert best_fixed_share < 0.5
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: c\nparticipant:\n  contingencies:\n    choice:\n      - nod: {probability: {uniform: [0.9, 0.1]}}\n")
+    with pytest.raises(ExperimentError, match=r"c.yaml:5: field 'participant.contingencies.choice\[0\].nod.probability"
+                                              r".uniform' low 0.9 > high 0.1"):
+        load_cohort(bad)
