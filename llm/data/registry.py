@@ -5,7 +5,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from llm.data import game24, interaction, object_count, word_sort
+from llm.data import boolean_logic, calendar_math, game24, interaction, object_count, sudoku4, word_sort
 from llm.data.types import Example, Verdict
 
 
@@ -23,6 +23,9 @@ TASKS: dict[str, Task] = {
     "game24": Task("game24", game24.generate, game24.verify),
     "word_sort": Task("word_sort", word_sort.generate, word_sort.verify),
     "object_count": Task("object_count", object_count.generate, object_count.verify),
+    "boolean_logic": Task("boolean_logic", boolean_logic.generate, boolean_logic.verify),
+    "calendar_math": Task("calendar_math", calendar_math.generate, calendar_math.verify),
+    "sudoku4": Task("sudoku4", sudoku4.generate, sudoku4.verify),
 }
 
 
