@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.analysis.learning import DEFAULT_CURVE_WINDOW_S, learning_curves
 from experiments.analysis.study import METRICS, StudyAnalysis, peri_event
 from experiments.errors import ExperimentError
 
@@ -75,6 +76,23 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
     plt.close(fig)
     figs.append(("peri_event.png", "Peri-event histograms (shaded: elicitation window)"))
 
+    curves = study_learning_curves(a)
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    for c in a.conditions:
+        lc = curves[c]
+        if np.isfinite(lc.mean).any():
+            ax.plot(lc.starts_s + lc.width_s / 2, lc.mean, "o-", label=c)
+    ax.set_xlabel(f"time in trial (s), {curves[a.conditions[0]].width_s:g} s windows")
+    ax.set_ylabel("elicitation")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Learning curve: elicitation per window, mean over participants", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png", dpi=90)
+    plt.close(fig)
+    figs.append(("learning_curve.png", "Learning curve: share of agent onsets answered 0.5-3 s later, per 30 s "
+                                       "window of the trial, mean over participants"))
+
     have = [c for c in a.conditions if any(t.wcc is not None and t.wcc.r.size for t in a.trials if t.condition == c)]
     if have:
         fig, axes = plt.subplots(1, len(have), figsize=(4.2 * len(have), 3.2), squeeze=False)
@@ -94,6 +112,12 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
         plt.close(fig)
         figs.append(("wcc_heatmaps.png", "Windowed cross-correlation of motion energy, averaged over participants"))
     return figs
+
+
+def study_learning_curves(a: StudyAnalysis) -> dict:
+    """Per-condition learning curves (experiments.analysis.learning) of a study's trials."""
+    return learning_curves(((t.condition, t.agent_t, t.human_t, t.duration_s) for t in a.trials), a.conditions,
+                           window=a.params.window)
 
 
 def _p(p: float) -> str:
@@ -139,6 +163,8 @@ def methods_paragraph(a: StudyAnalysis) -> str:
         f"observed proportion with the {p.n_surrogates} means of matched surrogates (the surrogates assume the agent's "
         f"timing does not depend on the participant; for contingent agents such as reactive, mimic or fep, an excess "
         f"can also arise from the participant's own rhythm, so read it with the WCC lag and the Granger directions). "
+        f"The learning curve is the same proportion over the agent onsets of each {DEFAULT_CURVE_WINDOW_S:g} s window of "
+        f"the trial (answers may fall after the window), averaged over participants with an onset in that window. "
         f"Motion energy of agent and "
         f"participant is compared by windowed cross-correlation (window {p.wcc_window_s:g} s, step "
         f"{p.wcc_step_s:g} s, lags +/-{p.wcc_max_lag_s:g} s, positive lag = participant follows agent), taking per "

@@ -137,3 +137,19 @@ def test_kendall_w_in_unit_interval(n: int, seed: int) -> None:
     m = np.random.default_rng(seed).integers(1, 8, size=(n, 3)).astype(float)
     f = friedman_w(m)
     assert np.isnan(f.kendall_w) or 0.0 <= f.kendall_w <= 1.0 + 1e-12
+
+
+def test_learning_curve_tracks_when_answers_start() -> None:
+    """Elicitation per 30 s window: an agent answered only from 60 s on reads 0, 0, 1, 1; windows without agent
+    onsets are NaN and do not count toward a condition's mean."""
+    from experiments.analysis.learning import learning_curves, trial_curve
+
+    agent = np.arange(5.0, 120.0, 10.0)
+    human = agent[agent >= 60.0] + 1.0
+    curve = trial_curve(agent, human, 120.0)
+    assert curve.tolist() == [0.0, 0.0, 1.0, 1.0]
+    sparse = trial_curve(np.array([65.0]), np.array([66.0]), 120.0)
+    assert np.isnan(sparse[0]) and sparse[2] == 1.0
+    lc = learning_curves([("fep", agent, human, 120.0), ("fep", np.array([65.0]), np.array([]), 120.0)], ["fep"])
+    assert lc["fep"].mean.tolist() == [0.0, 0.0, 0.5, 1.0] and lc["fep"].n.tolist() == [1, 1, 2, 1]
+    assert lc["fep"].level(60.0, 120.0) == 0.75

@@ -49,8 +49,8 @@ def test_metrics_csv_and_report_state_the_comparisons(horibe_study) -> None:
         assert col in rows[0]
     html = (out / "report.html").read_text()
     assert "Friedman chi2(2)" in html and "Kendall&#x27;s W" in html and "p_Holm" in html
-    assert html.count("<img") == 3
-    for f in ("boxplots.png", "peri_event.png", "wcc_heatmaps.png"):
+    assert html.count("<img") == 4
+    for f in ("boxplots.png", "peri_event.png", "learning_curve.png", "wcc_heatmaps.png"):
         assert (out / f).stat().st_size > 5000
     methods = html.split('id="methods">')[1]
     for param in ("0.5-3 s", "300 surrogates", "window 30 s", "step 10 s", "+/-5 s", "2 Hz", "Holm"):
@@ -127,7 +127,7 @@ def test_report_opens_in_headless_chromium(horibe_study, tmp_path: Path) -> None
            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
            (out / "report.html").as_uri()]
     dom = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<img") == 3 and "boxplots.png" in dom and "wcc_heatmaps.png" in dom
+    assert dom.count("<img") == 4 and "boxplots.png" in dom and "learning_curve.png" in dom and "wcc_heatmaps.png" in dom
     shot = tmp_path / "shot.png"
     subprocess.run([*cmd[:-2], f"--screenshot={shot}", "--window-size=1200,3000", (out / "report.html").as_uri()],
                    check=False, capture_output=True, timeout=120)

@@ -16,6 +16,7 @@ BUILTIN_POLICIES: dict[str, str] = {
     "mimic": "fep_motion.policies.mimic:MimicPolicy",
     "reactive": "fep_motion.policies.reactive:ReactivePolicy",
     "idle": "fep_motion.policies.idle:IdlePolicy",
+    "oracle": "fep_motion.policies.oracle:OraclePolicy",  # simulations only: reads the virtual participant
 }
 
 

@@ -25,6 +25,20 @@ class PolicyAgent:
         except PolicyError as exc:
             raise SessionError(f"--policy: {exc}") from None
 
+    def bind_participant(self, participant: Any) -> None:
+        """Hand the session's virtual participant (None: a camera, video or recording) to a policy that reads it
+        (`needs_participant`, e.g. the oracle); such a policy without one is a one-line SessionError."""
+        if not getattr(self.policy, "needs_participant", False):
+            return
+        if participant is None:
+            raise SessionError(f"--policy {self.name}: it reads a virtual participant's configuration, so it runs "
+                               "only with a virtual participant (fep-motion demo, experiment simulate), not with a "
+                               "camera, video or recorded stream")
+        try:
+            self.policy.bind_participant(participant)
+        except PolicyError as exc:
+            raise SessionError(f"--policy {self.name}: {exc}") from None
+
     def steer(self, shift: Any) -> None:
         """Hand the brain's current IntentShift (habits / preferences deltas) to the policy (baselines ignore it)."""
         steer = getattr(self.policy, "steer", None)

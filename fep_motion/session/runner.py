@@ -105,6 +105,9 @@ def run_session(
 
     spec.validate()
     agent = agent or PolicyAgent.from_spec(spec.policy, spec.seed)
+    bind = getattr(agent, "bind_participant", None)
+    if bind is not None:  # before the store opens: a policy that needs a virtual participant fails cleanly
+        bind(participant)
     perceiver = perceiver or make_perceiver(images=getattr(source, "delivers_images", False))
     video = None
     if renderer is None and (spec.video_path is not None or spec.render):
