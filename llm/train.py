@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from llm.brain.errors import BrainError
 from llm.data.config import CorpusConfig
 from llm.data.types import Example
@@ -119,15 +117,10 @@ class TrainConfig:
 
     @staticmethod
     def load(path: str | Path) -> TrainConfig:
+        from llm.yaml_file import read_mapping
+
         p = Path(path)
-        if not p.is_file():
-            raise BrainError(f"{p}: train config not found; pass an existing YAML file")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
-        if not isinstance(raw, dict):
-            raise BrainError(f"{p}: top level must be a mapping of train fields")
+        raw = read_mapping(p, "train config")
         for key in ("tokenizer_dir", "init_from"):   # relative to the YAML file
             if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
                 raw[key] = str((p.parent / raw[key]).resolve())
@@ -361,9 +354,11 @@ def greedy_generate(model: Any, prompts: Sequence[Sequence[int]], eos_id: int, p
 
 
 def evaluate(respond: Callable[[list[Example]], list[str]], held: Sequence[Example],
-             batch_size: int = 200) -> dict[str, Any]:
-    """Held-out verifier pass rates: per task and difficulty, the share well-formed and the share correct."""
-    from llm.data.registry import verify
+             batch_size: int = 200, verify: Callable[[Example, str], Any] | None = None) -> dict[str, Any]:
+    """Held-out verifier pass rates: per task and difficulty, the share well-formed and the share correct
+    (`verify` defaults to the task registry's verifiers)."""
+    if verify is None:
+        from llm.data.registry import verify
 
     rows: dict[str, dict[str, list[int]]] = {}
     samples: list[dict[str, str]] = []

@@ -1,4 +1,4 @@
-"""`fep-motion brain ask|chat|serve|data|train|eval`: the LLM brain from the terminal.
+"""`fep-motion brain ask|chat|serve|data|train|eval|rl|rl-compare`: the LLM brain from the terminal.
 
 `ask` and `chat` talk to the embedded model (default, offline) or any OpenAI-compatible server (`--backend openai
 --base-url URL --model NAME`); `serve` puts the embedded model behind the same API on 127.0.0.1.
@@ -89,6 +89,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="cap <think> tokens (llm.generate forces </think> when spent); default: no cap")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     e.set_defaults(func=_eval)
+    from llm.rl.cli import add_compare_arguments, add_rl_arguments
+
+    r = sub.add_parser("rl", help="reinforcement learning on verifiable tasks (CISPO or GRPO) from a checkpoint",
+                       description="Group rollouts on the reasoning tasks, rule-verified rewards, CISPO (MiniMax-M1) or "
+                                   "GRPO updates; writes a checkpoint, rewards.csv, heldout.csv, reward.png and "
+                                   "metrics.json. CPU works with a micro checkpoint; the shipped brain was trained on "
+                                   "one H200 with llm/rl/rl_brain.yaml.")
+    add_rl_arguments(r)
+    r.set_defaults(func=_rl)
+    rc = sub.add_parser("rl-compare", help="CISPO vs GRPO over seeds: compare.png and the step at which CISPO "
+                        "reaches GRPO's final reward")
+    add_compare_arguments(rc)
+    rc.set_defaults(func=_rl_compare)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -228,6 +241,18 @@ def _data(args: argparse.Namespace) -> int:
     train, held = build(cfg, args.out)
     print(f"wrote {train} and {held}")
     return 0
+
+
+def _rl(args: argparse.Namespace) -> int:
+    from llm.rl.cli import rl_command
+
+    return rl_command(args)
+
+
+def _rl_compare(args: argparse.Namespace) -> int:
+    from llm.rl.cli import compare_command
+
+    return compare_command(args)
 
 
 def _train(args: argparse.Namespace) -> int:

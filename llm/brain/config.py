@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from llm.brain.errors import BrainError
 from llm.data.interaction import INTENTS
 
@@ -66,13 +64,6 @@ class BrainConfig:
 
     @staticmethod
     def load(path: str | Path) -> BrainConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise BrainError(f"{p}: brain config not found; pass an existing YAML file")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
-        if not isinstance(raw, dict):
-            raise BrainError(f"{p}: top level must be a mapping of brain fields")
-        return BrainConfig.from_dict(raw, where=str(p))
+        from llm.yaml_file import read_mapping
+
+        return BrainConfig.from_dict(read_mapping(path, "brain config"), where=str(path))

@@ -19,16 +19,11 @@ from typing import Any
 
 import yaml
 
-from llm.brain.errors import BrainError
-
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise BrainError(f"{path}: not found")
-    raw = yaml.safe_load(path.read_text())
-    if not isinstance(raw, dict):
-        raise BrainError(f"{path}: top level must be a mapping")
-    return raw
+    from llm.yaml_file import read_mapping
+
+    return read_mapping(path, "size-search config")
 
 
 def dialogue_scores(checkpoint: Path, device: str, bpb_pairs: int, ranking: int) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from llm.brain.errors import BrainError
 from llm.data.types import DIFFICULTIES
 
@@ -104,13 +102,6 @@ class CorpusConfig:
 
     @staticmethod
     def load(path: str | Path) -> CorpusConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise BrainError(f"{p}: corpus config not found; pass an existing YAML file")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise BrainError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
-        if not isinstance(raw, dict):
-            raise BrainError(f"{p}: top level must be a mapping of corpus fields")
-        return CorpusConfig.from_dict(raw, where=str(p))
+        from llm.yaml_file import read_mapping
+
+        return CorpusConfig.from_dict(read_mapping(path, "corpus config"), where=str(path))

@@ -18,16 +18,21 @@ from llm.data.types import DIFFICULTIES, Example
 HELDOUT_SEED_OFFSET = 1_000_003
 
 
-def generate_train(cfg: CorpusConfig) -> list[Example]:
-    """Training examples, task by task, difficulty drawn by `difficulty_weights`, plus the dialogue and persona
-    examples `cfg.dialogue` asks for (training conversations only), shuffled with the seed."""
+def synthetic_train(cfg: CorpusConfig) -> list[Example]:
+    """The synthetic-task part of the training set, task by task, difficulty drawn by `difficulty_weights`."""
     out: list[Example] = []
     for i, (name, n) in enumerate(sorted(cfg.train.items())):
         rng = random.Random(cfg.seed * 7919 + i)
         for _ in range(n):
             d = rng.choices(DIFFICULTIES, weights=cfg.difficulty_weights)[0]
             out.append(TASKS[name].generate(rng, d))
-    out += dialogue_examples(cfg)
+    return out
+
+
+def generate_train(cfg: CorpusConfig) -> list[Example]:
+    """Training examples: `synthetic_train`, plus the dialogue and persona examples `cfg.dialogue` asks for
+    (training conversations only), shuffled with the seed."""
+    out = synthetic_train(cfg) + dialogue_examples(cfg)
     random.Random(cfg.seed).shuffle(out)
     return out
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The brain's stage-4 SFT and its reinforcement learning on one GPU (the device tool runs this from the repo root;
+# $OUT collects what comes back). PHASE=sft: stage 4 (llm/brain/train_brain_stage4.yaml) from the shipped checkpoint,
+# then a 3-step CISPO and GRPO run from it as a smoke test, and the new checkpoint split into <16 MB parts.
+# PHASE=rl: CISPO and GRPO x 3 seeds from the checkpoint in llm/models/brain-small (put the stage-4 weights there
+# first), all six at once on the one GPU, the comparison, dialogue scores of the CISPO seed-0 model (shipped), and
+# its weights in parts. Packages missing on the GPU machine come as xz tarballs in $WHEELS (see train_on_device.sh).
+# Reassemble here with: cat model.safetensors.part* > llm/models/brain-small/model.safetensors
+set -euo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-out/device}
+PHASE=${PHASE:-rl}
+WHEELS=${WHEELS:-.devwork}
+SEEDS=${SEEDS:-"0 1 2"}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT" /tmp/site
+OUT=$(cd "$OUT" && pwd)
+for t in "$WHEELS"/*.tar.xz; do [ -e "$t" ] && tar xJf "$t" -C /tmp/site; done
+export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+
+pack() {  # $1: checkpoint dir -> weights in parts + sha
+  split -b 15000000 -d "$1/model.safetensors" "$OUT/model.safetensors.part"
+  sha256sum "$1/model.safetensors" | tee "$OUT/model.sha256"
+}
+
+if [ "$PHASE" = sft ]; then
+  rm -rf /tmp/sft4
+  $PY -m llm.train --config llm/brain/train_brain_stage4.yaml --out /tmp/sft4 --device cuda --no-progress \
+      2>&1 | tee "$OUT/sft_log.txt" | grep -v '^ *"' || true
+  cp /tmp/sft4/metrics.json "$OUT/sft_metrics.json"
+  cat > /tmp/smoke.yaml <<YAML
+init_from: /tmp/sft4/checkpoint
+tasks: {game24: 1.0, object_count: 1.0, boolean_logic: 1.0, calendar_math: 1.0, sudoku4: 1.0}
+steps: 3
+heldout_per_difficulty: 8
+eval_every: 100
+YAML
+  for algo in cispo grpo; do
+    $PY -m llm.rl.cli rl --config /tmp/smoke.yaml --algo $algo --out /tmp/smoke-$algo --device cuda 2>&1 \
+        | tee -a "$OUT/smoke_log.txt"
+    cat /tmp/smoke-$algo/rewards.csv >> "$OUT/smoke_log.txt"
+  done
+  pack /tmp/sft4/checkpoint
+else
+  rm -rf /tmp/rl && mkdir -p /tmp/rl
+  for algo in cispo grpo; do
+    for s in $SEEDS; do
+      $PY -m llm.rl.cli rl --algo $algo --seed $s --out /tmp/rl/$algo-$s --device cuda > /tmp/rl/$algo-$s.log 2>&1 &
+    done
+  done
+  wait || true
+  tail -n 4 /tmp/rl/*.log | tee "$OUT/rl_tail.txt"
+  $PY -m llm.rl.cli compare /tmp/rl/cispo-* /tmp/rl/grpo-* --out /tmp/rl/compare | tee "$OUT/compare.json"
+  $PY - <<'PY' 2>&1 | tee "$OUT/dialogue.json"
+import json, time
+from pathlib import Path
+import torch
+from llm import checkpoint as ck
+from llm.brain.dialogue_eval import evaluate_dialogue, greedy_intents, intent_accuracy, load_intent_set
+from llm.tokenizer import ChatTokenizer
+res = {}
+for name, path in (("sft4", Path("llm/models/brain-small")), ("cispo-0", Path("/tmp/rl/cispo-0/checkpoint"))):
+    model = ck.load(path, dtype=torch.float32, device="cuda").eval()
+    tok = ChatTokenizer.load(path)
+    t0 = time.time()
+    s = evaluate_dialogue(model, tok, bpb_pairs=2000, ranking=500).to_json()
+    rows = load_intent_set("tests/data/intent_natural_test2.jsonl")
+    s["intent_test2"] = intent_accuracy(lambda u: greedy_intents(model, tok, u), rows)
+    s["seconds"] = round(time.time() - t0, 1)
+    res[name] = s
+print(json.dumps(res, indent=1, default=str))
+PY
+  (cd /tmp/rl && tar czf "$OUT/rl_runs.tgz" --exclude='*.safetensors' --exclude='rl_state.pt' *.log compare \
+      */rewards.csv */heldout.csv */metrics.json */reward.png */heldout_before.json)
+  pack /tmp/rl/cispo-0/checkpoint
+fi
+ls -la "$OUT"
