@@ -64,6 +64,22 @@ def test_egl_and_tiny_frame_the_same_body():
     assert iou > 0.8
 
 
+@pytest.mark.parametrize("backend,size", [("tiny", (320, 240)), ("tiny", (162, 122)), ("egl", (320, 240))])
+def test_rendering_only_the_characters_box_gives_the_whole_frames_pixels(backend, size):
+    from fep_motion.body.stills import STILLS, still_pose
+
+    with open_renderer(size, backend) as r:
+        for still in STILLS[:3]:  # idle, nod, wave (a hand raised high)
+            boxed = r.render(still_pose(still), still.face).astype(np.int16)
+            x, y, w, h = r.character_box()
+            assert w * h < 0.8 * size[0] * size[1]  # a box, not the frame
+            r.character_box = lambda: (0, 0, *size)
+            whole = r.render(still_pose(still), still.face).astype(np.int16)
+            del r.character_box
+            diff = np.abs(boxed - whole).max(axis=2)
+            assert (diff > 2).mean() < 1e-3 and diff.mean() < 0.05, (still.name, diff.max(), (diff > 2).sum())
+
+
 def test_auto_prefers_tinyrenderer_on_a_software_gl_device():
     with BodyRenderer(160, 120, backend="auto") as r:
         frame = r.render(REST_POSE)

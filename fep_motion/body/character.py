@@ -11,6 +11,7 @@ and `mouth` (prismatic: a dark interior moves forward through the skin between t
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ import trimesh
 from fep_motion.body import meshes as M
 
 SCALE = 0.25  # pybullet_data humanoid units -> metres (the body's GLOBAL_SCALING)
+BOUNDS_FILE = "bounds.json"
 RGBA = tuple[float, float, float, float]
 
 
@@ -293,7 +295,10 @@ def _write_urdf(folder: Path, source_urdf: str) -> Path:
             ET.SubElement(joint, "axis", xyz=_fmt(axis))
             ET.SubElement(joint, "limit", effort="1", lower=f"{lo:.6f}", upper=f"{hi:.6f}", velocity="10")
     parts = {**body_meshes(), **head_meshes()}
+    bounds = {}
     for link_name, items in parts.items():
+        vertices = np.concatenate([mesh.vertices for mesh, _ in items])
+        bounds[link_name] = [vertices.min(axis=0).tolist(), vertices.max(axis=0).tolist()]
         link = links[link_name]
         for k, (mesh, material) in enumerate(items):
             fname = f"{link_name}_{k}.obj"
@@ -303,9 +308,17 @@ def _write_urdf(folder: Path, source_urdf: str) -> Path:
             geom = ET.SubElement(vis, "geometry")
             ET.SubElement(geom, "mesh", filename=fname, scale="1 1 1")
             ET.SubElement(vis, "material", name=material)
+    (folder / BOUNDS_FILE).write_text(json.dumps(bounds))
     path = folder / "character.urdf"
     tree.write(path)
     return path
+
+
+def link_bounds(urdf: Path) -> dict[str, np.ndarray]:
+    """Per dressed link, the box [[min xyz], [max xyz]] (link frame, metres) holding all of its meshes (written beside
+    the URDF): the renderer projects these to find the character's pixels."""
+    bounds = json.loads((Path(urdf).parent / BOUNDS_FILE).read_text())
+    return {name: np.asarray(box, dtype=np.float64) for name, box in bounds.items()}
 
 
 def character_urdf(source_urdf: str | None = None) -> Path:

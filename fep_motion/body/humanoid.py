@@ -115,6 +115,9 @@ def human_position_from_image(
     return (distance, -(x - 0.5) * 2.0 * half_width, eye_height - (y - 0.5) * 2.0 * half_height)
 
 
+_BOX_CORNERS = np.array([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)])  # 0 = min, 1 = max, per axis
+
+
 class Humanoid:
     """The humanoid in one PyBullet client: `set_pose` (semantic angles) and read-backs of joints and links."""
 
@@ -149,7 +152,12 @@ class Humanoid:
             self.joint_type[info[1].decode()] = info[2]
         self.look = LookAt()
         self.face = None
+        self._boxes: tuple[list[int], np.ndarray] | None = None
         if colorize:
+            from fep_motion.body.character import link_bounds
+
+            boxes = link_bounds(path)
+            self._boxes = ([self.joint_index[name] for name in boxes], np.stack(list(boxes.values())))
             self._set_gloss()
         self.set_pose(np.zeros(NUM_DOF))
 
@@ -163,6 +171,27 @@ class Humanoid:
             link, rgba = shape[1], tuple(round(float(c), 4) for c in shape[7])
             level = next((g for col, g in gloss.items() if tuple(round(c, 4) for c in col) == rgba), 0.04)
             p.changeVisualShape(self.body, link, specularColor=[level] * 3, physicsClientId=self.client)
+
+    def box_corners(self) -> np.ndarray | None:
+        """World corners [links, 8, 3] of the boxes that hold each dressed link's meshes, at the current pose (None
+        for the bare humanoid): everything drawn of the character lies inside them."""
+        if self._boxes is None:
+            return None
+        links, boxes = self._boxes
+        states = self._p.getLinkStates(
+            self.body, links, computeForwardKinematics=True, physicsClientId=self.client
+        )
+        pos = np.array([s[4] for s in states])
+        x, y, z, w = np.array([s[5] for s in states]).T
+        rot = np.stack(  # the link frames' rotation matrices from their quaternions
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        ).transpose(2, 0, 1)
+        local = boxes[:, _BOX_CORNERS, [0, 1, 2]]  # [links, 8, 3]: each corner picks min or max per axis
+        return np.einsum("lij,lcj->lci", rot, local) + pos[:, None, :]
 
     def set_face(self, face) -> None:
         """Write a FaceState (gaze, lids, jaw, brows; fep_motion/body/face.py) to the face joints (dressed only)."""

@@ -6,6 +6,10 @@ wall. The wall is composited per frame where nothing was drawn (depth at the far
 with a vignette, darkened by a soft shadow of the character's silhouette cast by the key light (offset away from it
 and blurred), so the character stands in a room rather than on white.
 
+Only the character's pixels are rendered: each frame its links' mesh boxes are projected, and the renderer draws that
+rectangle alone through an off-axis projection (the same pixels as the full frame, fewer of them: the renderers' clears,
+copies and read-backs cost per pixel, bench/body.py); the rest of the frame is wall.
+
 Backends: `egl` = PyBullet's EGL plugin (a GPU, or Mesa's llvmpipe without one); `tiny` = TinyRenderer (CPU);
 `auto` = EGL when the plugin loads on a hardware GL device, TinyRenderer otherwise (on llvmpipe TinyRenderer is
 measured faster, bench/body.py); `gui` = the PyBullet window for live sessions.
@@ -25,7 +29,7 @@ import numpy as np
 from fep_motion.body.errors import BodyError
 from fep_motion.body.face import FaceState
 from fep_motion.body.humanoid import Humanoid, quiet_native_output
-from fep_motion.body.scene import Compositor, Lighting
+from fep_motion.body.scene import BLOCK, Compositor, Lighting
 
 BACKENDS = ("auto", "egl", "tiny", "gui")
 # GL renderers that rasterize on the CPU: there TinyRenderer is faster (bench/body.py: EGL/Tiny = 1.7-3.8x on 2 cores).
@@ -57,6 +61,31 @@ class Camera:
         clip = pr @ v @ np.append(np.asarray(point, dtype=np.float64), 1.0)
         ndc = clip[:3] / clip[3]
         return (ndc[0] + 1.0) * 0.5 * width, (1.0 - ndc[1]) * 0.5 * height
+
+
+def crop_projection(proj: np.ndarray, width: int, height: int, box: tuple[int, int, int, int]) -> list[float]:
+    """PyBullet (column-major) projection that renders only pixels box = (x, y, w, h) of a width x height image whose
+    projection is `proj` (row-major 4x4; y counts rows from the top): NDC is scaled and shifted so the box fills the
+    viewport, an off-axis frustum as in OpenGL's glFrustum (the OpenGL 2.1 reference pages)."""
+    x, y, w, h = box
+    bottom = height - (y + h)  # the box's first row counted from the bottom, as NDC y is
+    fit = np.array(
+        [
+            [width / w, 0.0, 0.0, (width - w - 2.0 * x) / w],
+            [0.0, height / h, 0.0, (height - h - 2.0 * bottom) / h],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    return (fit @ proj).T.reshape(-1).tolist()
+
+
+def _span(pixels: np.ndarray, size: int) -> tuple[int, int]:
+    """[start, end) of the pixel coordinates widened by one pixel, start on the BLOCK grid, end on it or at the frame's
+    edge, at least BLOCK wide, inside [0, size)."""
+    start = min(max(int(np.floor(pixels.min())) - 1, 0), size - BLOCK) // BLOCK * BLOCK
+    end = -(-(int(np.ceil(pixels.max())) + 1) // BLOCK) * BLOCK
+    return start, min(max(end, start + BLOCK), size)
 
 
 def _gl_renderer(report: str) -> str:
@@ -129,6 +158,8 @@ class BodyRenderer:
                 raise BodyError("the EGL renderer plugin did not load: use --backend tiny (or auto)")
         self.humanoid = Humanoid(self.client)
         self._view, self._proj = self.camera.matrices(self.width, self.height)
+        self._proj_rows = np.asarray(self._proj, dtype=np.float64).reshape(4, 4).T
+        self._clip = self._proj_rows @ np.asarray(self._view, dtype=np.float64).reshape(4, 4).T  # world -> clip
         self.lighting = Lighting()
         self._compositor = Compositor(self.width, self.height)
         self._renders = 0
@@ -142,14 +173,16 @@ class BodyRenderer:
         if face is not None or (pose is not None and self.humanoid.face is not None):
             self.humanoid.set_face(face if face is not None else self.humanoid.face)  # eyes follow the head
         renderer = p.ER_BULLET_HARDWARE_OPENGL if self.backend in ("egl", "gui") else p.ER_TINY_RENDERER
+        box = self.character_box()
+        x, y, w, h = box
         with (
             quiet_native_output() if self._renders < 3 else contextlib.nullcontext()
         ):  # EGL chatter on first uses
             _, _, rgba, depth, _ = p.getCameraImage(
-                self.width,
-                self.height,
+                w,
+                h,
                 self._view,
-                self._proj,
+                crop_projection(self._proj_rows, self.width, self.height, box),
                 renderer=renderer,
                 shadow=0,
                 flags=p.ER_NO_SEGMENTATION_MASK,
@@ -157,8 +190,23 @@ class BodyRenderer:
                 **self.lighting.kwargs(),
             )
         self._renders += 1
-        rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)
-        return self._compositor.compose(rgba, np.asarray(depth, dtype=np.float32).reshape(self.height, self.width))
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)
+        return self._compositor.compose(rgba, np.asarray(depth, dtype=np.float32).reshape(h, w), (x, y))
+
+    def character_box(self) -> tuple[int, int, int, int]:
+        """Pixel box (x, y, w, h) that holds all of the character at its current pose: its links' mesh boxes
+        projected, widened by a pixel and to the compositor's BLOCK grid, clipped to the frame (the whole frame if a
+        box reaches behind the camera)."""
+        full = (0, 0, self.width, self.height)
+        corners = self.humanoid.box_corners()
+        if corners is None:
+            return full
+        clip = corners.reshape(-1, 3) @ self._clip[:, :3].T + self._clip[:, 3]
+        if np.any(clip[:, 3] <= self.camera.near):
+            return full
+        x0, x1 = _span((clip[:, 0] / clip[:, 3] + 1.0) * 0.5 * self.width, self.width)
+        y0, y1 = _span((1.0 - clip[:, 1] / clip[:, 3]) * 0.5 * self.height, self.height)
+        return x0, y0, x1 - x0, y1 - y0
 
     def close(self) -> None:
         if self.client is not None and self._p.isConnected(self.client):

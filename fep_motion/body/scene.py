@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 BGR = tuple[int, int, int]
+BLOCK = 4  # pixels per side of a shadow cell; the rendered box of the frame starts on this grid
+FAR_DEPTH = 0.99999  # depth-buffer values at or above this are the far plane: nothing drawn there
 
 
 @dataclass(frozen=True)
@@ -70,27 +72,35 @@ class Compositor:
         self.backdrop = backdrop or Backdrop()
         self.width, self.height = width, height
         self._wall = self.backdrop.wall(width, height)
-        self._small = (max(8, width // 4), max(6, height // 4))
+        self._small = (-(-width // BLOCK), -(-height // BLOCK))  # the shadow's grid: one cell per BLOCK x BLOCK pixels
         sw, sh = self._small
         dx, dy = self.backdrop.shadow_offset
         self._shift = np.float32([[1, 0, dx * sw], [0, 1, dy * sh]])
         self._sigma = max(0.5, self.backdrop.shadow_blur * sw)
 
-    def shadow(self, depth: np.ndarray) -> np.ndarray:
-        """Per-pixel wall brightness in [1 - shadow_strength, 1] (uint8 scaled to 255) from the depth's silhouette."""
+    def shadow(self, drawn: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """Per-pixel wall brightness in [1 - shadow_strength, 1] (uint8 scaled to 255) of the whole frame, from the
+        silhouette `drawn` (uint8, non-zero where the character is) placed at pixel `origin` (x, y on the BLOCK grid)."""
         cv2 = self._cv2
-        small = cv2.resize(depth, self._small, interpolation=cv2.INTER_AREA)
-        _, small = cv2.threshold(small, 0.99999, self.backdrop.shadow_strength, cv2.THRESH_BINARY_INV)
+        h, w = drawn.shape
+        if h % BLOCK or w % BLOCK:  # a box at the frame's edge: pad to whole cells
+            drawn = cv2.copyMakeBorder(drawn, 0, -h % BLOCK, 0, -w % BLOCK, cv2.BORDER_CONSTANT, value=0)
+        cells = cv2.resize(drawn, (drawn.shape[1] // BLOCK, drawn.shape[0] // BLOCK), interpolation=cv2.INTER_AREA)
+        small = np.zeros(self._small[::-1], dtype=np.float32)
+        cx, cy = origin[0] // BLOCK, origin[1] // BLOCK
+        small[cy : cy + cells.shape[0], cx : cx + cells.shape[1]][cells > 0] = self.backdrop.shadow_strength
         small = cv2.warpAffine(small, self._shift, self._small, borderValue=0)
         small = cv2.GaussianBlur(small, (0, 0), self._sigma)
-        full = cv2.resize(small, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        return cv2.convertScaleAbs(full, alpha=-255.0, beta=255.0)
+        light = cv2.convertScaleAbs(small, alpha=-255.0, beta=255.0)
+        return cv2.resize(light, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
 
-    def compose(self, rgba: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """BGR frame: the renderer's RGBA where it drew, the wall (with the character's shadow) at the far plane."""
+    def compose(self, rgba: np.ndarray, depth: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """BGR frame: the renderer's RGBA where it drew, the wall (with the character's shadow) elsewhere. rgba and
+        depth may be a box of the frame whose top-left pixel is `origin` (x, y on the BLOCK grid)."""
         cv2 = self._cv2
-        light = self.shadow(depth)
-        out = cv2.multiply(self._wall, cv2.cvtColor(light, cv2.COLOR_GRAY2BGR), scale=1.0 / 255.0)
-        _, mask = cv2.threshold(depth, 0.99999, 255, cv2.THRESH_BINARY_INV)
-        cv2.copyTo(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR), mask.astype(np.uint8), out)
+        drawn = cv2.compare(depth, FAR_DEPTH, cv2.CMP_LT)  # 255 where the renderer drew (depth below the far plane)
+        out = cv2.multiply(self._wall, cv2.cvtColor(self.shadow(drawn, origin), cv2.COLOR_GRAY2BGR), scale=1.0 / 255.0)
+        x, y = origin
+        h, w = depth.shape
+        cv2.copyTo(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR), drawn, out[y : y + h, x : x + w])
         return out
