@@ -186,3 +186,20 @@ def test_resume_continues_the_run(micro: Path, tmp_path: Path) -> None:
     assert m["steps"] == 5
     with (tmp_path / "r" / "rewards.csv").open() as f:
         assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5]
+
+
+def test_greedy_rollouts_match_plain_greedy_decoding_while_rows_leave_the_batch(micro: Path) -> None:
+    from llm import checkpoint
+    from llm.train import greedy_generate
+
+    model = checkpoint.load(micro).eval()
+    prompts = [[5, 6, 7, 8], [9, 10], [11, 12, 13], [14], [15, 16]]
+    free = greedy_generate(model, prompts, eos_id=-1, pad_id=0, max_new_tokens=30)
+    eos = free[0][4]          # row 0 stops after 5 tokens: it leaves the cache while the others go on
+    cfg = RolloutConfig(group_size=1, temperature=0.0, max_new_tokens=30, thinking_budget=None, loop_min_span=100)
+    ro = sample_groups(model, prompts, eos_id=eos, pad_id=0, cfg=cfg, think_open_id=None, think_close_id=None,
+                       generator=torch.Generator().manual_seed(0))
+    plain = greedy_generate(model, prompts, eos_id=eos, pad_id=0, max_new_tokens=30)
+    assert ro.finish[0] == "eos" and len(ro.response_ids[0]) <= 5 and "length" in ro.finish
+    for got, want, why in zip(ro.response_ids, plain, ro.finish):
+        assert got == (want + [eos] if why == "eos" else want)

@@ -19,6 +19,7 @@ def add_rl_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="override the config's seed")
     p.add_argument("--init-from", default=None, help="override the config's starting checkpoint")
     p.add_argument("--steps", type=int, default=None, help="override the config's number of steps")
+    p.add_argument("--time-budget", type=float, default=None, help="override the config's time_budget_s")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue from OUT/rl_state.pt")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -39,7 +40,7 @@ def rl_command(a: argparse.Namespace) -> int:
     try:
         path = a.config or str(Path(__file__).resolve().parents[2] / DEFAULT_CONFIG)
         cfg = RLConfig.load(path)
-        over = {"algo": a.algo, "seed": a.seed, "steps": a.steps,
+        over = {"algo": a.algo, "seed": a.seed, "steps": a.steps, "time_budget_s": a.time_budget,
                 "init_from": str(Path(a.init_from).resolve()) if a.init_from else None}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in over.items() if v is not None}).validate("command line")
         m = run(cfg, a.out, a.device, a.resume, progress=not a.quiet)

@@ -45,35 +45,42 @@ YAML
   pack /tmp/sft4/checkpoint
 else
   rm -rf /tmp/rl && mkdir -p /tmp/rl
+  export OMP_NUM_THREADS=2
+  # the shipped run (rl_brain.yaml as it is) and the comparison (COMPARE_STEPS steps per run), all on the one GPU
+  $PY -m llm.rl.cli rl --out /tmp/rl/ship --device cuda > /tmp/rl/ship.log 2>&1 &
   for algo in cispo grpo; do
     for s in $SEEDS; do
-      $PY -m llm.rl.cli rl --algo $algo --seed $s --out /tmp/rl/$algo-$s --device cuda > /tmp/rl/$algo-$s.log 2>&1 &
+      $PY -m llm.rl.cli rl --algo $algo --seed $s --steps ${COMPARE_STEPS:-30} --out /tmp/rl/$algo-$s --device cuda \
+          > /tmp/rl/$algo-$s.log 2>&1 &
     done
   done
-  wait || true
-  tail -n 4 /tmp/rl/*.log | tee "$OUT/rl_tail.txt"
-  $PY -m llm.rl.cli compare /tmp/rl/cispo-* /tmp/rl/grpo-* --out /tmp/rl/compare | tee "$OUT/compare.json"
-  $PY - <<'PY' 2>&1 | tee "$OUT/dialogue.json"
-import json, time
+  dialogue() {  # $1 name, $2 checkpoint dir
+    $PY - "$1" "$2" <<'PY'
+import json, sys, time
 from pathlib import Path
 import torch
 from llm import checkpoint as ck
 from llm.brain.dialogue_eval import evaluate_dialogue, greedy_intents, intent_accuracy, load_intent_set
 from llm.tokenizer import ChatTokenizer
-res = {}
-for name, path in (("sft4", Path("llm/models/brain-small")), ("cispo-0", Path("/tmp/rl/cispo-0/checkpoint"))):
-    model = ck.load(path, dtype=torch.float32, device="cuda").eval()
-    tok = ChatTokenizer.load(path)
-    t0 = time.time()
-    s = evaluate_dialogue(model, tok, bpb_pairs=2000, ranking=500).to_json()
-    rows = load_intent_set("tests/data/intent_natural_test2.jsonl")
-    s["intent_test2"] = intent_accuracy(lambda u: greedy_intents(model, tok, u), rows)
-    s["seconds"] = round(time.time() - t0, 1)
-    res[name] = s
-print(json.dumps(res, indent=1, default=str))
+name, path = sys.argv[1], Path(sys.argv[2])
+model = ck.load(path, dtype=torch.float32, device="cuda").eval()
+tok = ChatTokenizer.load(path)
+t0 = time.time()
+s = evaluate_dialogue(model, tok, bpb_pairs=2000, ranking=500).to_json()
+acc, per, _ = intent_accuracy(lambda u: greedy_intents(model, tok, u), load_intent_set("tests/data/intent_natural_test2.jsonl"))
+s.update(intent_test2=acc, intent_test2_per_class=per, seconds=round(time.time() - t0, 1))
+s.pop("intent_errors", None)
+print(json.dumps({name: s}, default=str))
 PY
+  }
+  dialogue sft4 llm/models/brain-small > /tmp/rl/dialogue_sft4.json 2>&1 || true
+  wait || true
+  tail -n 3 /tmp/rl/*.log | tee "$OUT/rl_tail.txt"
+  $PY -m llm.rl.cli compare /tmp/rl/cispo-* /tmp/rl/grpo-* --out /tmp/rl/compare > "$OUT/compare.json" 2>&1 || true
+  dialogue ship /tmp/rl/ship/checkpoint > /tmp/rl/dialogue_ship.json 2>&1 || true
+  cat /tmp/rl/dialogue_*.json | tee "$OUT/dialogue.json"
   (cd /tmp/rl && tar czf "$OUT/rl_runs.tgz" --exclude='*.safetensors' --exclude='rl_state.pt' *.log compare \
-      */rewards.csv */heldout.csv */metrics.json */reward.png */heldout_before.json)
-  pack /tmp/rl/cispo-0/checkpoint
+      */rewards.csv */heldout.csv */metrics.json */reward.png */heldout_before.json dialogue_*.json)
+  pack /tmp/rl/ship/checkpoint
 fi
 ls -la "$OUT"

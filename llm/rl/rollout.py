@@ -81,15 +81,18 @@ def sample_groups(model: MiniMaxForCausalLM, prompts: Sequence[Sequence[int]], e
     think_used = torch.zeros(B, dtype=torch.long)
     lengths = torch.zeros(B, dtype=torch.long)
     cache = model.new_cache()
+    active = torch.arange(B)   # cache row r holds batch row active[r]; finished rows leave the cache in bulk
     with torch.no_grad(), torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
         logits = model(ids, attention_mask=mask, cache=cache, last_only=True).logits
         for t in range(cfg.max_new_tokens):
             last = logits[:, -1].float()
             if cfg.temperature > 0:
                 probs = torch.softmax(last / cfg.temperature, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)[:, 0].cpu()
+                sampled = torch.multinomial(probs, 1, generator=generator)[:, 0].cpu()
             else:
-                nxt = last.argmax(-1).cpu()
+                sampled = last.argmax(-1).cpu()
+            nxt = torch.full((B,), pad_id, dtype=torch.long)
+            nxt[active] = sampled
             if cfg.thinking_budget is not None and think_close_id is not None:
                 force = in_think & (think_used >= cfg.thinking_budget) & ~done
                 nxt = torch.where(force, torch.full_like(nxt, think_close_id), nxt)
@@ -110,6 +113,11 @@ def sample_groups(model: MiniMaxForCausalLM, prompts: Sequence[Sequence[int]], e
             done |= looping
             if bool(done.all()):
                 break
-            logits = model(nxt.to(dev)[:, None], cache=cache, last_only=True).logits
+            still = ~done[active]
+            if int(still.sum()) <= len(active) * 7 // 8:   # an eighth of the cache rows finished: drop them
+                keep = torch.nonzero(still).flatten()
+                cache.select(keep.to(dev))
+                active = active[keep]
+            logits = model(nxt[active].to(dev)[:, None], cache=cache, last_only=True).logits
     responses = [out[b, :int(lengths[b])].tolist() for b in range(B)]
     return Rollouts(prompt_ids=rows, response_ids=responses, finish=finish, prompt_of=prompt_of)
