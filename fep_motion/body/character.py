@@ -6,6 +6,8 @@ links carry our OBJ meshes: torso, neck, head with hair, ears and nose, arms, ha
 child joints for the face: `left_eye`/`right_eye` (spherical: gaze), `left_upper_lid`/`right_upper_lid` (revolute:
 blinks), `left_brow`/`right_brow` (prismatic: raise), `jaw` (prismatic: the lower lip slides down)
 and `mouth` (prismatic: a dark interior moves forward through the skin between the parting lips, so the mouth opens).
+The torso's meshes hang on two fixed links listed last (`upper_torso` on the chest, `lower_torso` on the root): see
+DRAWN_LAST.
 """
 
 from __future__ import annotations
@@ -197,8 +199,8 @@ def body_meshes() -> dict[str, list[tuple[trimesh.Trimesh, str]]]:
         exponent=2.6, segments=32, center_x=lambda y: -0.012,
     )
     out: dict[str, list[tuple[trimesh.Trimesh, str]]] = {
-        "chest": [(collar, "collar"), (upper, "sweater")],
-        "root": [(lower, "sweater")],
+        "upper_torso": [(collar, "collar"), (upper, "sweater")],
+        "lower_torso": [(lower, "sweater")],
     }
     elbow_y = -1.099152 * SCALE
     wrist_y = -1.035788 * SCALE
@@ -229,6 +231,12 @@ def body_meshes() -> dict[str, list[tuple[trimesh.Trimesh, str]]]:
         shoe = M.ellipsoid([0.045, -0.03, 0.0], [0.095, 0.035, 0.048], subdivisions=1)
         out[f"{side}_ankle"] = [(shoe, "shoes")]
     return out
+
+
+# Visual-only links fixed to the torso's links, listed after every other link: renderers draw in link order (PyBullet's
+# TinyRenderer and EGL renderer), so the torso comes after the arms and head in front of it and its hidden pixels fail
+# the depth test instead of being shaded and painted over (painter's order front to back; bench/body.py).
+DRAWN_LAST = {"upper_torso": "chest", "lower_torso": "root"}
 
 
 # Face joints (child of the neck link): name -> (type, origin in the neck link frame, axis, lower, upper).
@@ -280,7 +288,9 @@ def _write_urdf(folder: Path, source_urdf: str) -> Path:
         mat = ET.SubElement(robot, "material", name=name)
         ET.SubElement(mat, "color", rgba=_fmt(rgba))
     links = {link.get("name"): link for link in robot.findall("link")}
-    for name, (kind, origin, axis, lo, hi) in face_joints().items():
+    extra = {name: ("neck", *joint) for name, joint in face_joints().items()}
+    extra.update({name: (parent, "fixed", np.zeros(3), None, 0.0, 0.0) for name, parent in DRAWN_LAST.items()})
+    for name, (parent, kind, origin, axis, lo, hi) in extra.items():
         link = ET.SubElement(robot, "link", name=name)
         inertial = ET.SubElement(link, "inertial")
         ET.SubElement(inertial, "origin", rpy="0 0 0", xyz="0 0 0")
@@ -288,10 +298,10 @@ def _write_urdf(folder: Path, source_urdf: str) -> Path:
         ET.SubElement(inertial, "inertia", ixx="1e-7", ixy="0", ixz="0", iyy="1e-7", iyz="0", izz="1e-7")
         links[name] = link
         joint = ET.SubElement(robot, "joint", name=name, type=kind)
-        ET.SubElement(joint, "parent", link="neck")
+        ET.SubElement(joint, "parent", link=parent)
         ET.SubElement(joint, "child", link=name)
         ET.SubElement(joint, "origin", rpy="0 0 0", xyz=_fmt(origin))
-        if kind != "spherical":
+        if kind in ("revolute", "prismatic"):
             ET.SubElement(joint, "axis", xyz=_fmt(axis))
             ET.SubElement(joint, "limit", effort="1", lower=f"{lo:.6f}", upper=f"{hi:.6f}", velocity="10")
     parts = {**body_meshes(), **head_meshes()}
