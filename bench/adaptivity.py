@@ -81,6 +81,13 @@ def run_participant(cohort_path: str, index: int, conditions: tuple[str, ...], d
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if any(it.startswith(("preferences.", "habits.")) for it in items):  # these maps are replaced whole on merge:
+        import dataclasses  # start from the shipped ones so key=value changes one entry
+
+        from fep_motion.model.config import load_agent_config
+
+        base = dataclasses.asdict(load_agent_config())
+        out = {k: base[k] for k in ("preferences", "habits") if any(it.startswith(k + ".") for it in items)}
     for it in items:
         key, sep, val = it.partition("=")
         if not sep:

@@ -98,3 +98,36 @@ def test_without_a_contingency_the_agent_does_not_settle_on_nods() -> None:
     gestures = interact(SimulatedHuman(answers="nobody", seed=0), seconds=120.0, seed=0,
                         preferences=NOD_PREFERENCE)
     assert share(gestures, "nod", after=60.0) < 0.5, gestures
+
+
+def test_each_gesture_is_one_dirichlet_count_of_its_answer() -> None:
+    """The response model learns once per own gesture (fep_policy._learn_from_trials): an answered class gains
+    learning_rate counts toward 'nodding', an unanswered one toward 'still', and classes never performed keep their
+    prior counts exactly."""
+    human = SimulatedHuman(answers="tilt", seed=3)
+    agent = FepPolicy(preferences=NOD_PREFERENCE)
+    agent.reset(3)
+    prior = agent.model.pB[1].copy()
+    performed: list[str] = []
+    busy_until = -1.0
+    for i in range(int(60 * FPS)):
+        t = i / FPS
+        agent.set_body_busy(t < busy_until, t)
+        cmd = agent.step(human.observe(t), t)
+        if cmd is not None:
+            prim = get_primitive(cmd.primitive)
+            busy_until = cmd.onset + prim.duration(cmd.params)
+            human.agent_gesture(prim.gesture_class, cmd.onset)
+            performed.append(prim.gesture_class)
+    from fep_motion.model.spaces import ACTIVITY, CONTROLS
+
+    gain = (agent.model.pB[1] - prior).sum(axis=1)  # (to-state, control): counts added
+    lr = agent.cfg.learning_rate
+    tilt, nodding, still = CONTROLS.index("tilt"), ACTIVITY.index("nodding"), ACTIVITY.index("still")
+    assert "tilt" in performed and gain[nodding, tilt] >= lr * 0.99
+    for g in set(performed) - {"tilt"}:
+        u = CONTROLS.index(g)
+        if performed.count(g) >= 2:  # the last one may still be inside its response window
+            assert gain[still, u] >= lr * 0.99 and gain[nodding, u] < 1e-9, g
+    for g in set(CONTROLS[1:]) - set(performed):
+        assert np.array_equal(agent.model.pB[1][:, :, CONTROLS.index(g)], prior[:, :, CONTROLS.index(g)]), g

@@ -50,17 +50,17 @@ class AgentConfig:
     step_s: float = field(default=1.0, metadata={"gt": 0.0})  # seconds per planning step
     choice: str = field(default="sample", metadata={"choices": ("sample", "argmax")})
     novelty: bool = True  # subtract parameter information gain on the response model from G
-    learning_rate: float = field(default=1.0, metadata={"min": 0.0})  # Dirichlet count increment per step
-    prior_concentration: float = field(default=4.0, metadata={"gt": 0.0})  # pseudo-counts per response column
+    learning_rate: float = field(default=2.0, metadata={"min": 0.0})  # Dirichlet count increment per gesture / step
+    prior_concentration: float = field(default=8.0, metadata={"gt": 0.0})  # pseudo-counts per response column
     response_window_s: float = field(default=2.0, metadata={"min": 0.0})  # the human answers a gesture's onset within this
     response_latency_s: float = field(default=0.3, metadata={"min": 0.0})  # earliest human answer after an onset
     exploration: float = field(default=0.2, metadata={"min": 0.0, "max": 1.0})
-    max_onset_s: float = field(default=1.5, metadata={"min": 0.0})
+    max_onset_s: float = field(default=0.75, metadata={"min": 0.0})
     inference_iterations: int = field(default=8, metadata={"min": 1, "max": 256})
     # log-preferences C: modality -> outcome -> value (unlisted outcomes 0)
     preferences: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "head": {"pitching": 2.0, "yawing": -1.0},
-        "arms": {"moving": 0.5},
+        "arms": {"moving": 2.0},
         "facing": {"toward": 1.0},
         "event": {"nod": 3.0, "gesture": 2.0, "shake": -2.0},
     })

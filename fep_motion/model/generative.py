@@ -122,7 +122,7 @@ def build_generative_model(cfg: AgentConfig) -> GenerativeModel:
     return model
 
 
-def update_response_model(model: GenerativeModel, qs_now: list[np.ndarray], qs_prev: list[np.ndarray],
+def update_response_model(model: GenerativeModel, qs_now: list[np.ndarray | None], qs_prev: list[np.ndarray | None],
                           control: int, lr: float) -> None:
     """Dirichlet learning of the response model: pB[:, :, u] += lr · q(s_t) ⊗ q(s_t−1), the conjugate count update
     pymdp 1.0.4 `learning.update_state_transition_dirichlet` applies for the action taken."""

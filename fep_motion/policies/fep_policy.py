@@ -33,6 +33,12 @@ from selection.choice import choose
 from selection.efe import EfeKernel
 
 
+# What a detected human event within a gesture's response window says the human's activity became.
+ANSWER_STATE: dict[str, int] = {"nod": ACTIVITY.index("nodding"), "gesture": ACTIVITY.index("gesturing"),
+                                "shake": ACTIVITY.index("moving")}
+DETECTION_LAG_S = 1.0  # perception confirms an event after it began (README: events are confirmed after they begin)
+
+
 def new_events(obs: Observation) -> list:
     """Events reported at detection (perception reports each twice: detected, then complete)."""
     return [e for e in obs.events if not getattr(e, "complete", False)]
@@ -109,6 +115,8 @@ class FepPolicy(MotionPolicy):
         self._tick_observed = False
         self._gesture: tuple[int, float, float] | None = None  # (class index, onset, end)
         self._history: list[tuple[int, float, float]] = []
+        self._trials: list[tuple[int, float, np.ndarray | None]] = []  # own gestures awaiting their answer window
+        self._human_events: list[tuple[float, str]] = []  # detected human event onsets (s) and kinds
         self._free_since: float | None = None
         self._wait_until = -math.inf
         self._decided_once = False
@@ -141,11 +149,13 @@ class FepPolicy(MotionPolicy):
         self.rhythm.update(obs)
         self._tick_observed |= so.observed()
         self._t = now
+        self._learn_from_trials(obs, now)
         if self._tick_t is None:
             self._tick_t = now
         elif now - self._tick_t >= cfg.step_s:
-            if self._tick_observed:  # learn only from intervals with evidence
-                u_tick = self._control_over(self._tick_t, now)
+            u_tick = self._control_over(self._tick_t, now)
+            if self._tick_observed and u_tick == 0:  # the human's own dynamics, from intervals with evidence;
+                # the gestures' columns learn once per gesture (_learn_from_trials)
                 update_response_model(model, self.qs, self._tick_qs, u_tick, cfg.learning_rate)
             self._tick_t = now
             self._tick_qs = [q.copy() for q in self.qs]
@@ -160,6 +170,34 @@ class FepPolicy(MotionPolicy):
             entropy=sum(entropy(q) for q in self.qs), rhythm_entropy=self.rhythm.state.entropy(),
             F=upd.F, complexity=upd.complexity, accuracy=upd.accuracy,
         )
+
+    def _learn_from_trials(self, obs: Observation, now: float) -> None:
+        """Each own gesture is one trial of the response model: the human's activity at its onset (belief) and what
+        the human did within [onset + response_latency_s, onset + response_window_s] (detected events: a nod ->
+        nodding, a hand gesture -> gesturing, a shake -> moving; none -> still). Once the window has passed (plus
+        DETECTION_LAG_S, perception confirms an event after its onset), pB[:, :, u] += lr · q(s') ⊗ q(s): the Dirichlet
+        update of pymdp 1.0.4 `learning.update_state_transition_dirichlet`, with the transition taken over the
+        gesture's response window (one count per gesture rather than a fraction spread over planning steps)."""
+        cfg = self.cfg
+        for e in new_events(obs):
+            self._human_events.append((float(e.t_onset), e.kind))
+        self._human_events = [ev for ev in self._human_events if ev[0] >= now - 3 * cfg.response_window_s - 10.0]
+        keep = []
+        for cls, onset, q_from in self._trials:
+            if q_from is None and now >= onset:
+                q_from = self.qs[1].copy()
+            if q_from is not None and now >= onset + cfg.response_window_s + DETECTION_LAG_S:
+                q_to = np.zeros(len(ACTIVITY))
+                for t, kind in self._human_events:
+                    if onset + cfg.response_latency_s <= t <= onset + cfg.response_window_s and kind in ANSWER_STATE:
+                        q_to[ANSWER_STATE[kind]] += 1.0
+                if q_to.sum() == 0:
+                    q_to[0] = 1.0  # no answer: the human stayed still (as far as this gesture is concerned)
+                update_response_model(self.model, [None, q_to / q_to.sum()], [None, q_from], cls,
+                                      cfg.learning_rate)
+            else:
+                keep.append((cls, onset, q_from))
+        self._trials = keep
 
     def _decision_reason(self, obs: Observation, now: float) -> str | None:
         """Why to decide now (None: not now). With `decision.yield_to_human`, a due decision waits while the human
@@ -255,6 +293,7 @@ class FepPolicy(MotionPolicy):
                                 meta={"G": float(terms.G[idx]), "gesture_class": CONTROLS[cls]})
             self._gesture = (cls, onset, onset + duration)
             self._history.append(self._gesture)
+            self._trials.append((cls, onset, None))
             self._history = self._history[-8:]
         belief = self.belief if self.belief is None or not steering else dataclasses.replace(self.belief,
                                                                                              steering=steering)
