@@ -208,14 +208,14 @@ def body_meshes() -> dict[str, list[tuple[trimesh.Trimesh, str]]]:
         s = 1.0 if side == "right" else -1.0
         upper_arm = M.loft(
             [(-0.01, 0.046, 0.046), (-0.06, 0.046, 0.045), (-0.16, 0.042, 0.041), (elbow_y + 0.01, 0.038, 0.038)],
-            segments=20,
+            segments=20, rings=2,
         )
         shoulder = M.ellipsoid([0.0, -0.030, -s * 0.010], [0.050, 0.050, 0.047], subdivisions=2)
         out[f"{side}_shoulder"] = [(shoulder, "sweater"), (upper_arm, "sweater")]
         forearm = M.loft(
             [(0.01, 0.037, 0.037), (-0.08, 0.036, 0.035), (wrist_y + 0.03, 0.029, 0.028), (wrist_y + 0.012, 0.030,
                                                                                           0.029)],
-            segments=20,
+            segments=20, rings=2,
         )
         elbow = M.ellipsoid([0.0, 0.0, 0.0], [0.039, 0.039, 0.039], subdivisions=1)
         out[f"{side}_elbow"] = [(elbow, "sweater"), (forearm, "sweater")]

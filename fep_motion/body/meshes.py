@@ -41,11 +41,20 @@ def loft(
     exponent: float = 2.0,
     segments: int = 28,
     center_x: Callable[[float], float] | None = None,
+    rings: int = 1,
 ) -> trimesh.Trimesh:
     """A closed body swept along +Y through superellipse sections (y, half-depth along X, half-width along Z).
 
-    |x/a|^e + |z/b|^e = 1 (Lamé curve); e = 2 is an ellipse, larger is boxier. Ends are closed with fans.
+    |x/a|^e + |z/b|^e = 1 (Lamé curve); e = 2 is an ellipse, larger is boxier. Ends are closed with fans. `rings` > 1
+    splits each band between sections into that many (the same surface, shorter triangles: PyBullet's TinyRenderer
+    tests every pixel of a triangle's bounding box, examples/TinyRenderer/our_gl.cpp triangle(), so long thin
+    triangles on a limb held diagonally cost far more than their area).
     """
+    sections = [
+        tuple(np.asarray(a) + (np.asarray(b) - np.asarray(a)) * k / rings)
+        for a, b in zip(sections[:-1], sections[1:])
+        for k in range(rings)
+    ] + [sections[-1]]
     theta = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
     c, s = np.cos(theta), np.sin(theta)
     ux = np.sign(c) * np.abs(c) ** (2.0 / exponent)
