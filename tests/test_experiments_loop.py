@@ -44,8 +44,8 @@ def test_loop_engine_study_is_analyzed_from_stored_frames(tmp_path: Path, capsys
 def test_bad_policy_params_fail_before_the_database(tmp_path: Path, capsys) -> None:
     proto = tmp_path / "p.yaml"
     text = TWO.read_text()
-    assert "params: {novelty: false}" in text
-    proto.write_text(text.replace("params: {novelty: false}", "params: {no_such_knob: 3}"))
+    assert "policy: fep, label" in text
+    proto.write_text(text.replace("policy: fep, label", "policy: fep, params: {no_such_knob: 3}, label"))
     db = tmp_path / "s.db"
     assert main(["experiment", "run", str(proto), "--participant", "P01", "--virtual", "default",
                  "--store", str(db), "--questionnaire", "virtual"]) == 2
@@ -148,7 +148,7 @@ def test_a_condition_script_talks_to_the_brain_during_its_trial(tmp_path: Path) 
     (tmp_path / "fep_script.tsv").write_text("1.0\tHi! I just came back from a trip to Kyoto.\n3.0\tThanks, bye for now!\n")
     proto = _short(tmp_path, TWO, 8)
     text = proto.read_text()
-    proto.write_text(text.replace("params: {novelty: false}", "params: {novelty: false}, utterances: fep_script.tsv"))
+    proto.write_text(text.replace("policy: fep, label", "policy: fep, utterances: fep_script.tsv, label"))
     db = tmp_path / "s.db"
     assert main(["experiment", "simulate", str(proto), "--n", "1", "--store", str(db), "--engine", "loop"]) == 0
     c = sqlite3.connect(db)
@@ -162,7 +162,7 @@ def test_a_condition_script_talks_to_the_brain_during_its_trial(tmp_path: Path) 
 
 def test_a_missing_condition_script_is_a_one_line_protocol_error(tmp_path: Path, capsys) -> None:
     proto = tmp_path / "p.yaml"
-    proto.write_text(TWO.read_text().replace("params: {novelty: false}", "params: {novelty: false}, utterances: nope.tsv"))
+    proto.write_text(TWO.read_text().replace("policy: fep, label", "policy: fep, utterances: nope.tsv, label"))
     db = tmp_path / "s.db"
     assert main(["experiment", "simulate", str(proto), "--n", "1", "--store", str(db)]) == 2
     err = capsys.readouterr().err.strip()
