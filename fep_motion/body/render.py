@@ -12,7 +12,7 @@ copies and read-backs cost per pixel, bench/body.py); the rest of the frame is w
 
 Backends: `egl` = PyBullet's EGL plugin (a GPU, or Mesa's llvmpipe without one); `tiny` = TinyRenderer (CPU);
 `auto` = EGL when the plugin loads on a hardware GL device, TinyRenderer otherwise (on llvmpipe TinyRenderer is
-measured faster, bench/body.py); `gui` = the PyBullet window for live sessions.
+measured faster at 320x240, bench/body.py); `gui` = the PyBullet window for live sessions.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from fep_motion.body.humanoid import Humanoid, quiet_native_output
 from fep_motion.body.scene import BLOCK, Compositor, Lighting
 
 BACKENDS = ("auto", "egl", "tiny", "gui")
-# GL renderers that rasterize on the CPU: there TinyRenderer is faster (bench/body.py: EGL/Tiny = 1.7-3.8x on 2 cores).
+# GL renderers that rasterize on the CPU: there TinyRenderer is faster at the session's 320x240 (bench/body.py, 2 cores:
+# EGL/Tiny 1.3-1.8 there; at 640x480 EGL is as fast or faster when its rasterizer threads get a free core).
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 
 
