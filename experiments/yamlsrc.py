@@ -38,7 +38,10 @@ def dotted(path: Path_) -> str:
     """('conditions', 0, 'policy') -> 'conditions[0].policy'."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = str(part)
+        if not name.isprintable():  # a key holding a newline or control character stays on one line, escaped
+            name = name.encode("unicode_escape").decode("ascii")
+        out += f"[{name}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out or "<root>"
 
 
