@@ -104,10 +104,9 @@ class TrainConfig:
 
     @staticmethod
     def from_dict(raw: dict[str, Any], where: str = "train config") -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(TrainConfig)}
-        extra = set(raw) - names
-        if extra:
-            raise BrainError(f"{where}: unknown field {min(extra)!r}; allowed: {', '.join(sorted(names))}")
+        from llm.yaml_file import check_fields
+
+        check_fields(raw, {f.name for f in dataclasses.fields(TrainConfig)}, where)
         kw = dict(raw)
         if "corpus" in kw:
             if not isinstance(kw["corpus"], dict):
@@ -404,13 +403,9 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
 
     from llm import checkpoint
     from llm.model import MiniMaxForCausalLM
+    from llm.yaml_file import new_run_dir
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BrainError("--device cuda: no CUDA device here; use --device cpu (with the micro preset)")
-    if (out / STATE_FILE).exists() and not resume:
-        raise BrainError(f"{out / STATE_FILE}: a run already exists here; pass --resume or choose another --out")
+    out = new_run_dir(out_dir, device, STATE_FILE, resume, "a run")
     torch.manual_seed(cfg.seed)
     tok, train, held = prepare(cfg, out)
     if not train:

@@ -21,3 +21,23 @@ def read_mapping(path: str | Path, what: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BrainError(f"{p}: top level must be a mapping of {what.removesuffix(' config')} fields")
     return raw
+
+
+def check_fields(raw: dict[str, Any], allowed: set[str], where: str) -> None:
+    """Reject a key that is not a field of the config (the error lists the allowed ones)."""
+    extra = set(raw) - allowed
+    if extra:
+        raise BrainError(f"{where}: unknown field {min(extra)!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def new_run_dir(out_dir: str | Path, device: str, state_file: str, resume: bool, what: str) -> Path:
+    """The run directory, created; refuses cuda without a GPU and a second run over an existing state file."""
+    import torch
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BrainError("--device cuda: no CUDA device here; use --device cpu (with a micro model)")
+    if (out / state_file).exists() and not resume:
+        raise BrainError(f"{out / state_file}: {what} already exists here; pass --resume or choose another --out")
+    return out

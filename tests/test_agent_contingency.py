@@ -58,6 +58,11 @@ def interact(human: SimulatedHuman, seconds: float, seed: int = 0, **overrides) 
     """Run the agent against the human; the body is busy for each command's duration. Returns (onset, class)."""
     agent = FepPolicy(**overrides)
     agent.reset(seed)
+    return run_agent(agent, human, seconds)
+
+
+def run_agent(agent: FepPolicy, human: SimulatedHuman, seconds: float) -> list[tuple[float, str]]:
+    """Step a reset agent against the human for `seconds`; returns (onset, class) of each gesture it performed."""
     gestures: list[tuple[float, str]] = []
     busy_until = -1.0
     for i in range(int(seconds * FPS)):
@@ -108,17 +113,7 @@ def test_each_gesture_is_one_dirichlet_count_of_its_answer() -> None:
     agent = FepPolicy(preferences=NOD_PREFERENCE)
     agent.reset(3)
     prior = agent.model.pB[1].copy()
-    performed: list[str] = []
-    busy_until = -1.0
-    for i in range(int(60 * FPS)):
-        t = i / FPS
-        agent.set_body_busy(t < busy_until, t)
-        cmd = agent.step(human.observe(t), t)
-        if cmd is not None:
-            prim = get_primitive(cmd.primitive)
-            busy_until = cmd.onset + prim.duration(cmd.params)
-            human.agent_gesture(prim.gesture_class, cmd.onset)
-            performed.append(prim.gesture_class)
+    performed = [g for _, g in run_agent(agent, human, 60.0)]
     from fep_motion.model.spaces import ACTIVITY, CONTROLS
 
     gain = (agent.model.pB[1] - prior).sum(axis=1)  # (to-state, control): counts added

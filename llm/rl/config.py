@@ -108,10 +108,9 @@ class RLConfig:
 
     @staticmethod
     def from_dict(raw: dict[str, Any], where: str = "rl config", check_paths: bool = True) -> RLConfig:
-        names = {f.name for f in dataclasses.fields(RLConfig)}
-        extra = set(raw) - names
-        if extra:
-            raise BrainError(f"{where}: unknown field {min(extra)!r}; allowed: {', '.join(sorted(names))}")
+        from llm.yaml_file import check_fields
+
+        check_fields(raw, {f.name for f in dataclasses.fields(RLConfig)}, where)
         kw = dict(raw)
         if "difficulty_weights" in kw:
             if not isinstance(kw["difficulty_weights"], (list, tuple)):

@@ -70,12 +70,9 @@ def run(cfg: RLConfig, out_dir: str | Path, device: str = "cpu", resume: bool = 
     from llm.train import TrainConfig
 
     tasks = dict(tasks) if tasks is not None else {n: TASKS[n] for n in cfg.tasks}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BrainError("--device cuda: no CUDA device here; use --device cpu (with a micro checkpoint)")
-    if (out / STATE_FILE).exists() and not resume:
-        raise BrainError(f"{out / STATE_FILE}: an RL run already exists here; pass --resume or choose another --out")
+    from llm.yaml_file import new_run_dir
+
+    out = new_run_dir(out_dir, device, STATE_FILE, resume, "an RL run")
     torch.manual_seed(cfg.seed)
     tok = ChatTokenizer.load(cfg.init_from)
     model = checkpoint.load(cfg.init_from, dtype=torch.float32).to(device)
