@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call for issue 8: GPU tests, correctness vs the fp64 reference, the model's GPU-vs-CPU logits, then the
+# One device call for the kernels: GPU tests, correctness vs the fp64 reference, the model's GPU-vs-CPU logits, then the
 # timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core).
 # SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
 set -o pipefail

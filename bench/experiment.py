@@ -1,6 +1,6 @@
 """Experiment fast-path benchmark: simulate + analyze a 24-participant, 3-condition study (horibe2022.yaml).
 
-Target (issue 6): <= 10 minutes on 2 cores. Peers measured in the same run: a straightforward per-surrogate Python
+Target (docs/architecture.md §7): <= 10 minutes on 2 cores. Peers measured in the same run: a straightforward per-surrogate Python
 loop for the elicitation test (what the vectorized searchsorted version replaces), and the study's real-time length.
 
     .venv/bin/python bench/experiment.py [--n 24] [--surrogates 1000] [--engine events|loop]

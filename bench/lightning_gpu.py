@@ -1,7 +1,7 @@
 """Benchmark: Triton lightning-attention kernels vs fla chunk_simple_gla, SDPA and the HBM floor, on one GPU.
 
 Prints (1) correctness of every kernel against the fp64 PyTorch reference on fresh random inputs, (2) a variant sweep
-of the prefill kernel (SWEEP, each variant in its own process), (3) the table of issue 8: prefill T in
+of the prefill kernel (SWEEP, each variant in its own process), (3) the kernel table: prefill T in
 {4K,16K,64K,128K} at B=1 H=64 D=128 and T=1M at H=8, bf16 and fp32 inputs, decode B in {1,8,64} at H=64 D=128 (fp32
 state; beside a bare copy of the state bytes and an empty kernel in the same CUDA graph), with the copy-bandwidth
 floor measured in the same run and ratios. Run it through bench/device_kernels.sh on the lent H100.

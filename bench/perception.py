@@ -1,7 +1,7 @@
 """Benchmark: perception pipeline frames/s and per-stage ms on vtest.avi at 640x480, beside MediaPipe alone.
 
 All runs see the same decoded frames in the same process, their order rotating per frame so load hits them alike.
-Prints a table and the pipeline-minus-MediaPipe overhead per frame (issue 2 target: <= 3 ms).
+Prints a table and the pipeline-minus-MediaPipe overhead per frame (target: <= 3 ms, docs/architecture.md §7).
 
     .venv/bin/python bench/perception.py [--video PATH] [--frames N] [--size 640x480]
 """

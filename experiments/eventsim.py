@@ -6,7 +6,7 @@ probability (times engagement) and a lognormal latency, and engagement drifting 
 of my recent events the agent answered). The agent side gives each built-in policy an event-level model:
 `random` (non-contingent renewal process), `reactive` (backchannel nod after human events), `mimic` (delayed copy of
 human events), `idle` (nothing) and `fep` (picks gesture classes by expected free energy over a Beta-Bernoulli
-response model learned online, DESIGN.md §3). Used for statistical validation and the study fast path.
+response model learned online, docs/architecture.md §3). Used for statistical validation and the study fast path.
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class FepAgent(AgentModel):
     """Active-inference gesture choice over a learned Beta-Bernoulli response model per gesture class.
 
     Outcome o in {answered, not}; q(o|c) = Beta mean; preference p(o) = C (answered preferred). Expected free energy
-    G(c) = KL[q(o|c) || C] + E_q(theta)[H[p(o|theta)]] - novelty (DESIGN.md §3; Friston et al. 2017, Neural Comput.
+    G(c) = KL[q(o|c) || C] + E_q(theta)[H[p(o|theta)]] - novelty (docs/architecture.md §3; Friston et al. 2017, Neural Comput.
     29:1, eq. 7 with the Dirichlet novelty term of Schwartenbeck et al. 2019, eLife 8:e41703, eq. 10 restricted to one
     Bernoulli factor); q(c) = softmax(-gamma G).
     """
@@ -119,7 +119,7 @@ class FepAgent(AgentModel):
         self.last_answer = -math.inf
 
     def on_human(self, t: float, kind: str) -> tuple[float, str] | None:
-        """A human event is a decision point (DESIGN.md §3): answer it with probability 0.6, at most every 2 s."""
+        """A human event is a decision point (docs/architecture.md §3): answer it with probability 0.6, at most every 2 s."""
         if t - self.last_answer >= 2.0 and self.rng.random() < 0.6:
             self.last_answer = t
             return t + float(self.rng.uniform(0.4, 1.2)), ""

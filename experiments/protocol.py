@@ -1,4 +1,4 @@
-"""Experiment protocol schema (DESIGN.md §5): conditions, within-subject order, durations, instructions, breaks and
+"""Experiment protocol schema (docs/architecture.md §5): conditions, within-subject order, durations, instructions, breaks and
 questionnaire blocks, validated on load with errors that name the field and its YAML line."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ QUESTIONNAIRE_KINDS: tuple[str, ...] = ("likert", "semantic_differential")
 ADMINISTER: tuple[str, ...] = ("after_each_trial", "after_all_trials")
 MAX_DURATION_S = 86_400.0  # a trial or break longer than a day is a typo (and would run for days)
 
-# The built-in policies (DESIGN.md §2); used only when the policy registry (fep_motion.policies) is not importable.
+# The built-in policies (docs/architecture.md §2); used only when the policy registry (fep_motion.policies) is not importable.
 BUILTIN_POLICIES: tuple[str, ...] = ("fep", "random", "mimic", "reactive", "idle")
 
 
@@ -113,7 +113,7 @@ class Protocol:
 
 
 def known_policies() -> tuple[str, ...]:
-    """Policy names the protocol may use: the registry's when available, else the built-ins of DESIGN.md §2."""
+    """Policy names the protocol may use: the registry's when available, else the built-ins of docs/architecture.md §2."""
     try:
         from fep_motion import policies as reg  # experiments drives fep_motion (one-way dependency)
     except ImportError:
@@ -226,7 +226,7 @@ def _condition(v: _V, value: Any, path: Path_, policies: tuple[str, ...]) -> Con
     v.keys(m, path, {"id", "policy", "params", "label", "duration_s", "utterances"}, {"id", "policy"})
     cid = v.ident(m["id"], path + ("id",))
     policy = v.string(m["policy"], path + ("policy",))
-    if policy not in policies and ":" not in policy:  # module:Class loads a third-party policy (DESIGN.md §2)
+    if policy not in policies and ":" not in policy:  # module:Class loads a third-party policy (docs/architecture.md §2)
         v.fail(path + ("policy",), f"unknown policy '{policy}'", f"use one of {list(policies)} or module:Class")
     params = v.json_value(v.mapping(m.get("params", {}) or {}, path + ("params",)), path + ("params",))
     dur = m.get("duration_s")

@@ -36,7 +36,7 @@ __all__ = [
 def decay_slopes(num_heads: int, layer_idx: int, num_layers: int) -> Tensor:
     """Per-head decay slopes [H] fp32 for one lightning layer: λ_h = exp(-slope_h).
 
-    slope_h = 2^(-8(h+1)/H) · (1 - l/(L-1) + 1e-5), l the global layer index (DESIGN §6; MiniMax-01 report §2.2.1,
+    slope_h = 2^(-8(h+1)/H) · (1 - l/(L-1) + 1e-5), l the global layer index (docs/architecture.md §6; MiniMax-01 report §2.2.1,
     the ALiBi-style geometric slopes scaled down with depth). A one-layer model (L = 1) uses factor 1 + 1e-5.
     """
     if num_heads < 1:

@@ -125,7 +125,7 @@ class LightningAttention(nn.Module):
         self._slopes: dict[torch.device, Tensor] = {}
 
     def slope(self, device: torch.device) -> Tensor:
-        """fp32 decay slopes [H] of this layer on `device` (DESIGN §6), unaffected by model.to(dtype)."""
+        """fp32 decay slopes [H] of this layer on `device` (docs/architecture.md §6), unaffected by model.to(dtype)."""
         s = self._slopes.get(device)
         if s is None:
             s = self._slopes[device] = decay_slopes(self.num_heads, self.layer_idx, self.num_layers).to(device)
@@ -494,7 +494,7 @@ class DecodePlan:
         decay = attn_norm = w_in = w_out = None
         if layer.lightning:
             attn_norm = attn.norm.weight.contiguous()
-            decay = torch.exp(-attn.slope(torch.device("cpu"))).contiguous()  # λ = exp(-slope), DESIGN §6
+            decay = torch.exp(-attn.slope(torch.device("cpu"))).contiguous()  # λ = exp(-slope), docs/architecture.md §6
             if not native:
                 w_in = torch.cat([attn.qkv_proj.weight, attn.output_gate.weight]).t().contiguous()
                 w_out = attn.out_proj.weight.t().contiguous()

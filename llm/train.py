@@ -1,4 +1,4 @@
-"""SFT/pretraining loop for the embedded brain on the synthetic corpus (issue 9, step 3).
+"""SFT/pretraining loop for the embedded brain on the synthetic corpus.
 
 AdamW (β2 = 0.95), linear warm-up + cosine decay, bf16 autocast on CUDA with the LM head and loss in fp32
 (MiniMax-M1 §3.2), global-norm gradient clipping, checkpoints (`train_state.pt` to resume + a bf16 safetensors

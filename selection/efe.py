@@ -3,7 +3,7 @@
 Two paths with one meaning: `expected_free_energy` is the pure, readable reference in pymdp's array conventions;
 `EfeKernel` is the vectorized path the agent uses for K candidates at once. Tests hold them equal.
 
-G(π) = Σ_τ Σ_m [ KL(q(o_m,τ|π) ‖ p(o_m|C)) + E_q(s_τ|π) H[p(o_m|s_τ)] ]   (risk + ambiguity: DESIGN.md §3, the
+G(π) = Σ_τ Σ_m [ KL(q(o_m,τ|π) ‖ p(o_m|C)) + E_q(s_τ|π) H[p(o_m|s_τ)] ]   (risk + ambiguity: docs/architecture.md §3, the
 form reviewed in Da Costa et al. 2020, "Active inference on discrete state-spaces: a synthesis", J Math Psych 99;
 per modality exactly as pymdp 1.0.4 `control.compute_neg_efe_policy` sums `compute_info_gain` and
 `compute_expected_utility`), with p(o_m|C) = softmax(C_m). pymdp uses C_m unnormalized: its −neg_efe equals our G − Σ_τ Σ_m logsumexp(C_m), which is

@@ -1,4 +1,4 @@
-"""The FEP agent learns which of its gestures elicit the human's nods (issue 4 acceptance), driven through Observations
+"""The FEP agent learns which of its gestures elicit the human's nods, driven through Observations
 from a small simulated human: it nods back after one gesture class and never after another."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The FEP agent sees the virtual participant's answers through the real perception path (issues 4/5/6 diagnosis).
+"""The FEP agent sees the virtual participant's answers through the real perception path.
 
 One reason the agent elicited no more gestures than the random agent in the full loop: its likelihood A claimed more
 motion per frame than perception reports during a nod or gesture: every motionless frame of a nod (zero pitch

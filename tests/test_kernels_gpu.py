@@ -24,7 +24,7 @@ pytestmark = pytest.mark.gpu
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 D = 128 if DEV == "cuda" else 32  # the interpreter is slow: smaller heads there
 BT = None if DEV == "cuda" else 16
-TOL = 2e-3  # issue 8: relative error <= 2e-3 in bf16 (fp32 outputs)
+TOL = 2e-3  # docs/architecture.md §7: relative error <= 2e-3 in bf16 (fp32 outputs)
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

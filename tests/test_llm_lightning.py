@@ -1,4 +1,4 @@
-"""Lightning attention reference: block form == recurrence, decode == recurrence, slopes per DESIGN §6."""
+"""Lightning attention reference: block form == recurrence, decode == recurrence, slopes per docs/architecture.md §6."""
 from __future__ import annotations
 
 import math

@@ -1,5 +1,5 @@
 """The session's conversation: utterances (scripted or typed) -> the brain, asynchronously -> replies + intents that
-steer the agent's habits E / preferences C within bounds (DESIGN.md §1).
+steer the agent's habits E / preferences C within bounds (docs/architecture.md §1).
 
 The loop calls `poll(t, obs, belief)` once per tick: it submits due utterances with a perception summary built from
 the latest observation and beliefs (`Brain.submit` returns at once; the loop never waits), stores the replies that

@@ -1,4 +1,4 @@
-"""The session loop (DESIGN.md §1): source -> perception -> agent -> body timeline -> render/display -> store.
+"""The session loop (docs/architecture.md §1): source -> perception -> agent -> body timeline -> render/display -> store.
 
 One pass per scheduler tick, each stage timed. Faults are contained where they happen: a source or pose estimator
 that raises, or non-finite landmarks, become a recorded gap (the agent gets Observation.missing and predicts through

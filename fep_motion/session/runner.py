@@ -42,7 +42,7 @@ class SessionSpec:
     seed: int = 0
     video_path: Path | None = None  # agent's rendered view as H.264 mp4
     render: bool = False  # render the agent even without a video (for the live display)
-    commit_interval: float = 0.25  # seconds of session time between commits (<= 0.5, DESIGN.md §4)
+    commit_interval: float = 0.25  # seconds of session time between commits (<= 0.5, docs/architecture.md §4)
     progress: bool = True
     voice: str = "on"  # on | off: speak the brain's replies (espeak-ng) into the video / live audio
 

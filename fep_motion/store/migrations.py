@@ -172,7 +172,7 @@ def _core(conn: sqlite3.Connection) -> None:
 
 @migration(2, "experiments")
 def _experiments(conn: sqlite3.Connection) -> None:
-    """Experiment tables (DESIGN §4-5), owned here so every command opens every study database: study_protocol, study_participants, trials, questionnaire_responses, trial_signals."""
+    """Experiment tables (docs/architecture.md §4-5), owned here so every command opens every study database: study_protocol, study_participants, trials, questionnaire_responses, trial_signals."""
     run_script(
         conn,
         """

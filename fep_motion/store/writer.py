@@ -1,6 +1,6 @@
 """Buffered, crash-safe writes of one session's rows: statements queue in order and commit on a session-clock deadline.
 
-A killed process loses at most `commit_interval` seconds of session time (DESIGN.md §4 asks for <= 0.5 s); the loop
+A killed process loses at most `commit_interval` seconds of session time (docs/architecture.md §4 asks for <= 0.5 s); the loop
 calls `tick(t)` every frame and `flush()` at the end. WAL + synchronous=NORMAL make each commit survive `kill -9`.
 A commit the database refuses (disk full, I/O error) is rolled back as a whole and raised as one StoreWriteError;
 the writer then stops writing, so what was committed before stays intact and nothing half-written is left.

@@ -1,4 +1,4 @@
-"""Intent -> bounded shifts of the agent's habits E and preferences C (issue 9 §6: greet -> wave habit, agree ->
+"""Intent -> bounded shifts of the agent's habits E and preferences C (docs/architecture.md §6: greet -> wave habit, agree ->
 nod habit, listen -> backchannel preference, ...). Pure functions; the agent adds the deltas to its log-weights.
 
 The brain never drives joints: an intent only re-weights which gestures the agent favours (E, log habit weights over

@@ -1,4 +1,4 @@
-"""Interaction turns: user utterance + perception summary -> `<intent>NAME</intent> reply` (issue 9, task a).
+"""Interaction turns: user utterance + perception summary -> `<intent>NAME</intent> reply`.
 
 The generator builds each turn *from* a chosen intent and difficulty; the verifier re-derives the expected intent
 from the prompt text alone with ordered cue rules (first match wins), so the two are independent code paths:

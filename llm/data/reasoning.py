@@ -1,4 +1,4 @@
-"""Shared format of the reasoning mini-tasks: `<think>steps</think>` then `Answer: X` (issue 9, task b)."""
+"""Shared format of the reasoning mini-tasks: `<think>steps</think>` then `Answer: X`."""
 from __future__ import annotations
 
 import re

@@ -6,7 +6,7 @@ b rows with the state S from the previous blocks and λ = exp(-slope):
   S_new = λ^b S + (diag(λ^(b-1-j)) K)ᵀ V
 The grid is (value tiles, batch x heads): each program owns S[:, tile] for one (sequence, head) and walks the blocks
 in order, so q, k, v are read once from HBM (the value tiles of one head run side by side and share q, k through L2)
-and o is written once — the problem is bandwidth-bound at D = 128 (issue 8). Two kernels share the block math
+and o is written once — the problem is bandwidth-bound at D = 128. Two kernels share the block math
 (_block_out, _block_state): the TMA kernel (whole blocks by TMA descriptors into a deep shared-memory pipeline; the
 default for forward scans over [B,T,H,D] tensors, contiguous [B,H,T,D] ones and q, k, v split from one fused qkv
 buffer; at the copy floor on an H100) and the pointer kernel (masked pointer loads: packed cu_seqlens, reverse scans

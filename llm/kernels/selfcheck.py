@@ -32,7 +32,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def run_selfcheck(seq_len: int = 1000, heads: int = 8, head_dim: int = 128, dtype: torch.dtype = torch.bfloat16,
                   seed: int = 0, device: str = "cuda") -> list[CheckResult]:
-    """Prefill (as the model calls it), decode and the backward pass vs the reference; tolerance 2e-3 (issue 8).
+    """Prefill (as the model calls it), decode and the backward pass vs the reference; tolerance 2e-3.
 
     device="cpu" runs the same kernels through Triton's interpreter (TRITON_INTERPRET=1; slow, small sizes only).
     """

@@ -6,7 +6,7 @@ with tensor parallelism, its linear-attention state pool and metadata), `Attenti
 - the lightning prefill/decode run through `llm.vllm_plugin.state_ops` (our PyTorch reference on CPU, where vLLM's
   Triton kernels cannot run; our Triton kernels on CUDA when llm.kernels is available). FEP_MOTION_VLLM_LIGHTNING=vllm
   keeps vLLM's own Triton kernels on CUDA instead (for A/B benchmarks);
-- the per-head decay follows DESIGN §6 (`llm.lightning.decay_slopes`), the head-concatenated RMSNorm uses eps 1e-6
+- the per-head decay follows docs/architecture.md §6 (`llm.lightning.decay_slopes`), the head-concatenated RMSNorm uses eps 1e-6
   (MiniMax's code and transformers'), and the lightning state is fp32 (MiniMax-M1, arXiv:2506.13585, §3.2);
 - the residuals are MiniMax's DeepNorm form (DeepNet, arXiv:2203.00555, eq. 1) honouring `postnorm` and the
   `layernorm_*_alpha/beta` keys; the LM head runs in fp32 (MiniMax-M1 §3.2).
@@ -83,7 +83,7 @@ class LightningAttention(MiniMaxText01LinearAttention):
         super().__init__(config, vllm_config, prefix=prefix)
         self.BLOCK = int(getattr(config, "block_size", self.BLOCK))
         self.norm.variance_epsilon = LIGHTNING_NORM_EPS
-        slope = decay_slopes(self.num_heads, self.layer_idx, self.num_hidden_layers)  # DESIGN §6
+        slope = decay_slopes(self.num_heads, self.layer_idx, self.num_hidden_layers)  # docs/architecture.md §6
         self.slope_rate = slope.view(-1, 1, 1)
         self.tp_slope = self.slope_rate[self.tp_rank * self.tp_heads:(self.tp_rank + 1) * self.tp_heads].contiguous()
 

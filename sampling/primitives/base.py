@@ -1,4 +1,4 @@
-"""Primitive interface, the agent's joint-space layout, and MotionCommand (DESIGN.md §2).
+"""Primitive interface, the agent's joint-space layout, and MotionCommand (docs/architecture.md §2).
 
 A primitive maps (time since onset, parameters) to joint-angle *offsets* layered over idle motion. Poses are flat
 vectors over DOF_NAMES, in radians, with semantic signs so gestures read the same in every module.
