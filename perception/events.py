@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.types import FEATURE_INDEX, HumanEvent, Observation
+from perception.gate import AttentionGate, GateParams, GateState
+from perception.types import FEATURE_INDEX, HumanEvent, Observation, PoseFrame
 
 ONSET_MODELS: tuple[str, ...] = ("threshold", "min_jerk")
 
@@ -148,6 +149,7 @@ class EventParams:
     nod: OscillationParams = NOD_DEFAULTS
     shake: OscillationParams = SHAKE_DEFAULTS
     gesture: GestureParams = field(default_factory=GestureParams)
+    gate: GateParams = field(default_factory=GateParams)  # who head and hand events are read from
 
 
 def _crossing(seg: np.ndarray, progress: np.ndarray, i: int, level: float) -> float:
@@ -467,29 +469,40 @@ class GestureDetector:
 
 
 class EventDetector:
-    """Nod, shake and gesture detectors over the Observation stream."""
+    """Nod, shake and gesture detectors over the Observation stream, behind the attention gate (perception.gate)."""
 
     def __init__(self, params: EventParams = EventParams()) -> None:
         self.params = params
         self.nod = OscillationDetector("nod", params.nod)
         self.shake = OscillationDetector("shake", params.shake)
         self.gesture = GestureDetector(params.gesture)
+        self.gate = AttentionGate(params.gate)
+        self.last_gate: GateState | None = None
 
     def reset(self) -> None:
         self.nod.reset()
         self.shake.reset()
         self.gesture.reset()
+        self.gate.reset()
+        self.last_gate = None
 
-    def update(self, obs: Observation) -> list[HumanEvent]:
-        """Events detected or completed at this observation (also appended to obs.events)."""
+    def update(self, obs: Observation, pose: PoseFrame | None = None) -> list[HumanEvent]:
+        """Events detected or completed at this observation (also appended to obs.events).
+
+        With the observation's (filtered) `pose`, head angles reach the nod/shake detectors only while the gate is
+        open and wrist speeds the gesture detector only while the shoulders are wide enough; a closed gate reads as
+        unseen (a run in progress ends). Without `pose` nothing is gated.
+        """
         f = obs.features
+        head_ok = body_ok = True
+        if pose is not None:
+            self.last_gate = self.gate.update(pose)
+            head_ok, body_ok = self.last_gate.head_open, self.last_gate.body_ok
         wrists = f[[FEATURE_INDEX["wrist_speed_left"], FEATURE_INDEX["wrist_speed_right"]]]
-        speed = float(np.nanmax(wrists)) if np.isfinite(wrists).any() else math.nan
-        events = (
-            self.nod.update(obs.t, float(f[FEATURE_INDEX["head_pitch"]]))
-            + self.shake.update(obs.t, float(f[FEATURE_INDEX["head_yaw"]]))
-            + self.gesture.update(obs.t, speed)
-        )
+        speed = float(np.nanmax(wrists)) if body_ok and np.isfinite(wrists).any() else math.nan
+        pitch = float(f[FEATURE_INDEX["head_pitch"]]) if head_ok else math.nan
+        yaw = float(f[FEATURE_INDEX["head_yaw"]]) if head_ok else math.nan
+        events = self.nod.update(obs.t, pitch) + self.shake.update(obs.t, yaw) + self.gesture.update(obs.t, speed)
         obs.events.extend(events)
         return events
 

@@ -96,7 +96,7 @@ class Perception:
         t1 = time.perf_counter()
         obs = self.features.update(filtered)
         t2 = time.perf_counter()
-        self.events.update(obs)
+        self.events.update(obs, filtered)  # the gate judges the same filtered landmarks
         t3 = time.perf_counter()
         self.timer.add("filter", (t1 - t0) * 1e3)
         self.timer.add("features", (t2 - t1) * 1e3)
