@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import digamma, rel_entr, softmax
 
 from experiments.vp_config import VirtualParticipantConfig
 from sampling.primitives.base import GESTURE_CLASSES
@@ -142,10 +143,8 @@ class FepAgent(AgentModel):
         q = self.a / s
         c = np.array([self.pref, 1 - self.pref])
         qo = np.stack([q, 1 - q], axis=1)
-        risk = np.sum(qo * (np.log(qo + 1e-16) - np.log(c)), axis=1)
+        risk = np.sum(rel_entr(qo, c), axis=1)  # KL(q(o) ‖ p(o|C))
         # E_Beta[H(Bern(theta))] = psi(s+1) - q psi(a+1) - (1-q) psi(b+1)  (closed form for a Beta posterior)
-        from scipy.special import digamma
-
         ambiguity = digamma(s + 1) - q * digamma(self.a + 1) - (1 - q) * digamma(self.b + 1)
         novelty = 0.5 * (q * (1 / self.a - 1 / s) + (1 - q) * (1 / self.b - 1 / s))
         return risk + ambiguity - novelty
@@ -153,9 +152,7 @@ class FepAgent(AgentModel):
     def choose(self, t: float, history: _History) -> str:
         self._learn(t, history)
         g = self.expected_free_energy()
-        logits = -self.gamma * g
-        p = np.exp(logits - logits.max())
-        k = int(self.rng.choice(len(AGENT_CLASSES), p=p / p.sum()))
+        k = int(self.rng.choice(len(AGENT_CLASSES), p=softmax(-self.gamma * g)))
         self.pending.append((t, k))
         return AGENT_CLASSES[k]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from scipy.special import softmax
 
 from sampling.primitives.base import GESTURE_CLASSES, ParamRange
 
@@ -82,8 +83,7 @@ def _draw_primitives(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Primitive indices from (1 − ε)·E + ε·uniform (inverse-CDF sampling); optionally one of each first."""
     n = log_E.shape[0]
-    E = np.exp(log_E - np.max(log_E))
-    cdf = np.cumsum(E / E.sum())
+    cdf = np.cumsum(softmax(log_E))
     explore = rng.random(K) < settings.exploration
     from_E = np.minimum(np.searchsorted(cdf, rng.random(K) * cdf[-1], side="right"), n - 1)
     idx = np.where(explore, rng.integers(0, n, size=K), from_E)

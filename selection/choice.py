@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import softmax
 
 CHOICE_MODES: tuple[str, ...] = ("sample", "argmax")
 
@@ -28,9 +29,7 @@ def policy_posterior(G: np.ndarray, log_E: np.ndarray | None, gamma: float) -> n
         logits = np.where(best, lnE, -np.inf)
     else:
         logits = -gamma * G + lnE
-    logits = logits - np.max(logits)
-    p = np.exp(logits)
-    return p / p.sum()
+    return softmax(logits)
 
 
 def choose(

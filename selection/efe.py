@@ -3,11 +3,12 @@
 Two paths with one meaning: `expected_free_energy` is the pure, readable reference in pymdp's array conventions;
 `EfeKernel` is the vectorized path the agent uses for K candidates at once. Tests hold them equal.
 
-G(π) = Σ_τ Σ_m [ KL(q(o_m,τ|π) ‖ p(o_m|C)) + E_q(s_τ|π) H[p(o_m|s_τ)] ]   (risk + ambiguity: docs/architecture.md §3, the
-form reviewed in Da Costa et al. 2020, "Active inference on discrete state-spaces: a synthesis", J Math Psych 99;
+G(π) = Σ_τ Σ_m [ KL(q(o_m,τ|π) ‖ p(o_m|C)) + E_q(s_τ|π) H[p(o_m|s_τ)] ]   (risk + ambiguity: docs/architecture.md §3,
+the form reviewed in Da Costa et al. 2020, "Active inference on discrete state-spaces: a synthesis", J Math Psych 99;
 per modality exactly as pymdp 1.0.4 `control.compute_neg_efe_policy` sums `compute_info_gain` and
-`compute_expected_utility`), with p(o_m|C) = softmax(C_m). pymdp uses C_m unnormalized: its −neg_efe equals our G − Σ_τ Σ_m logsumexp(C_m), which is
-identical for normalized C and never changes the ranking of policies.
+`compute_expected_utility`), with p(o_m|C) = softmax(C_m). pymdp uses C_m unnormalized: its −neg_efe equals
+our G − Σ_τ Σ_m logsumexp(C_m), which is identical for normalized C and never changes the ranking of policies.
+Entropies, x ln x and log-softmax are scipy.special's (entr, xlogy, log_softmax).
 """
 from __future__ import annotations
 
@@ -15,21 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import entr, log_softmax, xlogy
 
 _TINY = 1e-300
-
-
-def _xlogx(x: np.ndarray) -> np.ndarray:
-    """x ln x with 0 ln 0 = 0."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x > 0, x * np.log(np.maximum(x, _TINY)), 0.0)
-
-
-def log_softmax(c: np.ndarray, axis: int = -1) -> np.ndarray:
-    """ln softmax(c): log-preferences → normalized log probabilities p(o|C)."""
-    c = np.asarray(c, dtype=np.float64)
-    m = np.max(c, axis=axis, keepdims=True)
-    return c - m - np.log(np.sum(np.exp(c - m), axis=axis, keepdims=True))
 
 
 def _contract(tensor: np.ndarray, qs: Sequence[np.ndarray]) -> np.ndarray:
@@ -66,8 +55,8 @@ def expected_free_energy(
             qo = _contract(A_m, q)  # q(o_m,τ|π) = Σ_s p(o_m|s) Π_f q(s_f)
             C_m = np.asarray(C[m], dtype=np.float64)
             lnC = log_softmax(C_m[t] if C_m.ndim > 1 else C_m)
-            risk += float(np.sum(_xlogx(qo)) - np.dot(qo, lnC))  # KL(q(o)‖p(o|C))
-            H_A = -np.sum(_xlogx(A_m), axis=0)  # H[p(o_m|s)] per joint state
+            risk += float(np.sum(xlogy(qo, qo)) - np.dot(qo, lnC))  # KL(q(o)‖p(o|C))
+            H_A = np.sum(entr(A_m), axis=0)  # H[p(o_m|s)] per joint state
             ambiguity += float(_contract(H_A, q))
     return risk + ambiguity, risk, ambiguity
 
@@ -102,9 +91,8 @@ class EfeKernel:
         S = int(np.prod(self.num_states))
         flat = [np.asarray(a, dtype=np.float64).reshape(a.shape[0], S) for a in A]
         self.A_stack_T = np.ascontiguousarray(np.concatenate(flat, axis=0).T)  # (S, Σ no_m)
-        self.H_A = sum(-np.sum(_xlogx(f), axis=0) for f in flat)  # Σ_m H[p(o_m|s)], (S,)
+        self.H_A = sum(np.sum(entr(f), axis=0) for f in flat)  # Σ_m H[p(o_m|s)], (S,)
         self.lnC = np.concatenate([log_softmax(np.asarray(c, dtype=np.float64)) for c in C])  # static C only
-        self.num_obs = tuple(f.shape[0] for f in flat)
 
     def evaluate(
         self,
@@ -165,7 +153,7 @@ class EfeKernel:
             for f in range(1, F):
                 joint = (joint[:, :, None] * q[f][:, None, :]).reshape(K, -1)
             qo = joint @ self.A_stack_T  # (K, Σ no_m)
-            risk += np.sum(_xlogx(qo), axis=1) - qo @ self.lnC
+            risk += np.sum(xlogy(qo, qo), axis=1) - qo @ self.lnC
             amb += joint @ self.H_A
         G = risk + amb - (nov if W is not None else 0.0)
         return EfeTerms(G=G, risk=risk, ambiguity=amb, novelty=nov)

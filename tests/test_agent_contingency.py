@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from fep_motion.model.generative import ACTIVITY_FACTOR
 from fep_motion.policies.fep_policy import FepPolicy
 from perception.types import FEATURE_INDEX, FEATURE_NAMES, HumanEvent, Observation
 from sampling.primitives import get_primitive
@@ -112,11 +113,11 @@ def test_each_gesture_is_one_dirichlet_count_of_its_answer() -> None:
     human = SimulatedHuman(answers="tilt", seed=3)
     agent = FepPolicy(preferences=NOD_PREFERENCE)
     agent.reset(3)
-    prior = agent.model.pB[1].copy()
+    prior = agent.model.pB[ACTIVITY_FACTOR].copy()
     performed = [g for _, g in run_agent(agent, human, 60.0)]
     from fep_motion.model.spaces import ACTIVITY, CONTROLS
 
-    gain = (agent.model.pB[1] - prior).sum(axis=1)  # (to-state, control): counts added
+    gain = (agent.model.pB[ACTIVITY_FACTOR] - prior).sum(axis=1)  # (to-state, control): counts added
     lr = agent.cfg.learning_rate
     tilt, nodding, still = CONTROLS.index("tilt"), ACTIVITY.index("nodding"), ACTIVITY.index("still")
     assert "tilt" in performed and gain[nodding, tilt] >= lr * 0.99
@@ -125,4 +126,5 @@ def test_each_gesture_is_one_dirichlet_count_of_its_answer() -> None:
         if performed.count(g) >= 2:  # the last one may still be inside its response window
             assert gain[still, u] >= lr * 0.99 and gain[nodding, u] < 1e-9, g
     for g in set(CONTROLS[1:]) - set(performed):
-        assert np.array_equal(agent.model.pB[1][:, :, CONTROLS.index(g)], prior[:, :, CONTROLS.index(g)]), g
+        u = CONTROLS.index(g)
+        assert np.array_equal(agent.model.pB[ACTIVITY_FACTOR][:, :, u], prior[:, :, u]), g

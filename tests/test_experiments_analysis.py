@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
 from experiments.analysis.elicitation import elicitation, hit_proportion, shuffled_onsets
 from experiments.analysis.granger import granger_both
@@ -73,24 +72,38 @@ def test_granger_finds_the_driving_direction() -> None:
     assert g.p_xy < 1e-6 and g.p_yx > 0.01
 
 
-def test_wilcoxon_z_matches_scipy_and_r_is_z_over_sqrt_n() -> None:
+def test_wilcoxon_z_by_hand_with_ties_and_zeros() -> None:
+    """d = a - b = (1, -2, 3, 4, 5): ranks 1..5, W+ = 13, Z = (13 - 7.5) / sqrt(13.75). d = (1, 1, -2, 3, 0): the zero
+    is dropped, tied ranks 1.5, W+ = 7, variance 4*5*9/24 - (2^3 - 2)/48 = 7.375 (Lehmann 1975, eq. 3.13)."""
+    w = wilcoxon_r(np.array([1.0, -2.0, 3.0, 4.0, 5.0]), np.zeros(5), "x", "y")
+    assert (w.a, w.b, w.n, w.w_plus) == ("x", "y", 5, 13.0)
+    assert w.z == pytest.approx(5.5 / np.sqrt(13.75), abs=1e-12) and w.r == pytest.approx(w.z / np.sqrt(5))
+    assert w.median_diff == 3.0 and 0 < w.p < 1
+    t = wilcoxon_r(np.array([1.0, 1.0, -2.0, 3.0, 0.0]), np.zeros(5))
+    assert (t.n, t.w_plus) == (4, 7.0) and t.z == pytest.approx(2.0 / np.sqrt(7.375), abs=1e-12)
+
+
+def test_wilcoxon_sign_follows_direction_and_ties_give_no_test() -> None:
     rng = np.random.default_rng(2)
     a = rng.normal(size=20)
     b = a + rng.normal(0.6, 1, 20)
-    w = wilcoxon_r(a, b)
-    ref = stats.wilcoxon(a, b, method="approx")
-    assert w.z == pytest.approx(ref.zstatistic)
-    assert w.r == pytest.approx(w.z / np.sqrt(20)) and w.r < 0
+    lower, higher = wilcoxon_r(a, b), wilcoxon_r(b, a)
+    assert lower.z < -1.5 and lower.r < 0 and higher.z == pytest.approx(-lower.z) and higher.p == pytest.approx(lower.p)
+    assert lower.r == pytest.approx(lower.z / np.sqrt(20)) and lower.p < 0.05
+    same = wilcoxon_r(np.ones(6), np.ones(6))
+    assert same.n == 0 and np.isnan(same.z) and np.isnan(same.p)
 
 
 def test_friedman_kendall_w_and_holm() -> None:
     m = np.array([[1, 2, 3]] * 10, dtype=float)  # perfect agreement -> W = 1
     f = friedman_w(m)
     assert f.kendall_w == pytest.approx(1.0) and f.p < 0.001
-    from statsmodels.stats.multitest import multipletests
-
-    p = [0.01, 0.04, 0.03, 0.2]
-    assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+    # by hand: sorted 0.01, 0.03, 0.04, 0.2 times 4, 3, 2, 1 = 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.2
+    assert holm([0.01, 0.04, 0.03, 0.2]) == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm([0.4, 0.3]) == pytest.approx([0.6, 0.6]) and holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    with_nan = holm([0.01, float("nan"), 0.02])  # a pair without a test stays NaN and is not in the family
+    assert with_nan[0] == pytest.approx(0.02) and np.isnan(with_nan[1]) and with_nan[2] == pytest.approx(0.02)
+    assert holm([]) == []
     pairs = pairwise_holm(m + np.random.default_rng(0).normal(0, 0.1, m.shape), ["a", "b", "c"])
     assert [(x.a, x.b) for x in pairs] == [("a", "b"), ("a", "c"), ("b", "c")]
     assert all(x.p_holm >= x.p for x in pairs)

@@ -14,6 +14,7 @@ import pytest
 
 from experiments.virtual_participant import VirtualParticipant
 from experiments.vp_config import Contingency, VirtualParticipantConfig
+from fep_motion.model.generative import ACTIVITY_FACTOR
 from fep_motion.model.spaces import ACTIVITY, CONTROLS
 from fep_motion.policies.fep_policy import FepPolicy
 from perception.pipeline import Perception
@@ -47,13 +48,13 @@ def _drive(vp: VirtualParticipant, agent: FepPolicy, seconds: float) -> np.ndarr
             prim = get_primitive(cmd.primitive)
             busy_until = cmd.onset + prim.duration(prim.resolve(cmd.params))
             vp.notify_agent(cmd, prim.gesture_class)
-        rows.append((t, *agent.qs[1]))
+        rows.append((t, *agent.qs[ACTIVITY_FACTOR]))
     return np.array(rows)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_activity_belief_holds_through_the_participants_nods(seed: int) -> None:
-    """Over the frames of ground-truth nods the agent believes 'nodding' on average >= 0.35 (0.18 with the old A),
+    """Over the frames of ground-truth nods the agent believes 'nodding' on average >= 0.35,
     and between the participant's actions it believes 'still' (>= 0.95)."""
     vp = _participant(seed, answers_nods=0.0)
     agent = FepPolicy()
@@ -77,9 +78,8 @@ def test_answered_gesture_is_learned_above_its_prior() -> None:
     agent = FepPolicy()
     agent.reset(3)
     _drive(vp, agent, 90.0)
-    B = agent.model.B[1]
     prior = build_prior(agent)
-    learned = {g: float(B[NODDING, STILL, u]) for u, g in enumerate(CONTROLS)}
+    learned = {g: float(b[NODDING, STILL]) for g, b in agent.response_model().items()}
     answered = sum(ev.cause == "response" for ev in vp.truth)
     assert answered >= 3, answered
     assert learned["nod"] > prior[NODDING, STILL], learned
@@ -90,4 +90,4 @@ def build_prior(agent: FepPolicy) -> np.ndarray:
     """The response model's prior mean (before any learning): a fresh model's B for the learned factor."""
     from fep_motion.model.generative import build_generative_model
 
-    return build_generative_model(agent.cfg).B[1][:, :, 0]
+    return build_generative_model(agent.cfg).B[ACTIVITY_FACTOR][:, :, 0]

@@ -122,8 +122,14 @@ def test_renderer_failure_loses_no_stored_data(tmp_path):
     vp = _vp()
     spec = SessionSpec(tmp_path / "s.db", "P01", "fep", "test", fps=30.0, duration=3.0, realtime=False,
                        video_path=tmp_path / "agent.mp4", progress=False)
-    sid, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, renderer=BrokenRenderer())
+    keys = KeyScript({})
+    sid, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, renderer=BrokenRenderer(),
+                              display=keys)
     assert result.stored == 90 and any("render context lost" in w for w in result.warnings)
+    # the display shows the agent's 320x240 image while the renderer lives and none once it is switched off
+    assert len(keys.seen) == 90 and all(has_obs for has_obs, _ in keys.seen)
+    assert all(shape == (240, 320, 3) for _, shape in keys.seen[:40])
+    assert all(shape is None for _, shape in keys.seen[45:])
     with Store.open(tmp_path / "s.db") as st:
         assert st.session(sid).status == "completed" and st.frame_count(sid) == 90
     import cv2
@@ -137,12 +143,15 @@ class KeyScript:
 
     def __init__(self, keys: dict[int, str], fail_at: int | None = None) -> None:
         self.keys, self.fail_at, self.n = keys, fail_at, 0
+        # what each call saw, checked after the run: the loop turns a display's exceptions into warnings
+        self.seen: list[tuple[bool, tuple[int, ...] | None]] = []
 
     def __call__(self, state):
         self.n += 1
         if self.fail_at is not None and self.n >= self.fail_at:
             raise RuntimeError("window closed by the window manager")
-        assert state.observation is not None and state.agent_image is None or state.agent_image.shape == (240, 320, 3)
+        image = state.agent_image
+        self.seen.append((state.observation is not None, None if image is None else tuple(image.shape)))
         return self.keys.get(self.n)
 
 
@@ -153,6 +162,9 @@ def test_display_keys_marker_pause_quit(tmp_path):
                        progress=False)
     sid, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, display=keys)
     assert result.status == "completed" and result.end_reason == "quit by the user"
+    # the display ran on every frame up to the quit, paused ones included, each with an observation and, as this
+    # session renders no body, without an agent image
+    assert keys.seen == [(True, None)] * 70 and not result.warnings
     with Store.open(tmp_path / "s.db") as st:
         labels = [r[0] for r in st.conn.execute("SELECT label FROM markers ORDER BY t")]
         assert labels == ["key m", "pause", "resume"]
@@ -165,5 +177,7 @@ def test_display_failure_loses_no_stored_data(tmp_path):
     vp = _vp()
     spec = SessionSpec(tmp_path / "s.db", "P01", "fep", "live", fps=30.0, duration=2.0, realtime=False,
                        progress=False)
-    _, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, display=KeyScript({}, fail_at=15))
+    keys = KeyScript({}, fail_at=15)
+    _, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, display=keys)
     assert result.stored == 60 and any("window closed" in w for w in result.warnings)
+    assert keys.seen == [(True, None)] * 14  # the 15th call raised; the loop called the display no more

@@ -7,6 +7,7 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,15 @@ def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def signed_rank_z(d: np.ndarray) -> tuple[float, float, int]:
-    """(W+, Z, n) for differences d, zeros dropped (Wilcoxon 1945), mean n(n+1)/4, variance
-    n(n+1)(2n+1)/24 - sum(t^3 - t)/48 with t the tie-group sizes (Lehmann 1975, eq. 3.13)."""
+    """(W+, Z, n) for differences d, zeros dropped (Wilcoxon 1945): scipy's normal approximation without continuity
+    correction, mean n(n+1)/4, tie-corrected variance n(n+1)(2n+1)/24 - sum(t^3 - t)/48 (Lehmann 1975, eq. 3.13).
+    One-sided "greater" keeps Z's sign (W+ above its mean: a > b); two-sided scipy would return -|Z|."""
     d = np.asarray(d, dtype=float)
-    d = d[d != 0]
-    n = d.size
+    n = int(np.count_nonzero(d))
     if n == 0:
         return 0.0, 0.0, 0
-    ranks = stats.rankdata(np.abs(d))
-    w_plus = float(ranks[d > 0].sum())
-    _, t = np.unique(np.abs(d), return_counts=True)
-    var = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(t**3 - t)) / 48.0
-    z = (w_plus - n * (n + 1) / 4.0) / np.sqrt(var) if var > 0 else 0.0
-    return w_plus, float(z), n
+    res = stats.wilcoxon(d, zero_method="wilcox", correction=False, alternative="greater", method="asymptotic")
+    return float(res.statistic), float(res.zstatistic), n
 
 
 def wilcoxon_r(a: np.ndarray, b: np.ndarray, name_a: str = "a", name_b: str = "b") -> WilcoxonResult:
@@ -66,20 +63,18 @@ def wilcoxon_r(a: np.ndarray, b: np.ndarray, name_a: str = "a", name_b: str = "b
     if n == 0:
         nan = float("nan")  # no non-zero pair: no test (not "p = 1")
         return WilcoxonResult(name_a, name_b, 0, 0.0, nan, nan, nan, 0.0)
-    p = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue) if n >= 1 else float("nan")
+    p = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
     return WilcoxonResult(name_a, name_b, n, w_plus, z, p, float(z / np.sqrt(n)), float(np.median(d)))
 
 
 def holm(pvalues: list[float]) -> list[float]:
-    """Holm (1979, Scand. J. Statist. 6:65) step-down adjusted p-values, monotone and capped at 1."""
+    """Holm (1979, Scand. J. Statist. 6:65) step-down adjusted p-values, monotone and capped at 1 (statsmodels); a NaN
+    p (a pair with no test) stays NaN and is not counted in the family."""
     p = np.asarray(pvalues, dtype=float)
-    m = p.size
-    order = np.argsort(p)
-    adj = np.empty(m)
-    running = 0.0
-    for rank, idx in enumerate(order):
-        running = max(running, (m - rank) * p[idx])
-        adj[idx] = min(1.0, running)
+    adj = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        adj[ok] = multipletests(p[ok], method="holm")[1]
     return adj.tolist()
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import rel_entr, softmax
 
 _EPS = 1e-16
 
@@ -50,10 +51,7 @@ def _marginal_expectations(logL: np.ndarray, qs: Sequence[np.ndarray], f: int) -
 
 def free_energy(qs: Sequence[np.ndarray], prior: Sequence[np.ndarray], logL: np.ndarray) -> tuple[float, float, float]:
     """(F, complexity, accuracy) for mean-field q against prior and joint log-likelihood."""
-    complexity = 0.0
-    for q, p in zip(qs, prior):
-        nz = q > 0
-        complexity += float(np.sum(q[nz] * (np.log(q[nz]) - np.log(p[nz] + _EPS))))
+    complexity = float(sum(np.sum(rel_entr(q, p + _EPS)) for q, p in zip(qs, prior)))  # Σ_f KL(q_f ‖ p_f)
     acc = logL
     for q in reversed(qs):
         acc = acc @ q
@@ -73,9 +71,7 @@ def minimize_free_energy(prior: Sequence[np.ndarray], logL: np.ndarray, iteratio
     it = 0
     for it in range(1, iterations + 1):
         for f in range(len(qs)):
-            x = lnp[f] + _marginal_expectations(logL, qs, f)
-            x = np.exp(x - x.max())
-            qs[f] = x / x.sum()
+            qs[f] = softmax(lnp[f] + _marginal_expectations(logL, qs, f))
         if len(qs) == 1:
             break
         F, _, _ = free_energy(qs, prior, logL)
@@ -85,9 +81,3 @@ def minimize_free_energy(prior: Sequence[np.ndarray], logL: np.ndarray, iteratio
     F, cx, acc = free_energy(qs, prior, logL)
     return BeliefUpdate(qs=qs, F=F, complexity=cx, accuracy=acc, iterations=it)
 
-
-def entropy(q: np.ndarray) -> float:
-    """Shannon entropy (nats) of a categorical distribution."""
-    q = np.asarray(q, dtype=np.float64)
-    nz = q > 0
-    return float(-np.sum(q[nz] * np.log(q[nz])))

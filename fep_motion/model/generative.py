@@ -16,14 +16,15 @@ from fep_motion.model.spaces import (
     ACTIVITY,
     CONTROLS,
     ENGAGEMENT,
+    FACTOR_NAMES,
     MODALITIES,
     MODALITY_NAMES,
     NUM_CONTROLS,
     NUM_STATES,
 )
 
-ACTIVITY_FACTOR = 1  # index of the learned factor
-ENGAGEMENT_FACTOR = 0
+ACTIVITY_FACTOR = FACTOR_NAMES.index("activity")  # the learned factor (the response model)
+ENGAGEMENT_FACTOR = FACTOR_NAMES.index("engagement")
 
 # p(o | activity) rows per activity state (columns = outcomes of the modality), per frame. Calibrated against the
 # outcome frequencies outcomes.discretize gives in the full loop (virtual participant -> perception; per frame over
@@ -31,11 +32,9 @@ ENGAGEMENT_FACTOR = 0
 # still/pitching/yawing 0.96/0.01/0.02, arms still/moving 0.97/0.03, body calm/active 0.95/0.05; a nod crosses zero
 # pitch velocity twice a cycle, so only ~40 % of its frames read "pitching" (head 0.60/0.38/0.03, body 0.88/0.12); a
 # gesture's arms rest around its raise and beats in ~45 % of its frames (arms 0.43/0.57, head 0.93/0.05/0.02, body
-# 0.62/0.38). The earlier rows (still: head 0.85/0.10/0.05, body 0.92/0.08; nodding: head 0.30/0.65/0.05, body
-# 0.65/0.35; gesturing: head 0.55/0.30/0.15, arms 0.15/0.85, body 0.30/0.70) gave a real nod an expected log-likelihood
-# ratio nodding:still of -0.04 nats per frame (gesturing:still +0.37), so the activity belief flickered (mean
-# q(nodding) 0.18 over true nods) and the response model, learned from it once per step, missed most of the human's
-# answers. These rows give +0.47 nats per frame for a nod (+1.45 for a gesture); "nodding" keeps more pitching mass (0.57) than measured so that the value of eliciting a
+# 0.62/0.38). These rows give a real nod an expected log-likelihood ratio nodding:still of +0.47 nats per frame (+1.45
+# gesturing:still for a gesture), so the activity belief, and the response model learned from it, follow the human's
+# answers. "nodding" keeps more pitching mass (0.57) than measured so that the value of eliciting a
 # nod stays visible to G for people who nod more steadily (tests/test_agent_contingency.py's human: ~80 % of frames).
 _HEAD = {"still": (0.90, 0.05, 0.05), "nodding": (0.40, 0.57, 0.03),
          "gesturing": (0.85, 0.10, 0.05), "moving": (0.35, 0.30, 0.35)}
@@ -66,7 +65,7 @@ class GenerativeModel:
     B: list[np.ndarray]
     C: list[np.ndarray]
     D: list[np.ndarray]
-    E: np.ndarray  # (NUM_CONTROLS,) log habit weights over gesture classes
+    E: np.ndarray  # (NUM_CONTROLS,) log habit weights over gesture classes; the fep policy's habit prior reads it
     pB: list[np.ndarray | None]
 
     @property

@@ -21,4 +21,3 @@ MODALITIES: dict[str, tuple[str, ...]] = {
     "event": ("none", "nod", "shake", "gesture"),  # perception's detected human events this frame
 }
 MODALITY_NAMES: tuple[str, ...] = tuple(MODALITIES)
-NUM_OBS: tuple[int, ...] = tuple(len(v) for v in MODALITIES.values())

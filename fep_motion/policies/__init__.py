@@ -1,5 +1,12 @@
 """Motion policies: the FEP agent and its baselines, behind one interface and a registry (see base.py)."""
-from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy, PolicyError
+from fep_motion.policies.base import (
+    DECISION_REASONS,
+    BeliefSummary,
+    CandidateTable,
+    DecisionRecord,
+    MotionPolicy,
+    PolicyError,
+)
 from fep_motion.policies.registry import (
     BUILTIN_POLICIES,
     ENTRY_POINT_GROUP,
@@ -10,6 +17,7 @@ from fep_motion.policies.registry import (
 
 __all__ = [
     "BUILTIN_POLICIES",
+    "DECISION_REASONS",
     "ENTRY_POINT_GROUP",
     "BeliefSummary",
     "CandidateTable",

@@ -2,7 +2,7 @@
 
 Per frame the session loop calls, in this order:
 
-    policy.set_body_busy(busy, now)   # is the body still performing a gesture? (it may end earlier or later than planned)
+    policy.set_body_busy(busy, now)   # is the body still performing a gesture? (it may end before or after its plan)
     cmd = policy.step(observation, now)   # -> MotionCommand | None
     record = policy.take_decision()       # -> DecisionRecord | None, each decision returned exactly once
     F = policy.free_energy                # this frame's variational free energy (None for non-inferential policies)
@@ -24,6 +24,21 @@ import numpy as np
 
 from perception.types import Observation
 from sampling.primitives.base import MotionCommand
+
+# Every DecisionRecord.reason the built-in policies give, and what it means (third-party policies may add their own).
+DECISION_REASONS: dict[str, str] = {
+    "start": "fep: the session's first decision",
+    "gesture_end": "fep: the body finished the agent's gesture (after decision.min_pause_s)",
+    "wait_end": "fep: a pause the agent chose is over",
+    "human_event": "fep: perception detected a human event (decision.on_human_event)",
+    "hazard": "fep: the hazard clock fired (decision.hazard_rate_hz)",
+    "manual": "fep: FepPolicy.decide called directly, outside the frame loop",
+    "rate": "random, oracle: the policy's own gesture rate",
+    "answer": "oracle: answering the participant's event after answer_delay_s",
+    "mimic": "mimic: copying the human's gesture after its delay",
+    "human_nod": "reactive: a backchannel after the human's nod",
+    "stillness": "reactive: the human has been still for still_s",
+}
 
 
 class PolicyError(ValueError):
@@ -97,7 +112,7 @@ class DecisionRecord:
 
     t: float
     policy: str
-    reason: str  # start | gesture_end | human_event | hazard | rate | rule | mimic
+    reason: str  # a key of DECISION_REASONS for the built-in policies
     candidates: CandidateTable | None
     chosen: int | None
     gamma: float | None

@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import entr, log_softmax
 
-from fep_motion.inference.vfe import entropy, log_likelihood, minimize_free_energy
+from fep_motion.inference.vfe import log_likelihood, minimize_free_energy
 from fep_motion.model.config import AgentConfig, load_agent_config
-from fep_motion.model.generative import build_generative_model, frame_transition, update_response_model
+from fep_motion.model.generative import (
+    ACTIVITY_FACTOR,
+    ENGAGEMENT_FACTOR,
+    build_generative_model,
+    frame_transition,
+    update_response_model,
+)
 from fep_motion.model.outcomes import discretize
 from fep_motion.model.rhythm import RhythmTracker
-from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT, MODALITIES, MODALITY_NAMES
+from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT, MODALITIES, MODALITY_NAMES, NUM_STATES
 from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy
 from perception.types import Observation
 from sampling.primitives.base import MotionCommand
@@ -32,11 +39,18 @@ from sampling.proposal import CandidateProposer, PrimitiveLike, ProposalSettings
 from selection.choice import choose
 from selection.efe import EfeKernel
 
-
 # What a detected human event within a gesture's response window says the human's activity became.
 ANSWER_STATE: dict[str, int] = {"nod": ACTIVITY.index("nodding"), "gesture": ACTIVITY.index("gesturing"),
                                 "shake": ACTIVITY.index("moving")}
+STILL = ACTIVITY.index("still")
 DETECTION_LAG_S = 1.0  # perception confirms an event after it began (README: events are confirmed after they begin)
+
+
+def _activity_only(q: np.ndarray) -> list[np.ndarray | None]:
+    """Per-factor marginals with only the activity factor given (the response model's update reads no other)."""
+    out: list[np.ndarray | None] = [None] * len(NUM_STATES)
+    out[ACTIVITY_FACTOR] = q
+    return out
 
 
 def new_events(obs: Observation) -> list:
@@ -45,7 +59,8 @@ def new_events(obs: Observation) -> list:
 
 
 class FepPolicy(MotionPolicy):
-    """Free-energy agent (Horibe et al. 2022): learns which gestures elicit the human's, chooses by expected free energy."""
+    """Free-energy agent (Horibe et al. 2022): learns which gestures elicit the human's, chooses by expected free
+    energy."""
 
     name = "fep"
 
@@ -64,18 +79,16 @@ class FepPolicy(MotionPolicy):
         self.primitives = list(primitives)
         cls_index = {g: i for i, g in enumerate(CONTROLS)}
         self._prim_class = np.array([cls_index[p.gesture_class] for p in self.primitives])
-        self._log_E_prims, self._log_Q_prims = self._habit_priors({})
         eps = config.exploration
         self.proposer = CandidateProposer(self.primitives, ProposalSettings(exploration=eps,
                                                                            max_onset_s=config.max_onset_s))
         self.reset(0)
 
     def _habit_priors(self, delta: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """(ln E, ln Q) over primitives: E over gesture classes (config habits + the brain's `delta`) shared by the
+        """(ln E, ln Q) over primitives: the model's E over gesture classes (+ the brain's `delta`) shared by the
         primitives of a class, normalized; Q = (1 − ε)E + ε/N, the proposal's own mixture."""
-        lnE = np.array([self.cfg.habits.get(p.gesture_class, 0.0) + float(delta.get(p.gesture_class, 0.0))
-                        for p in self.primitives], dtype=np.float64)
-        lnE -= np.log(np.sum(np.exp(lnE - lnE.max()))) + lnE.max()
+        lnE_class = self.model.E + np.array([float(delta.get(g, 0.0)) for g in CONTROLS])
+        lnE = log_softmax(lnE_class[self._prim_class])
         eps = self.cfg.exploration
         return lnE, np.log((1 - eps) * np.exp(lnE) + eps / len(self.primitives))
 
@@ -107,6 +120,7 @@ class FepPolicy(MotionPolicy):
         cfg = self.cfg
         self.model = build_generative_model(cfg)
         self.kernel = EfeKernel(self.model.A, self.model.C, self.model.num_states)
+        self._log_E_prims, self._log_Q_prims = self._habit_priors({})
         self.qs = [d.copy() for d in self.model.D]
         self.rhythm = RhythmTracker(cfg.rhythm)
         self._t: float | None = None
@@ -164,10 +178,10 @@ class FepPolicy(MotionPolicy):
         self.free_energy = upd.F
         self.belief = BeliefSummary(
             t=now,
-            engagement={k: float(v) for k, v in zip(ENGAGEMENT, self.qs[0])},
-            activity={k: float(v) for k, v in zip(ACTIVITY, self.qs[1])},
+            engagement={k: float(v) for k, v in zip(ENGAGEMENT, self.qs[ENGAGEMENT_FACTOR])},
+            activity={k: float(v) for k, v in zip(ACTIVITY, self.qs[ACTIVITY_FACTOR])},
             rhythm_phase=est.phase, rhythm_tempo_hz=est.tempo_hz, rhythm_confidence=est.confidence,
-            entropy=sum(entropy(q) for q in self.qs), rhythm_entropy=self.rhythm.state.entropy(),
+            entropy=float(sum(np.sum(entr(q)) for q in self.qs)), rhythm_entropy=self.rhythm.state.entropy(),
             F=upd.F, complexity=upd.complexity, accuracy=upd.accuracy,
         )
 
@@ -185,15 +199,15 @@ class FepPolicy(MotionPolicy):
         keep = []
         for cls, onset, q_from in self._trials:
             if q_from is None and now >= onset:
-                q_from = self.qs[1].copy()
+                q_from = self.qs[ACTIVITY_FACTOR].copy()
             if q_from is not None and now >= onset + cfg.response_window_s + DETECTION_LAG_S:
                 q_to = np.zeros(len(ACTIVITY))
                 for t, kind in self._human_events:
                     if onset + cfg.response_latency_s <= t <= onset + cfg.response_window_s and kind in ANSWER_STATE:
                         q_to[ANSWER_STATE[kind]] += 1.0
                 if q_to.sum() == 0:
-                    q_to[0] = 1.0  # no answer: the human stayed still (as far as this gesture is concerned)
-                update_response_model(self.model, [None, q_to / q_to.sum()], [None, q_from], cls,
+                    q_to[STILL] = 1.0  # no answer: the human stayed still (as far as this gesture is concerned)
+                update_response_model(self.model, _activity_only(q_to / q_to.sum()), _activity_only(q_from), cls,
                                       cfg.learning_rate)
             else:
                 keep.append((cls, onset, q_from))
@@ -209,7 +223,8 @@ class FepPolicy(MotionPolicy):
             return None
         reason, since = self._deferred
         d = self.cfg.decision
-        if d.yield_to_human and self.qs[1][0] < 0.5 and now - since < d.max_yield_s and reason != "start":
+        mid_action = self.qs[ACTIVITY_FACTOR][STILL] < 0.5
+        if d.yield_to_human and mid_action and now - since < d.max_yield_s and reason != "start":
             return None
         self._deferred = None
         return reason
@@ -304,5 +319,5 @@ class FepPolicy(MotionPolicy):
 
     def response_model(self) -> dict[str, np.ndarray]:
         """The learned p(activity' | activity, gesture class) per gesture class (columns = from-state)."""
-        B = self.model.B[1]
+        B = self.model.B[ACTIVITY_FACTOR]
         return {g: B[:, :, u].copy() for u, g in enumerate(CONTROLS)}

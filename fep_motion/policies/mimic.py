@@ -30,7 +30,6 @@ class MimicPolicy(MotionPolicy):
     def reset(self, seed: int = 0) -> None:
         super().reset(seed)
         self._queue: deque[tuple[float, str, dict[str, float]]] = deque()
-        self._pitch_amp = 0.0
 
     def _params(self, kind: str, ev) -> dict[str, float]:
         prim = self.prims[kind]
