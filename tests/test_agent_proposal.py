@@ -64,3 +64,23 @@ def test_bad_arguments():
         propose(PRIMS, 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="one entry per primitive"):
         propose(PRIMS, 4, np.random.default_rng(0), log_E=np.zeros(2))
+
+
+def test_agent_habits_reach_the_proposal_through_the_model_E():
+    """The fep policy's habit prior is the generative model's E (built from the config's habits): a habit for nods
+    makes most of a decision's candidates nods, and candidates follow E shifted by the brain's steering."""
+    from fep_motion.model.spaces import CONTROLS
+    from fep_motion.policies.fep_policy import FepPolicy
+
+    def nod_share(agent: FepPolicy) -> float:
+        agent.decide(0.0)
+        c = agent.last_decision.candidates
+        return float(np.mean([c.gesture_class(i) == "nod" for i in range(len(c))]))
+
+    plain = FepPolicy(num_candidates=256, exploration=0.0)
+    habit = FepPolicy(num_candidates=256, exploration=0.0, habits={"nod": 3.0})
+    assert habit.model.E[CONTROLS.index("nod")] == 3.0 and plain.model.E[CONTROLS.index("nod")] == 0.0
+    base = nod_share(plain)
+    assert nod_share(habit) > 0.6 > base
+    plain.steer("agree", {"nod": 3.0}, {})
+    assert nod_share(plain) > 0.6
