@@ -6,12 +6,14 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
+import yamlconf
 from experiments.errors import ExperimentError
-from experiments.protocol import QuestionnaireBlock
+from experiments.protocol import QuestionnaireBlock, Text
 from experiments.vp_config import VirtualParticipantConfig, config_from_dict
 from experiments.yamlsrc import YamlDoc, dotted, load_yaml, parse_yaml
 
@@ -23,11 +25,13 @@ class QuestionnaireModel:
     """Answers on a [0, 1] latent: intercept + slope * experienced contingency + participant offset + item noise,
     mapped to the block's scale and rounded (reverse-keyed items answered mirrored)."""
 
+    __pydantic_config__ = yamlconf.SCHEMA
+
     intercept: float = 0.3
     slope: float = 0.6
     elicitation_slope: float = 0.3  # weight of the fraction of agent gestures the participant answered
-    participant_sd: float = 0.08
-    item_sd: float = 0.1
+    participant_sd: Annotated[float, Field(ge=0)] = 0.08
+    item_sd: Annotated[float, Field(ge=0)] = 0.1
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,13 @@ class Cohort:
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
-    def sample(self, index: int) -> VirtualParticipantConfig:
-        """The virtual participant `index` (0-based): each distribution drawn with rng seeded by (seed, index)."""
+    def sample(self, index: int, doc: YamlDoc | None = None) -> VirtualParticipantConfig:
+        """The virtual participant `index` (0-based): each distribution drawn with rng seeded by (seed, index);
+        with the cohort's `doc`, an invalid draw is reported at its line under `participant`."""
         rng = np.random.default_rng([self.seed, index])
         data = _draw(self.participant, rng)
+        if doc is not None:
+            return config_from_dict(data, where=doc.source, lines=doc, at=("participant",))
         return config_from_dict(data, where=f"{self.source} (participant {index})")
 
     def participant_offset(self, index: int) -> float:
@@ -76,19 +83,19 @@ def _check_dists(doc: YamlDoc, spec: Any, path: tuple) -> None:
     if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in DISTRIBUTIONS:
         (kind, args), = spec.items()
         n = DISTRIBUTIONS[kind]
-        where = doc.where(path + (kind,))
+        at = path + (kind,)
         if not isinstance(args, list) or (n > 0 and len(args) != n) or not args:
-            raise ExperimentError(f"{where} needs a list of {n if n > 0 else 'one or more'} values: write e.g. "
-                                  f"{{{kind}: [1, 2]}}")
+            raise doc.error(at, f"needs a list of {n if n > 0 else 'one or more'} values",
+                            f"write e.g. {{{kind}: [1, 2]}}", ExperimentError)
         if kind != "choice":
             if not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args):
-                raise ExperimentError(f"{where} arguments must be finite numbers, got {args}: fix them")
+                raise doc.error(at, f"arguments must be finite numbers (got {args})", "fix them", ExperimentError)
             if kind == "uniform" and args[0] > args[1]:
-                raise ExperimentError(f"{where} low {args[0]} > high {args[1]}: swap them")
+                raise doc.error(at, f"low {args[0]} > high {args[1]}", "swap them", ExperimentError)
             if kind in ("normal", "lognormal") and args[1] < 0:
-                raise ExperimentError(f"{where} sd must be >= 0, got {args[1]}: fix it")
+                raise doc.error(at, f"sd must be >= 0 (got {args[1]})", "fix it", ExperimentError)
             if kind == "beta" and min(args) <= 0:
-                raise ExperimentError(f"{where} shape parameters must be > 0, got {args}: fix them")
+                raise doc.error(at, f"shape parameters must be > 0 (got {args})", "fix them", ExperimentError)
         else:
             for i, option in enumerate(args):  # options may be mappings of fields with distributions of their own
                 _check_dists(doc, option, path + (kind, i))
@@ -98,44 +105,27 @@ def _check_dists(doc: YamlDoc, spec: Any, path: tuple) -> None:
             _check_dists(doc, v, path + (k,))
 
 
+@dataclass(frozen=True)
+class CohortFile:
+    """The cohort YAML as written: participant fields may hold distributions ({uniform: [a, b]}, ...)."""
+
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    name: Text | None = None  # the file's stem when not given
+    seed: int = 0
+    participant: dict[str, Any] | None = None
+    questionnaire: QuestionnaireModel | None = None
+    description: str = ""
+
+
 def cohort_from_doc(doc: YamlDoc) -> Cohort:
-    """Validate a cohort document: distribution specs, then one sampled participant through the VP config check."""
-    d = doc.data
-    if not isinstance(d, dict):
-        raise ExperimentError(f"{doc.where(())} must be a mapping with name, seed, participant, questionnaire: fix it")
-    for k in d:
-        if k not in ("name", "seed", "participant", "questionnaire", "description"):
-            raise ExperimentError(f"{doc.where((k,))} is not a known field: use name, seed, participant, questionnaire")
-    name = d.get("name", Path(doc.source).stem)
-    if not isinstance(name, str) or not name.strip():
-        raise ExperimentError(f"{doc.where(('name',))} must be a non-empty string, got {name!r}: quote it")
-    seed = d.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ExperimentError(f"{doc.where(('seed',))} must be an integer, got {seed!r}: write a whole number")
-    part = d.get("participant", {}) or {}
-    if not isinstance(part, dict):
-        raise ExperimentError(f"{doc.where(('participant',))} must be a mapping of participant fields: fix it")
+    """Validate a cohort document: its fields, distribution specs, then one sampled participant through the VP check."""
+    f = yamlconf.validate(CohortFile, doc.data, doc.source, doc, ExperimentError)
+    part = f.participant or {}
     _check_dists(doc, part, ("participant",))
-    qd = d.get("questionnaire", {}) or {}
-    if not isinstance(qd, dict):
-        raise ExperimentError(f"{doc.where(('questionnaire',))} must be a mapping: fix it")
-    qfields = QuestionnaireModel.__dataclass_fields__
-    for k, v in qd.items():
-        if k not in qfields:
-            raise ExperimentError(f"{doc.where(('questionnaire', k))} is not a known field: use {sorted(qfields)}")
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or \
-                (k.endswith("_sd") and v < 0):
-            raise ExperimentError(f"{doc.where(('questionnaire', k))} must be a finite number (sd >= 0), got {v!r}")
-    cohort = Cohort(name=str(name), seed=seed, participant=part,
-                    questionnaire=QuestionnaireModel(**{k: float(v) for k, v in qd.items()}), source=doc.source, raw=d)
-    try:
-        cohort.sample(0)
-    except ExperimentError as exc:
-        msg = str(exc)
-        for key in part:  # point at the offending field's line where the VP check named it
-            if f"'{key}" in msg or f"field '{key}" in msg:
-                raise ExperimentError(f"{doc.where(('participant', key))}: {msg}") from None
-        raise ExperimentError(f"{doc.where(('participant',))}: {msg}") from None
+    cohort = Cohort(name=f.name or Path(doc.source).stem, seed=f.seed, participant=part,
+                    questionnaire=f.questionnaire or QuestionnaireModel(), source=doc.source, raw=doc.data)
+    cohort.sample(0, doc)
     return cohort
 
 

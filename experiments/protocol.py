@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
+
+import yamlconf
 from experiments.errors import ExperimentError
-from experiments.yamlsrc import Path_, YamlDoc, load_yaml, parse_yaml
+from experiments.yamlsrc import YamlDoc, load_yaml, parse_yaml
 
 ORDER_METHODS: tuple[str, ...] = ("latin_square", "random", "fixed")
 QUESTIONNAIRE_KINDS: tuple[str, ...] = ("likert", "semantic_differential")
@@ -21,26 +23,59 @@ MAX_DURATION_S = 86_400.0  # a trial or break longer than a day is a typo (and w
 BUILTIN_POLICIES: tuple[str, ...] = ("fep", "random", "mimic", "reactive", "idle")
 
 
+def _text(value: str) -> str:
+    if not value.strip():
+        raise yamlconf.FieldError((), "must not be empty", "write text")
+    return value
+
+
+def _ident(value: str) -> str:
+    if not all(ch.isalnum() or ch in "_-" for ch in _text(value)):
+        raise yamlconf.FieldError((), f"{value!r} is not an identifier", "use letters, digits, '_' or '-'")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Ident = Annotated[str, AfterValidator(_ident)]
+Duration = Annotated[float, Field(gt=0, le=MAX_DURATION_S)]
+
+
 @dataclass(frozen=True)
 class Condition:
     """One experimental condition: an id, the agent policy that runs it, and that policy's parameters."""
 
-    id: str
-    policy: str
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    id: Ident
+    policy: Text
     params: dict[str, Any] = field(default_factory=dict)
-    label: str = ""
-    duration_s: float | None = None  # overrides Protocol.trial_duration_s
+    label: Text = ""  # the id when not given
+    duration_s: Duration | None = None  # overrides Protocol.trial_duration_s
     utterances: str = ""  # `t_seconds<TAB>text` script said to the brain during the trial (path relative to protocol)
+
+    @model_validator(mode="after")
+    def _policy_and_script(self, info: ValidationInfo) -> Condition:
+        policies = known_policies()
+        if self.policy not in policies and ":" not in self.policy:  # module:Class: a third-party policy (§2)
+            raise yamlconf.FieldError("policy", f"unknown policy {self.policy!r}",
+                                      f"use one of {list(policies)} or module:Class")
+        if not self.label:
+            object.__setattr__(self, "label", self.id)
+        if self.utterances:
+            _check_script(_relative_to((info.context or {}).get("source", ""), self.utterances))
+        return self
 
 
 @dataclass(frozen=True)
 class Item:
     """A questionnaire item: Likert statement (text) or semantic differential (left/right adjectives)."""
 
-    id: str
-    text: str = ""
-    left: str = ""
-    right: str = ""
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    id: Ident
+    text: Text = ""
+    left: Text = ""
+    right: Text = ""
     reverse: bool = False
 
 
@@ -48,13 +83,34 @@ class Item:
 class QuestionnaireBlock:
     """A block of items sharing one response scale [low, high]; its score is the mean of its (reverse-keyed) items."""
 
-    id: str
-    kind: str
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    id: Ident
+    kind: Literal[QUESTIONNAIRE_KINDS]  # type: ignore[valid-type]
     scale: tuple[int, int]
-    items: tuple[Item, ...]
-    title: str = ""
-    anchors: tuple[str, str] = ("", "")
+    items: Annotated[tuple[Item, ...], Field(min_length=1)]
+    title: Text = ""  # the id when not given
+    anchors: tuple[Text, Text] = ("", "")
     instructions: str = ""
+
+    @model_validator(mode="after")
+    def _scale_and_items(self) -> QuestionnaireBlock:
+        lo, hi = self.scale
+        if hi - lo < 1:
+            raise yamlconf.FieldError("scale", f"high ({hi}) must exceed low ({lo})", "write e.g. [1, 7]")
+        need = ("text",) if self.kind == "likert" else ("left", "right")
+        seen: set[str] = set()
+        for i, item in enumerate(self.items):
+            for name in need:
+                if not getattr(item, name):
+                    raise yamlconf.FieldError(("items", i, name), f"is required for a {self.kind} item", "add it")
+            if item.id in seen:
+                raise yamlconf.FieldError(("items", i, "id"), f"duplicate item id {item.id!r}",
+                                          "give each item a unique id")
+            seen.add(item.id)
+        if not self.title:
+            object.__setattr__(self, "title", self.id)
+        return self
 
     def score_value(self, item: Item, value: int) -> float:
         """The item's contribution to the block score (reverse-keyed items are mirrored on the scale)."""
@@ -66,7 +122,9 @@ class QuestionnaireBlock:
 class OrderSpec:
     """Within-subject order: Latin square (balanced, Williams 1949), seeded random permutation, or fixed."""
 
-    method: str = "latin_square"
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    method: Literal[ORDER_METHODS] = "latin_square"  # type: ignore[valid-type]
     seed: int = 0
 
 
@@ -131,121 +189,19 @@ def known_policies() -> tuple[str, ...]:
     return BUILTIN_POLICIES
 
 
-class _V:
-    """Field validators that raise ExperimentError with 'file:line: field X: problem: fix'."""
+def _check_script(path: Path) -> None:
+    """An utterance script must exist and parse now, so a bad line fails before any trial touches the database."""
+    if not path.is_file():
+        raise yamlconf.FieldError("utterances", f"utterance script '{path}' not found",
+                                  "give a `t_seconds<TAB>text` file, relative to the protocol file")
+    from fep_motion.session.dialogue import load_script
+    from fep_motion.session.errors import SessionError
 
-    def __init__(self, doc: YamlDoc):
-        self.doc = doc
-
-    def fail(self, path: Path_, problem: str, fix: str) -> None:
-        raise ExperimentError(f"{self.doc.where(path)} {problem}: {fix}")
-
-    def mapping(self, value: Any, path: Path_) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(path, f"must be a mapping, got {type(value).__name__}", "write key: value pairs")
-        return value
-
-    def keys(self, m: dict[str, Any], path: Path_, allowed: set[str], required: set[str]) -> None:
-        for k in m:
-            if k not in allowed:
-                self.fail(path + (k,), "is not a known field", f"use one of {sorted(allowed)}")
-        for k in sorted(required):
-            if k not in m:
-                self.fail(path + (k,), "is missing", "add it")
-
-    def string(self, value: Any, path: Path_, nonempty: bool = True) -> str:
-        if not isinstance(value, str) or (nonempty and not value.strip()):
-            self.fail(path, f"must be a non-empty string, got {value!r}", "write text")
-        return value
-
-    def ident(self, value: Any, path: Path_) -> str:
-        s = self.string(value, path)
-        if not all(ch.isalnum() or ch in "_-" for ch in s):
-            self.fail(path, f"'{s}' is not an identifier", "use letters, digits, '_' or '-'")
-        return s
-
-    def number(self, value: Any, path: Path_, minimum: float, strict: bool, maximum: float = math.inf) -> float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok:
-            try:
-                v = float(value)
-            except OverflowError:  # an integer beyond any float
-                v = math.inf
-            ok = math.isfinite(v) and (v > minimum if strict else v >= minimum) and v <= maximum
-        if not ok:
-            rel = ">" if strict else ">="
-            upto = f" and <= {maximum:g}" if math.isfinite(maximum) else ""
-            self.fail(path, f"must be a finite number {rel} {minimum:g}{upto}, got {value!r}",
-                      f"set a number {rel} {minimum:g}{upto}")
-        return float(value)
-
-    def json_value(self, value: Any, path: Path_) -> Any:
-        """Plain YAML data that the study database can store as JSON (no binary, no non-string keys)."""
-        try:
-            json.dumps(value, sort_keys=True)
-        except (TypeError, ValueError):
-            self.fail(path, "holds a value that cannot be stored (binary data or a non-text key)",
-                      "use numbers, text, lists and mappings with text keys")
-        except RecursionError:
-            self.fail(path, "is nested too deeply", "flatten it")
-        return value
-
-    def integer(self, value: Any, path: Path_) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(path, f"must be an integer, got {value!r}", "write a whole number")
-        return int(value)
-
-    def choice(self, value: Any, path: Path_, options: tuple[str, ...]) -> str:
-        if value not in options:
-            self.fail(path, f"'{value}' is not allowed", f"use one of {list(options)}")
-        return str(value)
-
-    def seq(self, value: Any, path: Path_, min_len: int = 1) -> list[Any]:
-        if not isinstance(value, list) or len(value) < min_len:
-            self.fail(path, f"must be a list of at least {min_len} entr{'y' if min_len == 1 else 'ies'}", "add entries")
-        return value
-
-    def boolean(self, value: Any, path: Path_) -> bool:
-        if not isinstance(value, bool):
-            self.fail(path, f"must be true or false, got {value!r}", "write true or false")
-        return value
-
-
-def _order(v: _V, value: Any, path: Path_, seed: int) -> OrderSpec:
-    if isinstance(value, str):
-        return OrderSpec(method=v.choice(value, path, ORDER_METHODS), seed=seed)
-    m = v.mapping(value, path)
-    v.keys(m, path, {"method", "seed"}, {"method"})
-    method = v.choice(m["method"], path + ("method",), ORDER_METHODS)
-    s = v.integer(m.get("seed", seed), path + ("seed",))
-    return OrderSpec(method=method, seed=s)
-
-
-def _condition(v: _V, value: Any, path: Path_, policies: tuple[str, ...]) -> Condition:
-    m = v.mapping(value, path)
-    v.keys(m, path, {"id", "policy", "params", "label", "duration_s", "utterances"}, {"id", "policy"})
-    cid = v.ident(m["id"], path + ("id",))
-    policy = v.string(m["policy"], path + ("policy",))
-    if policy not in policies and ":" not in policy:  # module:Class loads a third-party policy (docs/architecture.md §2)
-        v.fail(path + ("policy",), f"unknown policy '{policy}'", f"use one of {list(policies)} or module:Class")
-    params = v.json_value(v.mapping(m.get("params", {}) or {}, path + ("params",)), path + ("params",))
-    dur = m.get("duration_s")
-    duration = None if dur is None else v.number(dur, path + ("duration_s",), 0.0, strict=True,
-                                                  maximum=MAX_DURATION_S)
-    label = v.string(m.get("label", cid), path + ("label",))
-    script = v.string(m.get("utterances", ""), path + ("utterances",), nonempty=False)
-    if script and not _relative_to(v.doc.source, script).is_file():
-        v.fail(path + ("utterances",), f"utterance script '{script}' not found",
-               "give a `t_seconds<TAB>text` file, relative to the protocol file")
-    if script:  # read it now, so a bad line fails before any trial touches the study database
-        from fep_motion.session.dialogue import load_script
-        from fep_motion.session.errors import SessionError
-
-        try:
-            load_script(_relative_to(v.doc.source, script))
-        except SessionError as exc:
-            v.fail(path + ("utterances",), f"utterance script is malformed ({exc})", "fix that line of the script")
-    return Condition(id=cid, policy=policy, params=dict(params), label=label, duration_s=duration, utterances=script)
+    try:
+        load_script(path)
+    except SessionError as exc:
+        raise yamlconf.FieldError("utterances", f"utterance script is malformed ({exc})",
+                                  "fix that line of the script") from None
 
 
 def _relative_to(protocol_source: str, path: str) -> Path:
@@ -254,84 +210,50 @@ def _relative_to(protocol_source: str, path: str) -> Path:
     return p if p.is_absolute() else Path(protocol_source).parent / p
 
 
-def _block(v: _V, value: Any, path: Path_) -> QuestionnaireBlock:
-    m = v.mapping(value, path)
-    v.keys(m, path, {"id", "kind", "title", "scale", "anchors", "items", "instructions"}, {"id", "kind", "scale", "items"})
-    bid = v.ident(m["id"], path + ("id",))
-    kind = v.choice(m["kind"], path + ("kind",), QUESTIONNAIRE_KINDS)
-    sc = m["scale"]
-    if not (isinstance(sc, list) and len(sc) == 2):
-        v.fail(path + ("scale",), f"must be [low, high], got {sc!r}", "write e.g. [1, 7]")
-    lo = v.integer(sc[0], path + ("scale", 0))
-    hi = v.integer(sc[1], path + ("scale", 1))
-    if hi - lo < 1:
-        v.fail(path + ("scale",), f"high ({hi}) must exceed low ({lo})", "write e.g. [1, 7]")
-    anchors: tuple[str, str] = ("", "")
-    if "anchors" in m:
-        a = m["anchors"]
-        if not (isinstance(a, list) and len(a) == 2):
-            v.fail(path + ("anchors",), f"must be [low label, high label], got {a!r}", "write two labels")
-        anchors = (v.string(a[0], path + ("anchors", 0)), v.string(a[1], path + ("anchors", 1)))
-    items: list[Item] = []
-    seen: set[str] = set()
-    for i, it in enumerate(v.seq(m["items"], path + ("items",))):
-        ip = path + ("items", i)
-        im = v.mapping(it, ip)
-        need = {"id", "text"} if kind == "likert" else {"id", "left", "right"}
-        v.keys(im, ip, {"id", "text", "left", "right", "reverse"}, need)
-        iid = v.ident(im["id"], ip + ("id",))
-        if iid in seen:
-            v.fail(ip + ("id",), f"duplicate item id '{iid}'", "give each item a unique id")
-        seen.add(iid)
-        items.append(Item(
-            id=iid,
-            text=v.string(im["text"], ip + ("text",)) if "text" in im else "",
-            left=v.string(im["left"], ip + ("left",)) if "left" in im else "",
-            right=v.string(im["right"], ip + ("right",)) if "right" in im else "",
-            reverse=v.boolean(im.get("reverse", False), ip + ("reverse",)),
-        ))
-    return QuestionnaireBlock(
-        id=bid, kind=kind, scale=(lo, hi), items=tuple(items), anchors=anchors,
-        title=v.string(m.get("title", bid), path + ("title",)),
-        instructions=v.string(m.get("instructions", ""), path + ("instructions",), nonempty=False),
-    )
+def _order_spec(value: Any, info: ValidationInfo) -> Any:
+    """`order: latin_square` is short for {method: latin_square}; the order's seed defaults to the protocol's."""
+    spec = {"method": value} if isinstance(value, str) else value
+    seed = info.data.get("seed", 0)
+    return {"seed": seed, **spec} if isinstance(spec, dict) else spec
+
+
+def _unique(ids: list[str], where: str, what: str) -> None:
+    for i, x in enumerate(ids):
+        if x in ids[:i]:
+            raise yamlconf.FieldError((where, i, "id"), f"duplicate {what} id {x!r}", f"give each {what} a unique id")
+
+
+@dataclass(frozen=True)
+class ProtocolFile:
+    """The protocol YAML as written (docs/architecture.md §5); `protocol_from_doc` turns it into a Protocol."""
+
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    name: Ident
+    trial_duration_s: Duration
+    conditions: Annotated[tuple[Condition, ...], Field(min_length=1)]
+    description: str = ""
+    seed: int = 0
+    order: Annotated[OrderSpec, BeforeValidator(_order_spec)] = OrderSpec()
+    instructions: str = ""
+    break_s: Annotated[float, Field(ge=0, le=MAX_DURATION_S)] = 0.0
+    questionnaires: tuple[QuestionnaireBlock, ...] = ()
+    administer: Literal[ADMINISTER] = "after_each_trial"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ProtocolFile:
+        _unique([c.id for c in self.conditions], "conditions", "condition")
+        _unique([b.id for b in self.questionnaires], "questionnaires", "questionnaire")
+        return self
 
 
 def protocol_from_doc(doc: YamlDoc) -> Protocol:
     """Validate a parsed YAML document into a Protocol (first error wins, naming field and line)."""
-    v = _V(doc)
-    root = v.mapping(doc.data, ())
-    allowed = {"name", "description", "seed", "order", "trial_duration_s", "instructions", "break_s",
-               "conditions", "questionnaires", "administer"}
-    v.keys(root, (), allowed, {"name", "conditions", "trial_duration_s"})
-    name = v.ident(root["name"], ("name",))
-    seed = v.integer(root.get("seed", 0), ("seed",))
-    duration = v.number(root["trial_duration_s"], ("trial_duration_s",), 0.0, strict=True, maximum=MAX_DURATION_S)
-    policies = known_policies()
-    conds = [_condition(v, c, ("conditions", i), policies) for i, c in enumerate(v.seq(root["conditions"], ("conditions",)))]
-    ids = [c.id for c in conds]
-    for i, cid in enumerate(ids):
-        if cid in ids[:i]:
-            v.fail(("conditions", i, "id"), f"duplicate condition id '{cid}'", "give each condition a unique id")
-    blocks = [_block(v, b, ("questionnaires", i)) for i, b in enumerate(v.seq(root.get("questionnaires", []) or [],
-                                                                               ("questionnaires",), min_len=0))]
-    bids = [b.id for b in blocks]
-    for i, bid in enumerate(bids):
-        if bid in bids[:i]:
-            v.fail(("questionnaires", i, "id"), f"duplicate questionnaire id '{bid}'", "give each block a unique id")
-    return Protocol(
-        name=name,
-        description=v.string(root.get("description", ""), ("description",), nonempty=False),
-        conditions=tuple(conds),
-        trial_duration_s=duration,
-        order=_order(v, root.get("order", "latin_square"), ("order",), seed),
-        instructions=v.string(root.get("instructions", ""), ("instructions",), nonempty=False),
-        break_s=v.number(root.get("break_s", 0.0), ("break_s",), 0.0, strict=False, maximum=MAX_DURATION_S),
-        questionnaires=tuple(blocks),
-        administer=v.choice(root.get("administer", "after_each_trial"), ("administer",), ADMINISTER),
-        source=doc.source,
-        condition_lines=tuple(doc.line(("conditions", i)) for i in range(len(conds))),
-    )
+    f = yamlconf.validate(ProtocolFile, doc.data, doc.source, doc, ExperimentError)
+    return Protocol(name=f.name, description=f.description, conditions=f.conditions,
+                    trial_duration_s=f.trial_duration_s, order=f.order, instructions=f.instructions,
+                    break_s=f.break_s, questionnaires=f.questionnaires, administer=f.administer, source=doc.source,
+                    condition_lines=tuple(doc.line(("conditions", i)) for i in range(len(f.conditions))))
 
 
 def load_protocol(path: str | Path) -> Protocol:

@@ -127,16 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None, help="train YAML whose corpus and vocab_size to use")
     a = ap.parse_args(argv)
     try:
-        import yaml
-
         from llm.data.config import CorpusConfig
+        from llm.yaml_file import read_mapping
 
-        raw = {}
-        if a.config:
-            p = Path(a.config)
-            if not p.is_file():
-                raise BrainError(f"{p}: train config not found")
-            raw = yaml.safe_load(p.read_text()) or {}
+        raw = read_mapping(a.config, "train config") if a.config else {}
         corpus = CorpusConfig.from_dict(raw.get("corpus", {}), where=f"{a.config}: corpus")
         tok = train_on_corpus(corpus, int(raw.get("vocab_size", 4096)))
         path = tok.save(a.out)

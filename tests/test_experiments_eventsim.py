@@ -65,10 +65,11 @@ def test_cohort_sampling_is_reproducible_and_validated(tmp_path) -> None:
     assert co.sample(3) == co.sample(3) and co.sample(3) != co.sample(4)
     bad = tmp_path / "c.yaml"
     bad.write_text("name: c\nparticipant:\n  nod_rate: {uniform: [5, 1]}\n")
-    with pytest.raises(ExperimentError, match=r"c.yaml:3: field 'participant.nod_rate.uniform' low 5 > high 1"):
+    with pytest.raises(ExperimentError, match=r"c.yaml:3: participant.nod_rate.uniform: low 5 > high 1; swap them"):
         load_cohort(bad)
     bad.write_text("name: c\nparticipant:\n  contingencies:\n    nod: {probability: 1.5}\n")
-    with pytest.raises(ExperimentError, match=r"c.yaml:3: .*probability"):
+    with pytest.raises(ExperimentError,
+                       match=r"c.yaml:4: participant.contingencies.nod.probability: must be <= 1 \(got 1.5\)"):
         load_cohort(bad)
 
 
@@ -91,6 +92,6 @@ def test_heterogeneous_cohort_gives_each_participant_its_own_answered_classes(tm
     assert best_fixed_share < 0.5
     bad = tmp_path / "c.yaml"
     bad.write_text("name: c\nparticipant:\n  contingencies:\n    choice:\n      - nod: {probability: {uniform: [0.9, 0.1]}}\n")
-    with pytest.raises(ExperimentError, match=r"c.yaml:5: field 'participant.contingencies.choice\[0\].nod.probability"
-                                              r".uniform' low 0.9 > high 0.1"):
+    with pytest.raises(ExperimentError, match=r"c.yaml:5: participant.contingencies.choice\[0\].nod.probability"
+                                              r".uniform: low 0.9 > high 0.1"):
         load_cohort(bad)

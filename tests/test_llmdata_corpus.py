@@ -47,7 +47,7 @@ def test_yaml_load_errors(tmp_path: Path) -> None:
         CorpusConfig.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
-    with pytest.raises(BrainError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(BrainError, match=r"bad\.yaml:2: not valid YAML"):
         CorpusConfig.load(bad)
 
 

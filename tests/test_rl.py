@@ -128,13 +128,13 @@ def test_thinking_budget_forces_the_close_tag(micro: Path) -> None:
 def test_config_errors_name_the_field(tmp_path: Path, micro: Path) -> None:
     bad = tmp_path / "rl.yaml"
     bad.write_text(f"init_from: {micro}\nalgo: ppo\n")
-    with pytest.raises(BrainError, match=r"rl\.yaml: algo: 'ppo'"):
+    with pytest.raises(BrainError, match=r"rl\.yaml:2: algo: must be one of 'cispo' or 'grpo' \(got 'ppo'\)"):
         RLConfig.load(bad)
     bad.write_text(f"init_from: {micro}\ntasks: {{interaction: 1.0}}\n")
-    with pytest.raises(BrainError, match=r"tasks\.interaction: not a verifiable"):
+    with pytest.raises(BrainError, match=r"rl\.yaml:2: tasks\.interaction: is not a task here"):
         RLConfig.load(bad)
     bad.write_text(f"init_from: {micro}\ngroup_size: 1\n")
-    with pytest.raises(BrainError, match="group_size"):
+    with pytest.raises(BrainError, match=r"rl\.yaml:2: group_size: must be >= 2 \(got 1\)"):
         RLConfig.load(bad)
     bad.write_text("init_from: nowhere\n")
     with pytest.raises(BrainError, match="init_from: .*nowhere/config.json not found"):

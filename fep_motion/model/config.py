@@ -4,11 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
-from fep_motion.config import ConfigError, config_from_dict, load_config, read_yaml
+from pydantic import Field, model_validator
+
+import yamlconf
+from fep_motion.config import ConfigError, load_config
 from fep_motion.model.spaces import CONTROLS, MODALITIES
 
 DEFAULT_AGENT_CONFIG = "agent.yaml"
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
 
 
 @dataclass
@@ -16,47 +23,56 @@ class DecisionConfig:
     """When the agent decides: after its gesture ends (+ a pause), on human events, or at a hazard rate; and whether a
     due decision yields to a human who is mid-action (turn-taking)."""
 
-    min_pause_s: float = field(default=0.3, metadata={"min": 0.0})
-    hazard_rate_hz: float = field(default=0.5, metadata={"min": 0.0})
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    min_pause_s: NonNegative = 0.3
+    hazard_rate_hz: NonNegative = 0.5
     on_human_event: bool = True
     yield_to_human: bool = True  # defer a due decision while the human is mid-action (turn-taking)
-    max_yield_s: float = field(default=2.0, metadata={"min": 0.0})
+    max_yield_s: NonNegative = 2.0
 
 
 @dataclass
 class RhythmConfig:
     """Phase-oscillator EKF noise levels and tempo bounds (Hz)."""
 
-    tempo_min_hz: float = field(default=0.3, metadata={"gt": 0.0})
-    tempo_max_hz: float = field(default=4.0, metadata={"gt": 0.0})
-    tempo_init_hz: float = field(default=1.5, metadata={"gt": 0.0})
-    phase_noise: float = field(default=0.5, metadata={"gt": 0.0})  # rad²/s process noise on phase
-    tempo_noise: float = field(default=0.5, metadata={"gt": 0.0})  # (rad/s)²/s process noise on angular tempo
-    measurement_noise: float = field(default=0.3, metadata={"gt": 0.0})  # rad, phase measurement std at confidence 1
-    min_amplitude: float = field(default=0.05, metadata={"gt": 0.0})  # rad of head pitch below which no phase is read
+    __pydantic_config__ = yamlconf.SCHEMA
 
-    def validate(self) -> None:
+    tempo_min_hz: Positive = 0.3
+    tempo_max_hz: Positive = 4.0
+    tempo_init_hz: Positive = 1.5
+    phase_noise: Positive = 0.5  # rad²/s process noise on phase
+    tempo_noise: Positive = 0.5  # (rad/s)²/s process noise on angular tempo
+    measurement_noise: Positive = 0.3  # rad, phase measurement std at confidence 1
+    min_amplitude: Positive = 0.05  # rad of head pitch below which no phase is read
+
+    @model_validator(mode="after")
+    def _tempo_order(self) -> RhythmConfig:
         if not self.tempo_min_hz < self.tempo_init_hz < self.tempo_max_hz:
-            raise ValueError("tempo_init_hz: must lie strictly between tempo_min_hz and tempo_max_hz")
+            raise yamlconf.FieldError("tempo_init_hz", "must lie strictly between tempo_min_hz and tempo_max_hz",
+                                      "move it (or the bounds)")
+        return self
 
 
 @dataclass
 class AgentConfig:
     """Everything the FEP agent needs: precision, candidates, horizon, preferences, learning, novelty, habits."""
 
-    gamma: float = field(default=16.0, metadata={"min": 0.0})  # policy precision γ
-    num_candidates: int = field(default=256, metadata={"min": 1, "max": 65536})  # K
-    horizon: int = field(default=2, metadata={"min": 1, "max": 16})  # planning steps
-    step_s: float = field(default=1.0, metadata={"gt": 0.0})  # seconds per planning step
-    choice: str = field(default="sample", metadata={"choices": ("sample", "argmax")})
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    gamma: NonNegative = 16.0  # policy precision γ
+    num_candidates: Annotated[int, Field(ge=1, le=65536)] = 256  # K
+    horizon: Annotated[int, Field(ge=1, le=16)] = 2  # planning steps
+    step_s: Positive = 1.0  # seconds per planning step
+    choice: Literal["sample", "argmax"] = "sample"
     novelty: bool = True  # subtract parameter information gain on the response model from G
-    learning_rate: float = field(default=2.0, metadata={"min": 0.0})  # Dirichlet count increment per gesture / step
-    prior_concentration: float = field(default=8.0, metadata={"gt": 0.0})  # pseudo-counts per response column
-    response_window_s: float = field(default=2.0, metadata={"min": 0.0})  # the human answers a gesture's onset within this
-    response_latency_s: float = field(default=0.3, metadata={"min": 0.0})  # earliest human answer after an onset
-    exploration: float = field(default=0.2, metadata={"min": 0.0, "max": 1.0})
-    max_onset_s: float = field(default=0.75, metadata={"min": 0.0})
-    inference_iterations: int = field(default=8, metadata={"min": 1, "max": 256})
+    learning_rate: NonNegative = 2.0  # Dirichlet count increment per gesture / step
+    prior_concentration: Positive = 8.0  # pseudo-counts per response column
+    response_window_s: NonNegative = 2.0  # the human answers a gesture's onset within this
+    response_latency_s: NonNegative = 0.3  # earliest human answer after an onset
+    exploration: Annotated[float, Field(ge=0, le=1)] = 0.2
+    max_onset_s: NonNegative = 0.75
+    inference_iterations: Annotated[int, Field(ge=1, le=256)] = 8
     # log-preferences C: modality -> outcome -> value (unlisted outcomes 0)
     preferences: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "head": {"pitching": 2.0, "yawing": -1.0},
@@ -69,16 +85,19 @@ class AgentConfig:
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     rhythm: RhythmConfig = field(default_factory=RhythmConfig)
 
-    def validate(self) -> None:
+    @model_validator(mode="after")
+    def _known_names(self) -> AgentConfig:
         for m, prefs in self.preferences.items():
             if m not in MODALITIES:
-                raise ValueError(f"preferences.{m}: unknown modality (known: {', '.join(MODALITIES)})")
+                raise yamlconf.FieldError(("preferences", m), "is not a modality", f"use one of {', '.join(MODALITIES)}")
             for o in prefs:
                 if o not in MODALITIES[m]:
-                    raise ValueError(f"preferences.{m}.{o}: unknown outcome (known: {', '.join(MODALITIES[m])})")
+                    raise yamlconf.FieldError(("preferences", m, o), "is not an outcome of that modality",
+                                              f"use one of {', '.join(MODALITIES[m])}")
         for g in self.habits:
             if g not in CONTROLS:
-                raise ValueError(f"habits.{g}: unknown gesture class (known: {', '.join(CONTROLS)})")
+                raise yamlconf.FieldError(("habits", g), "is not a gesture class", f"use one of {', '.join(CONTROLS)}")
+        return self
 
 
 def default_agent_config_path() -> Path:
@@ -89,22 +108,12 @@ def default_agent_config_path() -> Path:
 def load_agent_config(path: str | Path | None = None, overrides: dict | None = None) -> AgentConfig:
     """The shipped default (or `path`), with optional dict overrides merged on top, validated."""
     p = Path(path) if path is not None else default_agent_config_path()
-    data = read_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping of AgentConfig fields at the top level")
-    source = str(p)
-    if overrides:
-        data = _merge(data, overrides)
-        source += " (with overrides)"
-    return config_from_dict(AgentConfig, data, source=source)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in (
-            "preferences", "habits") else v
-    return out
+    doc = yamlconf.read_yaml(p, "agent config", ConfigError)
+    if not overrides or not isinstance(doc.data, dict):
+        return yamlconf.validate(AgentConfig, doc.data, doc.source, doc, ConfigError)
+    # a bad value may come from the file or from the overrides: the error names the field, not a line
+    data = yamlconf.merge(doc.data, overrides, whole=("preferences", "habits"))
+    return yamlconf.validate(AgentConfig, data, f"{doc.source} (with overrides)", None, ConfigError)
 
 
 __all__ = ["AgentConfig", "ConfigError", "DecisionConfig", "RhythmConfig", "load_agent_config", "load_config"]
