@@ -21,8 +21,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, model_validator
+
+import yamlconf
 from llm.brain.errors import BrainError
 from llm.data.config import CorpusConfig
 from llm.data.types import Example
@@ -30,100 +33,60 @@ from llm.data.types import Example
 STATE_FILE, LOSS_FILE, METRICS_FILE = "train_state.pt", "loss.csv", "metrics.json"
 
 
+PositiveInt = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything one training run needs; YAML keys are the field names (`corpus` nests a CorpusConfig)."""
+class TrainConfig(yamlconf.Loadable):
+    """Everything one training run needs; YAML keys are the field names (`corpus` nests a CorpusConfig).
+    `TrainConfig.load` resolves tokenizer_dir and init_from relative to the YAML file."""
+
+    __pydantic_config__ = yamlconf.SCHEMA
+    what, error, relative = "train config", BrainError, ("tokenizer_dir", "init_from")
 
     preset: str = "small"
-    intermediate_size: int | None = None   # override the preset's expert width (size budget)
+    intermediate_size: PositiveInt | None = None  # override the preset's expert width (size budget)
     model: dict[str, Any] = field(default_factory=dict)  # other ModelConfig overrides (hidden_size, heads, ...)
-    vocab_size: int = 4096                 # tokenizer target; the model's vocab is the trained size rounded up to 64
+    vocab_size: PositiveInt = 4096         # tokenizer target; the model's vocab is the trained size rounded up to 64
     tokenizer_dir: str | None = None       # reuse this tokenizer.json instead of training one on the corpus
     init_from: str | None = None           # start from this checkpoint's weights (a second training stage)
-    steps: int = 2000
-    time_budget_s: float | None = None     # if set: time 20 steps, then fit `steps` into the budget
-    batch_size: int = 128
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    max_len: int = 192
-    seed: int = 0
-    checkpoint_every: int = 500
-    log_every: int = 10
+    steps: PositiveInt = 2000
+    time_budget_s: Annotated[float, Field(gt=0)] | None = None  # if set: time 20 steps, then fit `steps` into it
+    batch_size: PositiveInt = 128
+    lr: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    min_lr_ratio: Fraction = 0.1
+    warmup_steps: Annotated[int, Field(ge=0)] = 100
+    weight_decay: Fraction = 0.1
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.95
+    grad_clip: Annotated[float, Field(gt=0)] = 1.0
+    max_len: PositiveInt = 192
+    seed: Annotated[int, Field(ge=0)] = 0
+    checkpoint_every: PositiveInt = 500
+    log_every: PositiveInt = 10
     bf16: bool = True
-    eval_max_new_tokens: int = 112
-    eval_batch_size: int = 200
+    eval_max_new_tokens: PositiveInt = 112
+    eval_batch_size: PositiveInt = 200
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
 
-    def validate(self, where: str = "train config") -> TrainConfig:
-        from llm.config import PRESETS
+    @model_validator(mode="after")
+    def _names_and_paths(self) -> TrainConfig:
+        from llm.config import PRESETS, ModelConfig
 
         if self.preset not in PRESETS:
-            raise BrainError(f"{where}: preset: unknown {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        pos_int = ("vocab_size", "steps", "batch_size", "max_len", "checkpoint_every", "log_every",
-                   "eval_max_new_tokens", "eval_batch_size")
-        for name in pos_int:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise BrainError(f"{where}: {name}: must be a positive whole number, got {v!r}")
-        for name in ("warmup_steps", "seed"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise BrainError(f"{where}: {name}: must be a whole number >= 0, got {v!r}")
-        for name, lo, hi in (("lr", 0.0, 1.0), ("min_lr_ratio", 0.0, 1.0), ("weight_decay", 0.0, 1.0),
-                             ("beta1", 0.0, 1.0), ("beta2", 0.0, 1.0), ("grad_clip", 0.0, math.inf)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or not math.isfinite(v) \
-                    or (name in ("lr", "grad_clip") and v <= 0):
-                raise BrainError(f"{where}: {name}: must be a number in ({lo}, {hi}], got {v!r}")
-        if self.intermediate_size is not None and (not isinstance(self.intermediate_size, int)
-                                                   or self.intermediate_size < 1):
-            raise BrainError(f"{where}: intermediate_size: must be a positive whole number or null")
-        if not isinstance(self.model, dict):
-            raise BrainError(f"{where}: model: must be a mapping of ModelConfig fields")
-        from llm.config import ModelConfig
+            raise yamlconf.FieldError("preset", f"unknown preset {self.preset!r}", f"use one of {', '.join(PRESETS)}")
         known = {f.name for f in dataclasses.fields(ModelConfig)}
-        bad = sorted(set(self.model) - known)
-        if bad:
-            raise BrainError(f"{where}: model.{bad[0]}: not a ModelConfig field")
-        if self.time_budget_s is not None and (not isinstance(self.time_budget_s, (int, float))
-                                               or self.time_budget_s <= 0):
-            raise BrainError(f"{where}: time_budget_s: must be a positive number of seconds or null")
+        for name in self.model:
+            if name not in known:
+                raise yamlconf.FieldError(("model", name), "is not a ModelConfig field", f"use one of {sorted(known)}")
         if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
-            raise BrainError(f"{where}: init_from: {self.init_from}/config.json not found; point it at a checkpoint")
+            raise yamlconf.FieldError("init_from", f"{self.init_from}/config.json not found",
+                                      "point it at a checkpoint directory")
         if self.tokenizer_dir is not None and not (Path(self.tokenizer_dir) / "tokenizer.json").is_file():
-            raise BrainError(f"{where}: tokenizer_dir: {self.tokenizer_dir}/tokenizer.json not found; "
-                             "point it at a directory holding one, or null to train a tokenizer")
-        if not isinstance(self.bf16, bool):
-            raise BrainError(f"{where}: bf16: must be true or false")
+            raise yamlconf.FieldError("tokenizer_dir", f"{self.tokenizer_dir}/tokenizer.json not found",
+                                      "point it at a directory holding one, or null to train a tokenizer")
         return self
-
-    @staticmethod
-    def from_dict(raw: dict[str, Any], where: str = "train config") -> TrainConfig:
-        from llm.yaml_file import check_fields
-
-        check_fields(raw, {f.name for f in dataclasses.fields(TrainConfig)}, where)
-        kw = dict(raw)
-        if "corpus" in kw:
-            if not isinstance(kw["corpus"], dict):
-                raise BrainError(f"{where}: corpus: must be a mapping of corpus fields")
-            kw["corpus"] = CorpusConfig.from_dict(kw["corpus"], where=f"{where}: corpus")
-        return TrainConfig(**kw).validate(where)
-
-    @staticmethod
-    def load(path: str | Path) -> TrainConfig:
-        from llm.yaml_file import read_mapping
-
-        p = Path(path)
-        raw = read_mapping(p, "train config")
-        for key in ("tokenizer_dir", "init_from"):   # relative to the YAML file
-            if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
-                raw[key] = str((p.parent / raw[key]).resolve())
-        return TrainConfig.from_dict(raw, where=str(p))
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:

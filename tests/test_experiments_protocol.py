@@ -34,23 +34,23 @@ questionnaires:
 
 # (protocol text, substring the error must contain: the field, and its line)
 MALFORMED = [
-    ("name: t\nconditions: [ {id: a, policy: fep}\n", "invalid YAML"),
+    ("name: t\nconditions: [ {id: a, policy: fep}\n", "bad.yaml:3: not valid YAML"),
     ("", "empty"),
     ("- just\n- a list\n", "must be a mapping"),
-    (GOOD.replace("policy: random", "policy: telepathy"), ":5: field 'conditions[1].policy' unknown policy"),
-    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: -3"), ":2: field 'trial_duration_s' must be a finite"),
-    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: .nan"), "field 'trial_duration_s'"),
-    (GOOD.replace("    scale: [1, 7]\n", ""), "field 'questionnaires[0].scale' is missing"),
-    (GOOD.replace("scale: [1, 7]", "scale: [7, 1]"), ":9: field 'questionnaires[0].scale' high (1) must exceed"),
-    (GOOD.replace("kind: likert", "kind: essay"), ":8: field 'questionnaires[0].kind' 'essay' is not allowed"),
-    (GOOD.replace("name: t\n", ""), "field 'name' is missing"),
-    (GOOD.replace("{id: b, policy: random}", "{id: a, policy: random}"), ":5: field 'conditions[1].id' duplicate"),
-    (GOOD + "order: {method: zigzag}\n", ":12: field 'order.method' 'zigzag' is not allowed"),
-    (GOOD + "break_s: -1\n", ":12: field 'break_s' must be a finite number >= 0"),
-    (GOOD + "conditons: []\n", ":12: field 'conditons' is not a known field"),
-    (GOOD.replace('{id: i1, text: "x"}', "{id: i1}"), "field 'questionnaires[0].items[0].text' is missing"),
+    (GOOD.replace("policy: random", "policy: telepathy"), ":5: conditions[1].policy: unknown policy 'telepathy'; use one of"),
+    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: -3"), ":2: trial_duration_s: must be > 0 (got -3); set a number > 0"),
+    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: .nan"), ":2: trial_duration_s: must be a finite number (got nan)"),
+    (GOOD.replace("    scale: [1, 7]\n", ""), ":7: questionnaires[0].scale: is required; add it"),
+    (GOOD.replace("scale: [1, 7]", "scale: [7, 1]"), ":9: questionnaires[0].scale: high (1) must exceed low (7)"),
+    (GOOD.replace("kind: likert", "kind: essay"), ":8: questionnaires[0].kind: must be one of 'likert' or 'semantic_differential' (got 'essay')"),
+    (GOOD.replace("name: t\n", ""), "bad.yaml:1: name: is required; add it"),
+    (GOOD.replace("{id: b, policy: random}", "{id: a, policy: random}"), ":5: conditions[1].id: duplicate condition id 'a'"),
+    (GOOD + "order: {method: zigzag}\n", ":12: order.method: must be one of 'latin_square', 'random' or 'fixed' (got 'zigzag')"),
+    (GOOD + "break_s: -1\n", ":12: break_s: must be >= 0 (got -1); set a number >= 0"),
+    (GOOD + "conditons: []\n", ":12: conditons: is not a known field; use one of name, "),
+    (GOOD.replace('{id: i1, text: "x"}', "{id: i1}"), ":11: questionnaires[0].items[0].text: is required for a likert item"),
     (GOOD.replace("conditions:\n  - {id: a, policy: fep}\n  - {id: b, policy: random}", "conditions: []"),
-     "field 'conditions' must be a list of at least 1"),
+     ":3: conditions: must have at least 1 item (got 0)"),
 ]
 
 

@@ -20,13 +20,13 @@ def test_overrides_and_defaults(tmp_path):
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ("events: {nod: {min_amplitud: 0.1}}", "unknown field events.nod.min_amplitud"),
+        ("events: {nod: {min_amplitud: 0.1}}", ":1: events.nod.min_amplitud: is not a known field"),
         ("events: {nod: {min_swings: two}}", "events.nod.min_swings"),
-        ("events: {nod: {min_swings: 1.5}}", "expected an integer"),
+        ("events: {nod: {min_swings: 1.5}}", "events.nod.min_swings: must be a whole number (got 1.5)"),
         ("filter: {landmarks: {min_cutoff: -1}}", "min_cutoff"),
         ("events: {gesture: {on_speed: 0.1}}", "off_speed"),
         ("features: {head_source: 3}", "features.head_source"),
-        ("filter: [1, 2]", "field filter: expected a mapping"),
+        ("filter: [1, 2]", ":1: filter: must be a mapping (got list)"),
         ("events: {nod: {min_amplitude: 0.1}\n", "not valid YAML"),
     ],
 )

@@ -30,9 +30,9 @@ def test_unknown_policy_names_the_choices():
         make_policy("no_such_module_xyz:Thing")
     with pytest.raises(PolicyError, match="bad parameters"):
         make_policy("random", speed=3)
-    with pytest.raises(PolicyError, match=r"policy 'fep': .*\(with overrides\): gamma: expected a number"):
+    with pytest.raises(PolicyError, match=r"policy 'fep': .*\(with overrides\): gamma: must be a number"):
         make_policy("fep", gamma="high")
-    with pytest.raises(PolicyError, match="policy 'fep': .*horizn: unknown field"):
+    with pytest.raises(PolicyError, match="policy 'fep': .*horizn: is not a known field"):
         make_policy("fep", horizn=3)
 
 
