@@ -1,0 +1,48 @@
+"""Per-frame voice analysis: VAD + hangover gate + energy + YIN pitch + listener cues, in one streaming object."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from perception.audio.events import CueConfig, CueDetector
+from perception.audio.pitch import PitchConfig, PitchTracker
+from perception.audio.types import AudioFrame, AudioFrameFeatures, SpeechEvent
+from perception.audio.vad import GateConfig, SpeechGate, WebRtcVad, energy_db
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """VAD aggressiveness (webrtcvad 0..3), the speech gate, pitch range and cue thresholds."""
+
+    vad_aggressiveness: int = 2
+    min_energy_db: float = -55.0   # frames quieter than this are never speech (webrtcvad ignores level)
+    gate: GateConfig = field(default_factory=GateConfig)
+    pitch: PitchConfig = field(default_factory=PitchConfig)
+    cues: CueConfig = field(default_factory=CueConfig)
+
+
+class AudioAnalyzer:
+    """Feed AudioFrames in order; get each frame's AudioFrameFeatures and the SpeechEvents decided at it."""
+
+    def __init__(self, config: AnalyzerConfig = AnalyzerConfig()) -> None:
+        self.config = config
+        self.vad = WebRtcVad(config.vad_aggressiveness)
+        self.gate = SpeechGate(config.gate)
+        self.pitch = PitchTracker(config.pitch)
+        self.cues = CueDetector(config.cues)
+
+    def process(self, frame: AudioFrame) -> tuple[AudioFrameFeatures, list[SpeechEvent]]:
+        """Analyse one 20 ms frame."""
+        db = energy_db(frame.samples)
+        raw = db > self.config.min_energy_db and self.vad.is_speech(frame.samples)
+        events = self.gate.update(frame.t, raw)
+        p = self.pitch.update(frame.samples)
+        feats = AudioFrameFeatures(t=frame.t, index=frame.index, vad=raw, in_speech=self.gate.in_speech,
+                                   energy_db=db, f0_hz=p.f0_hz, voiced=p.voiced, periodicity=p.periodicity)
+        events += self.cues.update(feats)
+        return feats, events
+
+    def dropout(self, t: float) -> list[SpeechEvent]:
+        """A source drop-out at t: close any open segment and forget the pitch window and turn state."""
+        self.pitch.reset()
+        self.cues.reset()
+        return self.gate.flush(t)

@@ -1,0 +1,131 @@
+"""Voice activity, pitch and listener cues: VAD segments of a synthesized clip with known silences, YIN on tones and
+on speech, pauses and the Ward & Tsukahara low-pitch cue."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perception.audio.events import CueConfig, CueDetector
+from perception.audio.features import AudioAnalyzer
+from perception.audio.pitch import PitchTracker, yin
+from perception.audio.sources import ArraySource, speech_extent, synthesize
+from perception.audio.types import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, AudioFrameFeatures
+
+PHRASES = ("I have a job interview tomorrow", "thank you for listening", "see you later")
+GAPS_S = (0.8, 1.3)
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[np.ndarray]:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install -y espeak-ng)")
+    return [synthesize(p, "en-us", 160) for p in PHRASES]
+
+
+def _stream(pieces: list[np.ndarray], gaps: tuple[float, ...], lead: float = 0.4):
+    """Clips with the given silences between; true (start, end) speech extents in seconds."""
+    parts, spans, pos = [np.zeros(int(lead * SAMPLE_RATE), np.int16)], [], int(lead * SAMPLE_RATE)
+    for i, clip in enumerate(pieces):
+        a, b = speech_extent(clip)
+        spans.append((pos / SAMPLE_RATE + a, pos / SAMPLE_RATE + b))
+        parts.append(clip)
+        pos += len(clip)
+        gap = np.zeros(int((gaps[i] if i < len(gaps) else 0.6) * SAMPLE_RATE), np.int16)
+        parts.append(gap)
+        pos += len(gap)
+    return np.concatenate(parts), spans
+
+
+def _analyse(samples: np.ndarray, analyzer: AudioAnalyzer | None = None):
+    analyzer = analyzer or AudioAnalyzer()
+    feats, events = [], []
+    for item in ArraySource(samples):
+        if isinstance(item, AudioFrame):
+            f, ev = analyzer.process(item)
+            feats.append(f)
+            events += ev
+    return feats, events + analyzer.gate.flush(len(samples) / SAMPLE_RATE)
+
+
+def test_vad_finds_each_phrase_within_100_ms(clips):
+    rng = np.random.default_rng(3)
+    samples, spans = _stream(clips, GAPS_S)
+    noisy = np.clip(samples + rng.normal(0, 30, len(samples)), -32768, 32767).astype(np.int16)  # a quiet room
+    _, events = _analyse(noisy)
+    onsets = [e for e in events if e.kind == "onset"]
+    offsets = [e for e in events if e.kind == "offset"]
+    assert len(onsets) == len(offsets) == len(PHRASES)
+    for (a, b), on, off in zip(spans, onsets, offsets):
+        assert abs(on.t - a) <= 0.1 and abs(off.t - b) <= 0.1
+        assert on.t_detected - on.t <= 0.1 and off.t_detected - off.t == pytest.approx(0.4, abs=0.021)
+
+
+@settings(max_examples=25, deadline=None)
+@given(f0=st.floats(70.0, 380.0), amp=st.floats(500.0, 20000.0), phase=st.floats(0.0, 6.28))
+def test_yin_recovers_the_pitch_of_a_harmonic_tone(f0, amp, phase):
+    t = np.arange(1200) / SAMPLE_RATE
+    x = amp * (np.sin(2 * np.pi * f0 * t + phase) + 0.5 * np.sin(4 * np.pi * f0 * t) + 0.3 * np.sin(6 * np.pi * f0 * t))
+    est = yin(x)
+    assert est.voiced and est.f0_hz == pytest.approx(f0, rel=0.01)
+
+
+def test_white_noise_and_silence_are_unvoiced():
+    rng = np.random.default_rng(0)
+    tracker = PitchTracker()
+    noise = rng.normal(0, 3000, SAMPLE_RATE).astype(np.int16)
+    voiced = [tracker.update(noise[i:i + FRAME_SAMPLES]).voiced for i in range(0, len(noise), FRAME_SAMPLES)]
+    assert sum(voiced) <= 2
+    assert not yin(np.zeros(1200)).voiced
+
+
+def test_pitch_of_a_male_voice_clip_lies_in_the_male_range(clips):
+    feats, _ = _analyse(clips[0])
+    speech = [f for f in feats if f.vad]
+    f0 = np.array([f.f0_hz for f in speech if f.voiced])
+    assert len(f0) >= 0.4 * len(speech)
+    assert 70 <= np.median(f0) <= 160 and np.percentile(f0, 95) < 250
+
+
+def _features(f0_track: list[float], vad: list[bool] | None = None) -> list[AudioFrameFeatures]:
+    vad = vad or [True] * len(f0_track)
+    return [AudioFrameFeatures(t=i * 0.02, index=i, vad=v, in_speech=True, energy_db=-20.0, f0_hz=f,
+                               voiced=f > 0, periodicity=0.9 if f > 0 else 0.1) for i, (f, v) in enumerate(zip(f0_track, vad))]
+
+
+def _cues(feats: list[AudioFrameFeatures], config: CueConfig | None = None):
+    det = CueDetector(config or CueConfig())
+    return [e for f in feats for e in det.update(f)]
+
+
+def test_low_pitch_cue_follows_ward_and_tsukahara():
+    rng = np.random.default_rng(1)
+    body = list(120 + 15 * rng.standard_normal(60))            # 1.2 s of speech around 120 Hz
+    low = [85.0] * 7                                            # 140 ms below the 26th percentile
+    events = _cues(_features(body + low + [125.0] * 5))
+    lows = [e for e in events if e.kind == "low_pitch"]
+    assert len(lows) == 1 and lows[0].t == pytest.approx(1.2) and lows[0].t_detected == pytest.approx(1.32)
+    assert not [e for e in _cues(_features(body + [85.0] * 4 + [125.0] * 5)) if e.kind == "low_pitch"]  # 80 ms
+    early = list(120 + 15 * rng.standard_normal(60))
+    quick = _cues(_features(early), CueConfig(min_history_frames=10))
+    short_turn = _cues(_features(body[:20] + low), CueConfig(min_history_frames=10))  # only 400 ms of speech
+    assert not [e for e in short_turn if e.kind == "low_pitch"]
+    assert all(e.kind != "low_pitch" or e.t >= 0.7 for e in quick)
+
+
+def test_pause_inside_a_turn(clips):
+    a, b = clips[1], clips[2]
+    a_end = int(speech_extent(a)[1] * SAMPLE_RATE)
+    b_start = int(speech_extent(b)[0] * SAMPLE_RATE)
+    silence = np.zeros(int(0.25 * SAMPLE_RATE), np.int16)
+    samples = np.concatenate([np.zeros(6400, np.int16), a[:a_end], silence, b[b_start:], np.zeros(12800, np.int16)])
+    _, events = _analyse(samples)
+    kinds = [e.kind for e in events if e.kind in ("onset", "offset")]
+    pauses = [e for e in events if e.kind == "pause" and e.duration_s >= 0.2]
+    assert kinds == ["onset", "offset"]            # one turn: the 250 ms silence is shorter than the hangover
+    assert len(pauses) == 1
+    assert pauses[0].duration_s == pytest.approx(0.25, abs=0.08)
+    assert pauses[0].t == pytest.approx(0.4 + a_end / SAMPLE_RATE, abs=0.08)
