@@ -86,7 +86,7 @@ def listen_addresses(port: int) -> list[str]:
 
 def start_server(port: int, host: str | None = HOST, checkpoint: str | None = None) -> subprocess.Popen:
     """`fep-motion brain serve` on `port` (host None: the default bind), waiting until /health answers."""
-    cmd = [sys.executable, "-m", "fep_motion", "brain", "serve", "--port", str(port), "--threads", "1"]
+    cmd = [sys.executable, "-m", "cli", "brain", "serve", "--port", str(port), "--threads", "1"]
     cmd += ["--host", host] if host is not None else []
     cmd += ["--checkpoint", checkpoint] if checkpoint else []
     env = dict(os.environ, OMP_NUM_THREADS="1", NO_PROXY="127.0.0.1,localhost")

@@ -87,7 +87,7 @@ class BrainServer:
     def start(self, wait_s: float = 0.0) -> None:
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), NO_PROXY="127.0.0.1,localhost")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fep_motion", "brain", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "cli", "brain", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--threads", str(self.threads)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True, cwd=REPO)
         self.starts += 1

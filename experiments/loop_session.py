@@ -49,13 +49,15 @@ def is_recorded(source: str) -> bool:
 
 def check_policies(protocol: Protocol) -> None:
     """Instantiate every condition's policy with its params once, so a bad one fails before the database is touched."""
-    from fep_motion.cli import user_error_types
+    from fep_motion.config import ConfigError
     from fep_motion.policies import make_policy
+    from fep_motion.policies.base import PolicyError
+    from sampling.primitives.base import PrimitiveError
 
     for i, c in enumerate(protocol.conditions):
         try:
             make_policy(c.policy, **c.params)
-        except (*user_error_types(), TypeError, ValueError) as exc:
+        except (PolicyError, ConfigError, PrimitiveError, TypeError, ValueError) as exc:
             line = protocol.condition_lines[i] if i < len(protocol.condition_lines) else 0
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ExperimentError(f"{protocol.source}:{line}: field 'conditions[{i}].params' of policy "

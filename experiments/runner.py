@@ -132,14 +132,8 @@ def _session(store, db_path: str | Path, protocol: Protocol, participant: str, t
     """Run the trial's session; returns (experienced contingency, fraction of agent gestures answered)."""
     cond = protocol.condition(tr.condition_id)
     if engine == "events":
-        c = store.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with store.transaction():
             _, trial = run_event_session(store, cond, cfg, participant, tr, rng, f"virtual:{virtual}")
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return trial.experienced_contingency, float(trial.human_answer.sum()) / max(1, trial.agent_t.size)
     from experiments.loop_session import run_loop_trial
 

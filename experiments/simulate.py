@@ -18,6 +18,7 @@ from experiments.errors import ExperimentError
 from experiments.eventsim import AGENT_MODELS, DEFAULT_AGENT_RATE, TrialEvents, simulate_trial
 from experiments.order import condition_order
 from experiments.protocol import Protocol
+from fep_motion.store import EventRow
 
 SIM_FS = 10.0  # Hz of the simulated motion-energy series
 
@@ -98,16 +99,14 @@ def run_event_session(store, cond, cfg, pid: str, tr: ss.TrialRow, rng: np.rando
     Call inside a transaction; a re-run after an interruption marks the earlier session interrupted."""
     rate = float(cond.params.get("rate_per_min", DEFAULT_AGENT_RATE))
     trial = simulate_trial(cond.policy, cfg, tr.duration_s, rng, agent_rate_per_min=rate, fs=SIM_FS)
-    c = store.conn
     if tr.session_id is not None:
-        c.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ? AND status = 'running'", (tr.session_id,))
+        store.mark_interrupted(tr.session_id)
     sid = store.start_session(pid, cond.policy, "simulated", SIM_FS, source=source, seed=int(rng.integers(2**31)))
     store.set_meta(sid, "trial", {"trial_index": tr.trial_index, "condition": cond.id, "engine": "events"})
-    c.executemany("INSERT INTO events (session_id, actor, kind, t_onset, t_offset, params) VALUES (?,?,?,?,?,?)",
-                  [(sid, "agent", k, float(t), float(t) + 1.5, "{}") for t, k in zip(trial.agent_t, trial.agent_kind)])
-    c.executemany("INSERT INTO events (session_id, actor, kind, t_onset, t_offset, params) VALUES (?,?,?,?,?,?)",
-                  [(sid, "participant_truth", k, float(t), float(t) + 1.2, f'{{"answer": {str(bool(a)).lower()}}}')
-                   for t, k, a in zip(trial.human_t, trial.human_kind, trial.human_answer)])
+    store.add_events(sid, [EventRow("agent", k, float(t), float(t) + 1.5, {})
+                           for t, k in zip(trial.agent_t, trial.agent_kind)])
+    store.add_events(sid, [EventRow("participant_truth", k, float(t), float(t) + 1.2, {"answer": bool(a)})
+                           for t, k, a in zip(trial.human_t, trial.human_kind, trial.human_answer)])
     ss.save_signals(store, sid, SIM_FS, trial.agent_energy, trial.human_energy)
     store.finish_session(sid, "completed", scheduled_frames=round(tr.duration_s * SIM_FS))
     answered_agent = float(trial.human_answer.sum()) / max(1, trial.agent_t.size)
@@ -130,9 +129,7 @@ def _run_trial(store, protocol: Protocol, cohort: Cohort, cfg, offset: float, pi
                tr: ss.TrialRow, seed: int) -> None:
     cond = protocol.condition(tr.condition_id)
     rng = np.random.default_rng([seed, protocol.order.seed, cohort.seed, idx, tr.trial_index])
-    c = store.conn
-    c.execute("BEGIN IMMEDIATE")
-    try:
+    with store.transaction():
         _, trial = run_event_session(store, cond, cfg, pid, tr, rng, f"cohort:{cohort.name}")
         answered = float(trial.human_answer.sum()) / max(1, trial.agent_t.size)
         if protocol.administer == "after_each_trial":
@@ -140,10 +137,6 @@ def _run_trial(store, protocol: Protocol, cohort: Cohort, cfg, offset: float, pi
                                             offset, rng).items():
                 ss.save_answers(store, pid, tr.trial_index, cond.id, bid, ans, "virtual")
         ss.set_trial(store, tr.id, "completed")
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
 
 
 def _run_loop_trial(store, db_path: str | Path, protocol: Protocol, cohort: Cohort, cfg, offset: float, pid: str,
@@ -175,27 +168,17 @@ def record_loop_trial(store, protocol: Protocol, pid: str, tr: ss.TrialRow, lt) 
 def finish_trial(store, protocol: Protocol, pid: str, tr: ss.TrialRow, answers: dict[str, dict[str, int]],
                  via: str) -> None:
     """Store a trial's questionnaire answers and mark it completed, atomically."""
-    c = store.conn
-    c.execute("BEGIN IMMEDIATE")
-    try:
+    with store.transaction():
         for bid, ans in answers.items():
             ss.save_answers(store, pid, tr.trial_index, tr.condition_id, bid, ans, via)
         ss.set_trial(store, tr.id, "completed")
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
 
 
 def _answer_after_all(store, protocol: Protocol, cohort: Cohort, pid: str, idx: int, offset: float, seed: int) -> None:
     """One questionnaire after all trials (trial_index -1, condition 'all'), from the mean experienced contingency."""
-    import json
-
-    if store.conn.execute("SELECT 1 FROM questionnaire_responses WHERE participant_id = ? AND trial_index = -1",
-                          (pid,)).fetchone():
+    if ss.has_final_answers(store, pid):
         return
-    truths = [json.loads(r[0]) for r in store.conn.execute(
-        "SELECT truth FROM trials WHERE participant_id = ? AND status = 'completed'", (pid,))]
+    truths = ss.completed_truths(store, pid)
     cont = float(np.mean([t.get("experienced_contingency", 0.0) for t in truths])) if truths else 0.0
     ans_frac = float(np.mean([t.get("answered_fraction_of_agent", 0.0) for t in truths])) if truths else 0.0
     rng = np.random.default_rng([seed, protocol.order.seed, cohort.seed, idx, 10**6])

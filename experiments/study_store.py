@@ -1,6 +1,7 @@
-"""Reads and writes the experiment tables of the study database (schema: migration 2 in fep_motion.store.migrations):
-the study's protocol, each participant's counterbalanced order, trials with their status (for resuming),
-questionnaire responses, and per-trial motion-energy series of fast-path (event-level) sessions."""
+"""Reads and writes the experiment tables of the study database (schema: experiments.schema, migration 2): the
+study's protocol, each participant's counterbalanced order, trials with their status (for resuming), questionnaire
+responses, and per-trial motion-energy series of fast-path (event-level) sessions. The one module of this layer that
+runs SQL; session tables are read through fep_motion.store.Store."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments import schema  # noqa: F401  (registers the experiment tables' migration with the store)
 from experiments.errors import ExperimentError
 from experiments.protocol import Protocol
 from fep_motion.store import Store, StoreError
@@ -73,8 +75,7 @@ def register_participant(store: Store, protocol: Protocol, participant_id: str, 
                          kind: str, spec: dict) -> None:
     """Insert the participant, their order and one pending trial per condition, atomically."""
     c = store.conn
-    c.execute("BEGIN IMMEDIATE")
-    try:
+    with store.transaction():
         store.ensure_participant(participant_id)
         c.execute("INSERT INTO study_participants VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   (participant_id, index, protocol.order.method, protocol.order.seed, json.dumps(order), kind,
@@ -84,10 +85,6 @@ def register_participant(store: Store, protocol: Protocol, participant_id: str, 
             c.execute("INSERT INTO trials (participant_id, trial_index, condition_id, policy, duration_s, status) "
                       "VALUES (?, ?, ?, ?, ?, 'pending')", (participant_id, i, cid, cond.policy,
                                                            protocol.duration_of(cid)))
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
 
 
 def trials(store: Store, participant_id: str | None = None) -> list[TrialRow]:
@@ -132,6 +129,19 @@ def answers(store: Store) -> list[tuple[str, int, str, str, str, int]]:
     """(participant, trial_index, condition, block, item, value) rows."""
     return store.conn.execute("SELECT participant_id, trial_index, condition_id, block_id, item_id, value FROM "
                               "questionnaire_responses ORDER BY participant_id, trial_index").fetchall()
+
+
+def has_final_answers(store: Store, participant_id: str) -> bool:
+    """True once the participant answered the questionnaire given after all trials (trial_index -1)."""
+    return store.conn.execute("SELECT 1 FROM questionnaire_responses WHERE participant_id = ? AND trial_index = -1",
+                              (participant_id,)).fetchone() is not None
+
+
+def completed_truths(store: Store, participant_id: str) -> list[dict]:
+    """The stored ground truth (JSON) of each completed trial of a participant, in trial order."""
+    rows = store.conn.execute("SELECT truth FROM trials WHERE participant_id = ? AND status = 'completed' "
+                              "ORDER BY trial_index", (participant_id,))
+    return [json.loads(r[0]) for r in rows]
 
 
 def save_signals(store: Store, session_id: int, fs: float, agent: np.ndarray, human: np.ndarray) -> None:

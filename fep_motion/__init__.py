@@ -1,4 +1,4 @@
-"""fep-motion: the agent core and runtime (generative model, beliefs, policies, session loop, store, body, CLI).
+"""fep-motion: the agent core and runtime (generative model, beliefs, policies, session loop, store, body).
 
 It wires perception, sampling, selection and llm; those packages never import it.
 """

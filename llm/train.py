@@ -362,11 +362,11 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
     several sessions (device calls) continues with `resume=True` on the same schedule.
     """
     import torch
-    from tqdm import tqdm
 
     from llm import checkpoint
     from llm.model import MiniMaxForCausalLM
     from llm.yaml_file import new_run_dir
+    from tty_progress import Progress
 
     out = new_run_dir(out_dir, device, STATE_FILE, resume, "a run")
     torch.manual_seed(cfg.seed)
@@ -415,7 +415,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
 
     model.train()
     t0 = time.time()
-    bar = tqdm(total=total, initial=step, disable=not progress, desc="train", unit="step")
+    bar = Progress("train", "step", total, initial=step, enabled=progress)
     tokens = 0
     budgeted = cfg.time_budget_s is not None and step == 0
     t_cal = None
@@ -431,7 +431,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, device: str = "cpu", resume: bool
             elif t_cal is not None:
                 per_step = (now - t_cal) / (step - 5)
                 total = max(step + 1, step + int((cfg.time_budget_s - (now - t0)) / per_step))
-                bar.total = total
+                bar.set(bar.n, total)
         if budgeted and time.time() - t0 > 1.1 * cfg.time_budget_s:
             total = step  # hard stop: never overrun the budget by more than 10 %
             break

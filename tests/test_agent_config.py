@@ -9,7 +9,7 @@ from typing import Annotated
 import pytest
 from pydantic import Field
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.config import ConfigError, config_from_dict, dump_config, load_config
 from fep_motion.model.config import AgentConfig, load_agent_config
 

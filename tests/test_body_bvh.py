@@ -9,7 +9,7 @@ import pytest
 from fep_motion.body.bvh import poses_from_bvh, read_bvh, write_bvh
 from fep_motion.body.errors import BodyError
 from fep_motion.body.humanoid import Humanoid
-from fep_motion.cli import main
+from cli import main
 from sampling.primitives import NUM_DOF, MotionCommand, MotionTimeline
 
 

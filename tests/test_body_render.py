@@ -13,7 +13,7 @@ from video_helpers import read_video
 from fep_motion.body.clip import frame_times, gallery_timeline
 from fep_motion.body.errors import BodyError
 from fep_motion.body.render import BodyRenderer
-from fep_motion.cli import main
+from cli import main
 from sampling.primitives import REST_POSE, get_primitive
 
 
@@ -115,7 +115,7 @@ def test_show_runs_headless_without_a_display(tmp_path):
         [
             sys.executable,
             "-m",
-            "fep_motion",
+            "cli",
             "body",
             "show",
             "nod",

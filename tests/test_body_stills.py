@@ -11,7 +11,7 @@ import pytest
 
 from fep_motion.body.render import BodyRenderer
 from fep_motion.body.stills import STILL_SIZE, STILLS, render_stills
-from fep_motion.cli import main
+from cli import main
 
 STILLS_DIR = Path(__file__).resolve().parents[1] / "docs" / "img" / "character"
 MEAN_TOLERANCE = 1.5  # grey levels of 255, mean absolute difference of the whole still

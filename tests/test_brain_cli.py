@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fep_motion.cli import main
+from cli import main
 
 SHIPPED = Path(__file__).parents[1] / "llm" / "models" / "brain-small"
 

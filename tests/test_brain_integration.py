@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[1]
 SHIPPED = REPO / "llm" / "models" / "brain-small"
-CLI = [sys.executable, "-m", "fep_motion"]
+CLI = [sys.executable, "-m", "cli"]
 
 
 def _port() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.session.dialogue import ChatLine, ScriptLine, load_script
 from fep_motion.session.display import CHAT_H, ChatBox, Dashboard
 from fep_motion.session.errors import SessionError

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.store import Store
 
-CLI = [sys.executable, "-m", "fep_motion"]
+CLI = [sys.executable, "-m", "cli"]
 
 
 def _script(tmp_path: Path, lines: list[tuple[float, str]]) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO = ROOT / "examples/protocols/horibe2022_two_conditions.yaml"
@@ -58,7 +58,7 @@ def test_bad_policy_params_fail_before_the_database(tmp_path: Path, capsys) -> N
 def test_killed_run_resumes_at_next_uncompleted_trial(tmp_path: Path) -> None:
     proto = _short(tmp_path, THREE, 60)
     db = tmp_path / "s.db"
-    cmd = [sys.executable, "-m", "fep_motion", "experiment", "run", str(proto), "--participant", "P07",
+    cmd = [sys.executable, "-m", "cli", "experiment", "run", str(proto), "--participant", "P07",
            "--virtual", "default", "--questionnaire", "virtual", "--store", str(db)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.time() + 120

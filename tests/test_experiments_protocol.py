@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from experiments.errors import ExperimentError
 from experiments.order import condition_order, williams_square
 from experiments.protocol import load_protocol, parse_protocol
-from fep_motion.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HORIBE = ROOT / "examples/protocols/horibe2022.yaml"

@@ -13,7 +13,7 @@ import pytest
 
 from experiments.protocol import load_protocol
 from experiments.runner import run_participant
-from fep_motion.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HORIBE = ROOT / "examples/protocols/horibe2022.yaml"
@@ -187,12 +187,12 @@ def test_nan_motion_energy_is_interpolated_not_fatal(tmp_path: Path) -> None:
 
 
 def test_study_database_opens_in_commands_that_never_import_experiments(horibe_study, tmp_path: Path) -> None:
-    """The experiment tables are part of the store's schema: `fep-motion export` in a fresh process opens a study."""
+    """`fep-motion export` in a fresh process opens a study: the command registers every layer's tables first."""
     db, _ = horibe_study
     import sys
 
     res = subprocess.run(
-        [sys.executable, "-m", "fep_motion", "export", str(db), "--format", "csv", "--out", str(tmp_path / "x")],
+        [sys.executable, "-m", "cli", "export", str(db), "--format", "csv", "--out", str(tmp_path / "x")],
         capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr

@@ -24,7 +24,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fep_motion.cli import main, user_error_types
+from cli import main, user_error_types
 
 REPO = Path(__file__).parents[1]
 PROTOCOL = REPO / "examples" / "protocols" / "horibe2022_two_conditions.yaml"
@@ -171,7 +171,7 @@ def _targets() -> dict[str, Target]:
     from experiments.cohort import load_cohort
     from experiments.protocol import load_protocol
     from experiments.vp_config import load_config as load_vp
-    from fep_motion.cli.brain import load_brain_config
+    from cli.brain import load_brain_config
     from fep_motion.model.config import load_agent_config
     from fep_motion.session.dialogue import load_script
     from perception.config import load_config as load_perception

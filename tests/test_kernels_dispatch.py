@@ -151,7 +151,7 @@ def test_train_path_on_cpu_uses_the_reference_scan_and_trains():
 
 
 def test_cli_info_reports_the_active_path(capsys):
-    from fep_motion.cli import main
+    from cli import main
 
     assert main(["kernels", "info"]) == 0
     out = capsys.readouterr().out
@@ -162,7 +162,7 @@ def test_cli_info_reports_the_active_path(capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_cli_check_without_gpu_is_a_one_line_error_exit_2(capsys):
-    from fep_motion.cli import main
+    from cli import main
 
     assert main(["kernels", "check"]) == 2
     err = capsys.readouterr().err.strip()

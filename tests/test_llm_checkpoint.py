@@ -178,7 +178,7 @@ def test_init_command_line(tmp_path, capsys):
 
 
 def test_fep_motion_llm_commands(tmp_path, capsys):
-    from fep_motion.cli import main
+    from cli import main
 
     assert main(["llm", "init", "--preset", "micro", "--seed", "0", "--out", str(tmp_path / "c")]) == 0
     assert main(["llm", "info", str(tmp_path / "c")]) == 0

@@ -136,7 +136,7 @@ def test_bad_settings_and_inputs_are_reported(model):
 
 
 def test_generate_command(model, tmp_path, capsys):
-    from fep_motion.cli import main
+    from cli import main
     from llm.checkpoint import save
 
     save(model, tmp_path)

@@ -9,8 +9,8 @@ import sys
 import cv2
 import pytest
 
-from fep_motion.cli import main
-from fep_motion.cli.perceive import csv_header
+from cli import main
+from cli.perceive import csv_header
 from perception.types import FEATURE_NAMES
 
 
@@ -77,7 +77,7 @@ def test_subprocess_corrupt_video_prints_no_traceback(tmp_path):
     bad = tmp_path / "corrupt.avi"
     bad.write_bytes(b"RIFF" + b"\x13" * 3000)
     proc = subprocess.run(
-        [sys.executable, "-m", "fep_motion", "perceive", str(bad), "--out", str(tmp_path / "f.csv")],
+        [sys.executable, "-m", "cli", "perceive", str(bad), "--out", str(tmp_path / "f.csv")],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 2

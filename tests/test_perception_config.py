@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from perception.config import load_config
 from perception.errors import PerceptionError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.policies import BUILTIN_POLICIES, MotionPolicy, PolicyError, available_policies, make_policy
 from perception.types import Observation
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.store import Store
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.store import Store
 
 BUSY_VP = "nod_rate: 20\ngesture_rate: 8\n"
 
 
 def _demo_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "fep_motion", "demo", "--out", str(out), *extra]
+    return [sys.executable, "-m", "cli", "demo", "--out", str(out), *extra]
 
 
 def test_demo_fast_stores_everything_and_prints_summary(tmp_path, capsys):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fep_motion.cli import main
+from cli import main
 from fep_motion.store import SessionWriter, Store, StoreError
 from fep_motion.store import migrations as mig
 from perception.types import FEATURE_NAMES, Observation, PoseFrame

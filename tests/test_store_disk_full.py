@@ -14,7 +14,7 @@ import pytest
 
 from fep_motion.store import Store
 
-CLI = [sys.executable, "-m", "fep_motion"]
+CLI = [sys.executable, "-m", "cli"]
 TMPFS_SIZE = "2m"  # ~9 s of a 30 Hz session (frames, observations, decisions; WAL) before it is full
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fep_motion.cli import main
+import experiments.schema  # noqa: F401  (the experiment tables: migration 2, registered by their layer)
+from cli import main
+from experiments.study_store import open_study, trials
 from fep_motion.store import SessionWriter, Store, StoreError
 from fep_motion.store import migrations as mig
 from perception.types import Observation, PoseFrame
@@ -101,3 +103,21 @@ def test_newer_schema_is_refused_with_one_line_and_left_unchanged(tmp_path: Path
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "future.db" in err and "newer" in err
     assert _digest(path) == before
+
+
+def test_a_session_database_gets_the_experiment_tables_when_an_experiment_opens_it(tmp_path: Path):
+    """A database written with the session tables only (1 and 3: no experiments layer imported) gains migration 2
+    when an experiment opens it, and a plain Store opens the result without calling it newer."""
+    path = tmp_path / "sessions-only.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+    for m in mig.registered():
+        if m.name != "experiments":
+            m.apply(conn)
+            conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (m.version, m.name, time.time()))
+    conn.close()
+    with open_study(path) as st:
+        assert st.applied_versions() == {m.version for m in mig.registered()}
+        assert trials(st) == []
+    with Store.open(path) as st:
+        assert st.schema_version() == LATEST and st.integrity_ok()

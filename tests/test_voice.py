@@ -84,7 +84,7 @@ def test_demo_with_an_utterance_writes_agent_mp4_with_audio_as_long_as_the_sessi
     talk = tmp_path / "talk.tsv"
     talk.write_text("1.0\tHi! I just came back from a trip to Kyoto.\n")
     out = tmp_path / "demo"
-    res = subprocess.run([sys.executable, "-m", "fep_motion", "demo", "--fast", "--duration", "6", "--out", str(out),
+    res = subprocess.run([sys.executable, "-m", "cli", "demo", "--fast", "--duration", "6", "--out", str(out),
                           "--utterances", str(talk)], capture_output=True, text=True, timeout=300, check=False,
                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert res.returncode == 0, res.stderr
@@ -100,7 +100,7 @@ def test_demo_with_an_utterance_writes_agent_mp4_with_audio_as_long_as_the_sessi
 
 
 def test_voice_flag_rejects_other_values(capsys):
-    from fep_motion.cli import main
+    from cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--voice", "loud"])

@@ -117,15 +117,11 @@ def _raw_signals(store, sid: int) -> tuple[float, np.ndarray, np.ndarray] | None
     got = ss.load_signals(store, sid)
     if got is not None:
         return got
-    obs = store.conn.execute("SELECT t, features FROM observations WHERE session_id = ? ORDER BY idx", (sid,)).fetchall()
-    poses = store.conn.execute("SELECT t, agent_pose FROM frames WHERE session_id = ? AND agent_pose IS NOT NULL "
-                               "ORDER BY idx", (sid,)).fetchall()
-    if len(obs) < 20 or len(poses) < 20:
+    t, features = store.feature_series(sid)
+    tp, q = store.agent_pose_series(sid)
+    if t.size < 20 or tp.size < 20:
         return None
-    t = np.array([r[0] for r in obs])
-    human = np.array([np.frombuffer(r[1], np.float64)[FEATURE_INDEX["motion_energy"]] for r in obs])
-    tp = np.array([r[0] for r in poses])
-    q = np.stack([np.frombuffer(r[1], np.float32).astype(float) for r in poses])
+    human = features[:, FEATURE_INDEX["motion_energy"]]
     agent_e = np.r_[0.0, np.linalg.norm(np.diff(q, axis=0), axis=1) / np.maximum(np.diff(tp), 1e-6)]
     fs = 10.0  # resample both onto a common 10 Hz grid
     grid = np.arange(max(t[0], tp[0]), min(t[-1], tp[-1]), 1 / fs)

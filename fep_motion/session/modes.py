@@ -1,12 +1,15 @@
-"""The three user-facing session modes behind `fep-motion demo`, `live` and `run` (flags -> SessionSpec -> run)."""
+"""The three user-facing session modes behind `fep-motion demo`, `live` and `run`: typed options -> SessionSpec -> run
+-> printed summary (docs/architecture.md §1, §4). The CLI maps its flags onto these options; errors here name the
+option (a SettingError), and the CLI words them as its flags.
+"""
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fep_motion.session.errors import SessionError
+from fep_motion.session.errors import SettingError
 from fep_motion.session.runner import SessionSpec, run_session
 from fep_motion.session.sources import (
     FrameSourceAdapter,
@@ -18,13 +21,71 @@ from fep_motion.session.summary import format_summary, summarize
 from fep_motion.store import Store
 
 
-def _dialogue(args: argparse.Namespace, chat_box: bool = False, realtime: bool = True) -> tuple[Any, dict[str, Any]]:
-    """The session's Dialogue from --utterances/--brain/--base-url/--brain-model/--brain-timeout (None: brain off)."""
+@dataclass(frozen=True)
+class DialogueOptions:
+    """Who answers the participant's utterances (None everywhere: the brain is off unless a script or chat box)."""
+
+    utterances: str | None = None  # script of 't_seconds<TAB>text' lines
+    brain: str | None = None  # embedded | openai | off
+    base_url: str | None = None
+    brain_model: str | None = None
+    brain_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """`demo`: a virtual participant drives the loop; store, video and summary.txt go under `out`."""
+
+    out: Path = Path("out/demo")
+    duration: float = 60.0  # session seconds
+    policy: str = "fep"
+    fps: float = 30.0
+    seed: int = 0
+    fast: bool = False  # virtual time instead of real time
+    video: bool = True
+    voice: str = "on"
+    dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """`live`: a camera index or a video used as a fake camera, in real time."""
+
+    participant: str
+    camera: str = "0"
+    store: Path = Path("study.db")
+    policy: str = "fep"
+    display: bool = True
+    duration: float | None = None  # None: until the window's q
+    fps: float = 30.0
+    seed: int = 0
+    video: Path | None = None
+    voice: str = "on"
+    dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+
+
+@dataclass(frozen=True)
+class OfflineOptions:
+    """`run`: a video file or a recorded session (STUDY.db:SESSION_ID) through a policy."""
+
+    source: str
+    out: Path
+    policy: str = "fep"
+    realtime: bool = False
+    participant: str | None = None  # default: from the source
+    seed: int = 0
+    video: bool = True
+    max_frames: int | None = None
+    voice: str = "on"
+    dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+
+
+def _dialogue(d: DialogueOptions, chat_box: bool = False, realtime: bool = True) -> tuple[Any, dict[str, Any]]:
+    """The session's Dialogue (None when the brain is off) and what to store about it in session_meta."""
     from fep_motion.session.dialogue import dialogue_from_flags
 
-    return dialogue_from_flags(getattr(args, "utterances", None), getattr(args, "brain", None),
-                               getattr(args, "base_url", None), getattr(args, "brain_model", None),
-                               getattr(args, "brain_timeout", None), chat_box=chat_box, realtime=realtime)
+    return dialogue_from_flags(d.utterances, d.brain, d.base_url, d.brain_model, d.brain_timeout,
+                               chat_box=chat_box, realtime=realtime)
 
 
 def _print_summary(db: Path, sid: int, result: Any, extra: list[str] | None = None) -> str:
@@ -46,17 +107,27 @@ def _print_summary(db: Path, sid: int, result: Any, extra: list[str] | None = No
     return text
 
 
-def run_demo(args: argparse.Namespace, participant: Any) -> int:
-    """A virtual participant drives the loop; store, H.264 video of the agent and summary go under --out."""
-    if not (args.duration > 0 and math.isfinite(args.duration)):
-        raise SessionError(f"--duration must be a positive number of seconds, got {args.duration}")
-    dialogue, brain_meta = _dialogue(args, realtime=not args.fast)
-    out = Path(args.out)
+def _check_duration(duration: float | None) -> None:
+    if duration is not None and not (duration > 0 and math.isfinite(duration)):
+        raise SettingError("duration", f"must be a positive number of seconds, got {duration}")
+
+
+def _check_fps(fps: float) -> None:
+    if not (fps > 0 and math.isfinite(fps)):
+        raise SettingError("fps", f"must be a positive number of frames per second, got {fps}")
+
+
+def run_demo(opts: DemoOptions, participant: Any) -> int:
+    """A virtual participant drives the loop; store, H.264 video of the agent and summary go under `opts.out`."""
+    _check_duration(opts.duration)
+    _check_fps(opts.fps)
+    dialogue, brain_meta = _dialogue(opts.dialogue, realtime=not opts.fast)
+    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
-    video = None if args.no_video else out / "agent.mp4"
-    spec = SessionSpec(db, "VP-demo", args.policy, "demo", fps=args.fps, duration=args.duration,
-                       realtime=not args.fast, seed=args.seed, video_path=video, voice=args.voice)
+    video = out / "agent.mp4" if opts.video else None
+    spec = SessionSpec(db, "VP-demo", opts.policy, "demo", fps=opts.fps, duration=opts.duration,
+                       realtime=not opts.fast, seed=opts.seed, video_path=video, voice=opts.voice)
     meta = {"virtual_participant": _vp_meta(participant), **({"brain": brain_meta} if brain_meta else {})}
     sid, result = run_session(spec, VirtualParticipantSource(participant), source_label="virtual participant",
                               participant=participant, meta=meta, dialogue=dialogue)
@@ -72,24 +143,26 @@ def _vp_meta(participant: Any) -> dict[str, Any]:
     return {"seed": participant.seed, "config": asdict(participant.config)}
 
 
-def run_live(args: argparse.Namespace) -> int:
-    """Webcam (or a video as a fake camera) in real time, with the dashboard window unless --no-display."""
-    dialogue, brain_meta = _dialogue(args, chat_box=not args.no_display)
+def run_live(opts: LiveOptions) -> int:
+    """Webcam (or a video as a fake camera) in real time, with the dashboard window when `opts.display`."""
+    _check_duration(opts.duration)
+    _check_fps(opts.fps)
+    dialogue, brain_meta = _dialogue(opts.dialogue, chat_box=opts.display)
     display = None
-    if not args.no_display:
+    if opts.display:
         from fep_motion.session.display import OpenCVDisplay
 
         display = OpenCVDisplay(say=dialogue.say if dialogue is not None else None)
-    source = FrameSourceAdapter(args.camera)
-    db = Path(args.store)
-    video = Path(args.video) if args.video else None
+    source = FrameSourceAdapter(opts.camera)
+    db = Path(opts.store)
+    video = Path(opts.video) if opts.video else None
     # never tick faster than the camera delivers (each tick without a new frame would be a gap)
-    fps = min(args.fps, source.fps) if source.is_camera else args.fps
-    spec = SessionSpec(db, args.participant, args.policy, "live", fps=fps, duration=args.duration,
-                       realtime=True, seed=args.seed, video_path=video, render=display is not None,
-                       voice=args.voice)
+    fps = min(opts.fps, source.fps) if source.is_camera else opts.fps
+    spec = SessionSpec(db, opts.participant, opts.policy, "live", fps=fps, duration=opts.duration,
+                       realtime=True, seed=opts.seed, video_path=video, render=display is not None,
+                       voice=opts.voice)
     try:
-        sid, result = run_session(spec, source, source_label=str(args.camera), display=display,
+        sid, result = run_session(spec, source, source_label=str(opts.camera), display=display,
                                   meta={"brain": brain_meta} if brain_meta else None, dialogue=dialogue)
     finally:
         if display is not None:
@@ -98,36 +171,34 @@ def run_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_offline(args: argparse.Namespace) -> int:
-    """A video file or a recorded session through a policy, faster than real time unless --realtime."""
-    dialogue, brain_meta = _dialogue(args, realtime=args.realtime)
-    out = Path(args.out)
-    recorded = parse_recorded_spec(args.source)
-    if recorded is not None and not Path(args.source).exists():
+def run_offline(opts: OfflineOptions) -> int:
+    """A video file or a recorded session through a policy, faster than real time unless `opts.realtime`."""
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise SettingError("max_frames", f"must be >= 1, got {opts.max_frames}")
+    dialogue, brain_meta = _dialogue(opts.dialogue, realtime=opts.realtime)
+    out = Path(opts.out)
+    recorded = parse_recorded_spec(opts.source)
+    if recorded is not None and not Path(opts.source).exists():
         db_in, sid_in = recorded
         if not Path(db_in).is_file():
-            raise SessionError(f"{db_in}: no such study database (SOURCE is STUDY.db:SESSION_ID or a video path)")
+            raise SettingError("source", f"{db_in}: no such study database (give STUDY.db:SESSION_ID or a video path)")
         source: Any = RecordedSessionSource(db_in, sid_in)
-        participant = args.participant or source.participant_id
+        participant = opts.participant or source.participant_id
         fps = source.fps
-        label = f"replay of {args.source}"
+        label = f"replay of {opts.source}"
     else:
-        if not Path(args.source).exists():
-            raise SessionError(f"{args.source}: no such video file (SOURCE is a video path or STUDY.db:SESSION_ID)")
-        source = FrameSourceAdapter(args.source, reconnect_attempts=0)
-        participant = args.participant or Path(args.source).stem
+        if not Path(opts.source).exists():
+            raise SettingError("source", f"{opts.source}: no such video file (give a video path or STUDY.db:SESSION_ID)")
+        source = FrameSourceAdapter(opts.source, reconnect_attempts=0)
+        participant = opts.participant or Path(opts.source).stem
         fps = source.fps
-        label = str(args.source)
-    duration = None
-    if args.max_frames is not None:
-        if args.max_frames < 1:
-            raise SessionError(f"--max-frames must be >= 1, got {args.max_frames}")
-        duration = args.max_frames / fps
+        label = str(opts.source)
+    duration = None if opts.max_frames is None else opts.max_frames / fps
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
-    video = None if args.no_video else out / "agent.mp4"
-    spec = SessionSpec(db, participant, args.policy, "run", fps=fps, duration=duration, realtime=args.realtime,
-                       seed=args.seed, video_path=video, voice=args.voice)
+    video = out / "agent.mp4" if opts.video else None
+    spec = SessionSpec(db, participant, opts.policy, "run", fps=fps, duration=duration, realtime=opts.realtime,
+                       seed=opts.seed, video_path=video, voice=opts.voice)
     sid, result = run_session(spec, source, source_label=label, meta={"brain": brain_meta} if brain_meta else None,
                               dialogue=dialogue)
     _print_summary(db, sid, result, [f"database             {db} (session {sid})"])

@@ -216,10 +216,10 @@ def _tick_callbacks(bar: Any, on_tick: Callable[[int, float], None] | None) -> C
 def _progress(spec: SessionSpec, scheduler: Scheduler) -> Any:
     if not spec.progress:
         return None
-    from tqdm import tqdm
+    from tty_progress import progress
 
     total = scheduler.scheduled if spec.duration is not None else None
-    return tqdm(total=total, unit="frame", desc=spec.mode, disable=None, leave=False)
+    return progress(spec.mode, "frame", total, leave=False)
 
 
 def _install_signal_handlers(loop: SessionLoop) -> Callable[[], None]:

@@ -1,5 +1,8 @@
 """The end-of-session summary read back from the store: gestures by agent and participant, an elicitation estimate
 against shuffled-onset surrogates, F over time, achieved fps and per-stage latency.
+
+An interrupted session is summarized over the time it actually ran, and a statistic without the data it needs is
+reported as n/a (never as a number computed from nothing).
 """
 from __future__ import annotations
 
@@ -11,23 +14,29 @@ import numpy as np
 from fep_motion.elicitation import ElicitationResult, elicitation
 from fep_motion.store import Store
 
+NA = "n/a"
+
 
 @dataclass
 class SessionSummary:
+    """What `fep-motion demo/live/run` print at the end; `duration_s` is the session time that elapsed."""
+
     session_id: int
     status: str
     duration_s: float
-    scheduled: int
+    scheduled: int  # ticks the session went through (the plan, for a session that completed)
     stored: int
     agent_gestures: dict[str, int]
     participant_truth: dict[str, int]
     participant_detected: dict[str, int]
     decisions: int
-    elicitation: ElicitationResult | None
+    elicitation: ElicitationResult | None  # None: no agent or no participant gestures (see elicitation_na)
     free_energy_bins: list[tuple[float, float]]  # (bin start s, mean F)
     achieved_fps: float | None
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
     gaps: int = 0
+    planned: int = 0  # ticks the session was configured for (0: open-ended)
+    elicitation_na: str = ""  # why there is no elicitation estimate
 
     @property
     def stored_fraction(self) -> float:
@@ -40,7 +49,12 @@ def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
     info = store.session(session_id)
     events = store.events(session_id)
     stored = store.frame_count(session_id)
-    duration = (info.scheduled_frames or stored) / info.fps
+    elapsed = store.ticks_elapsed(session_id)
+    if info.status == "completed":
+        ticks = info.scheduled_frames or elapsed
+    else:  # interrupted or still running: only the ticks that happened, not the configured length
+        ticks = min(info.scheduled_frames, elapsed) if info.scheduled_frames else elapsed
+    duration = ticks / info.fps
     agent = collections.Counter(e.params.get("class", e.kind) for e in events if e.actor == "agent")
     truth = collections.Counter(e.kind for e in events if e.actor == "participant_truth")
     detected = collections.Counter(e.kind for e in events if e.actor == "participant")
@@ -48,7 +62,15 @@ def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
         e.t_onset for e in events if e.actor == "participant"
     ]
     agent_onsets = np.array([e.t_onset for e in events if e.actor == "agent"])
-    el = elicitation(agent_onsets, np.array(human), duration, n_surrogates=500) if len(agent_onsets) else None
+    el, why = None, ""
+    if not len(agent_onsets):
+        why = "no agent gestures"
+    elif not human:
+        why = "no participant gestures"
+    elif duration <= 0:
+        why = "no frames"
+    else:
+        el = elicitation(agent_onsets, np.array(human), duration, n_surrogates=500)
     t, F = store.free_energy(session_id)
     bins: list[tuple[float, float]] = []
     if len(t):
@@ -56,20 +78,26 @@ def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
             sel = (t >= b0) & (t < b0 + bin_s)
             if sel.any():
                 bins.append((float(b0), float(np.mean(F[sel]))))
-    n_dec = int(store.conn.execute("SELECT COUNT(*) FROM decisions WHERE session_id = ?", (session_id,)).fetchone()[0])
     return SessionSummary(
-        session_id=session_id, status=info.status, duration_s=duration, scheduled=info.scheduled_frames,
+        session_id=session_id, status=info.status, duration_s=duration, scheduled=ticks,
         stored=stored, agent_gestures=dict(agent), participant_truth=dict(truth), participant_detected=dict(detected),
-        decisions=n_dec, elicitation=el, free_energy_bins=bins, achieved_fps=achieved_fps, stage_ms=stage_ms or {},
-        gaps=len(store.gaps(session_id)),
+        decisions=store.decision_count(session_id), elicitation=el, free_energy_bins=bins, achieved_fps=achieved_fps,
+        stage_ms=stage_ms or {}, gaps=len(store.gaps(session_id)), planned=info.scheduled_frames, elicitation_na=why,
     )
+
+
+def _num(value: float | None, fmt: str) -> str:
+    """`value` formatted, or n/a when it is missing or not finite (no data behind it)."""
+    return format(value, fmt) if value is not None and np.isfinite(value) else NA
 
 
 def format_summary(s: SessionSummary) -> str:
     """A plain-text table for the terminal."""
+    planned = f" (interrupted; {s.planned} planned)" if s.status != "completed" and s.planned > s.scheduled else ""
+    pct = _num(100 * s.stored_fraction, ".1f")
     lines = [
         f"session {s.session_id}: {s.status}, {s.duration_s:.1f} s",
-        f"  frames stored        {s.stored} of {s.scheduled} scheduled ({100 * s.stored_fraction:.1f} %)"
+        f"  frames stored        {s.stored} of {s.scheduled} scheduled{planned} ({pct}{' %' if pct != NA else ''})"
         + (f", {s.achieved_fps:.1f} fps achieved" if s.achieved_fps else ""),
         f"  gaps recorded        {s.gaps}",
         f"  agent decisions      {s.decisions}",
@@ -81,14 +109,15 @@ def format_summary(s: SessionSummary) -> str:
         lines.append(f"    {label:<22} {sum(counts.values()):>3}  ({text})")
     if s.elicitation is not None:
         e = s.elicitation
+        z = _num(e.z, ".2f") if e.surrogate_sd > 0 else NA  # no spread among surrogates: z is undefined
         lines.append(
-            f"  elicitation          {e.proportion:.2f} of agent gestures answered within 0.5-3 s "
-            f"(shuffled onsets {e.surrogate_mean:.2f}, z = {e.z:.2f}, p = {e.p:.3f})"
+            f"  elicitation          {_num(e.proportion, '.2f')} of agent gestures answered within 0.5-3 s "
+            f"(shuffled onsets {_num(e.surrogate_mean, '.2f')}, z = {z}, p = {_num(e.p, '.3f')})"
         )
     else:
-        lines.append("  elicitation          n/a (no agent gestures)")
-    if s.free_energy_bins:
-        lines.append("  F over time          " + "  ".join(f"{t0:.0f}s:{f:.2f}" for t0, f in s.free_energy_bins))
+        lines.append(f"  elicitation          {NA} ({s.elicitation_na or 'no agent gestures'})")
+    lines.append("  F over time          " + ("  ".join(f"{t0:.0f}s:{_num(f, '.2f')}" for t0, f in s.free_energy_bins)
+                                             or f"{NA} (the policy reported no F)"))
     if s.stage_ms:
         lines.append("  latency ms (p50/p95) " + "  ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s.stage_ms.items()))
     return "\n".join(lines)

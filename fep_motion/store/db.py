@@ -9,6 +9,8 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -16,7 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from fep_motion.store.errors import StoreError
-from fep_motion.store.migrations import latest_version, registered
+from fep_motion.store.migrations import latest_version, registered, unknown_versions
 
 SESSION_STATUSES: tuple[str, ...] = ("running", "completed", "interrupted")
 
@@ -107,17 +109,17 @@ class Store:
         c = self.conn
         c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
         current = self.schema_version()
-        if current > latest_version():
+        if unknown_versions(self.applied_versions()):
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this fep-motion ({latest_version()}); "
                 "upgrade fep-motion to open it"
             )
         for m in registered():
-            if m.version <= current:
+            if m.version in self.applied_versions():
                 continue
             c.execute("BEGIN IMMEDIATE")
             try:
-                if self.schema_version() >= m.version:  # another process migrated meanwhile
+                if m.version in self.applied_versions():  # another process migrated meanwhile
                     c.execute("COMMIT")
                     continue
                 m.apply(c)
@@ -131,6 +133,21 @@ class Store:
         """The highest migration applied to this database."""
         row = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
+
+    def applied_versions(self) -> set[int]:
+        """Every migration applied to this database (a layer's migration may be applied after later core ones)."""
+        return {int(v) for (v,) in self.conn.execute("SELECT version FROM schema_version")}
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT around the block (ROLLBACK on any exception): several writes land together."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def recover_interrupted(self) -> list[int]:
         """Mark `running` sessions whose writer process is gone as interrupted; returns their ids."""
@@ -198,6 +215,19 @@ class Store:
             (status, time.time(), int(scheduled_frames), int(n), session_id),
         )
 
+    def mark_interrupted(self, session_id: int) -> None:
+        """Mark a session still `running` as interrupted (a trial re-run after its process died)."""
+        self.conn.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+                          (session_id,))
+
+    def add_events(self, session_id: int, events: Sequence[EventRow]) -> None:
+        """Store gesture events of a session (e.g. simulated ones) in one statement."""
+        self.conn.executemany(
+            "INSERT INTO events (session_id, actor, kind, t_onset, t_offset, params) VALUES (?, ?, ?, ?, ?, ?)",
+            [(session_id, e.actor, e.kind, float(e.t_onset), None if e.t_offset is None else float(e.t_offset),
+              json.dumps(e.params)) for e in events],
+        )
+
     def set_meta(self, session_id: int, key: str, value: Any) -> None:
         """Store a JSON-serializable session metadata value under `key` (overwrites)."""
         self.conn.execute(
@@ -226,6 +256,32 @@ class Store:
     # ---- reading back --------------------------------------------------------------------------------------------
     def frame_count(self, session_id: int) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM frames WHERE session_id = ?", (session_id,)).fetchone()[0])
+
+    def ticks_elapsed(self, session_id: int) -> int:
+        """Scheduler ticks the session got through: last stored tick index + 1 (0 without frames)."""
+        row = self.conn.execute("SELECT MAX(idx) FROM frames WHERE session_id = ?", (session_id,)).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def decision_count(self, session_id: int) -> int:
+        """How many times the agent's policy chose among candidates in the session."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM decisions WHERE session_id = ?", (session_id,))
+                   .fetchone()[0])
+
+    def feature_series(self, session_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(t [n], features [n, F]) of the participant's observations, in tick order (NaN where missing)."""
+        rows = self.conn.execute("SELECT t, features FROM observations WHERE session_id = ? ORDER BY idx",
+                                 (session_id,)).fetchall()
+        t = np.array([r[0] for r in rows], dtype=float)
+        feats = [np.frombuffer(r[1], np.float64) for r in rows]
+        return t, (np.stack(feats) if feats else np.empty((0, 0)))
+
+    def agent_pose_series(self, session_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(t [n], joint angles [n, DOF]) of the agent's body on the frames where it was stored."""
+        rows = self.conn.execute("SELECT t, agent_pose FROM frames WHERE session_id = ? AND agent_pose IS NOT NULL "
+                                 "ORDER BY idx", (session_id,)).fetchall()
+        t = np.array([r[0] for r in rows], dtype=float)
+        q = [np.frombuffer(r[1], np.float32).astype(float) for r in rows]
+        return t, (np.stack(q) if q else np.empty((0, 0)))
 
     def pose_stream(self, session_id: int) -> list[tuple[int, float, bool, np.ndarray, np.ndarray | None, bool]]:
         """Stored participant frames: (idx, t, valid, landmarks [33, 4], world [33, 3] or None, gap), in order."""

@@ -4,13 +4,14 @@ Adding a table later is a one-function job (see README, section sessions):
 
     from fep_motion.store.migrations import migration
 
-    @migration(2, "trials")
-    def _trials(conn):
-        conn.execute("CREATE TABLE trials (...)")
+    @migration(4, "my_tables")
+    def _my_tables(conn):
+        conn.execute("CREATE TABLE ... (...)")
 
-Define migrations in this module, so every command that opens a study database knows the whole schema; `Store.open`
-applies every registered migration whose version is above the database's current one, in order, in one transaction
-each.
+The session tables are defined here; a layer above registers its own tables the same way from the module that owns
+them (the experiment tables are migration 2, in experiments/schema.py), so versions are unique across layers.
+`Store.open` applies every registered migration not yet recorded in the database, by version, in one transaction
+each (docs/architecture.md §4).
 """
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ def registered() -> list[Migration]:
 def latest_version() -> int:
     """The highest registered schema version (what a freshly opened database is migrated to)."""
     return max(_REGISTRY) if _REGISTRY else 0
+
+
+def unknown_versions(applied: set[int]) -> list[int]:
+    """Applied versions above every registered one: the database was written by a newer fep-motion.
+
+    A version below the latest that is not registered here belongs to a layer this process did not import (e.g. the
+    experiment tables in a plain session); its tables are left alone."""
+    top = latest_version()
+    return sorted(v for v in applied if v not in _REGISTRY and v > top)
 
 
 def run_script(conn: sqlite3.Connection, sql: str) -> None:
@@ -166,61 +176,6 @@ def _core(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX events_by_session ON events(session_id, actor, t_onset);
         CREATE INDEX decisions_by_session ON decisions(session_id, t);
-        """
-    )
-
-
-@migration(2, "experiments")
-def _experiments(conn: sqlite3.Connection) -> None:
-    """Experiment tables (docs/architecture.md §4-5), owned here so every command opens every study database: study_protocol, study_participants, trials, questionnaire_responses, trial_signals."""
-    run_script(
-        conn,
-        """
-        CREATE TABLE study_protocol (
-            name TEXT PRIMARY KEY, digest TEXT NOT NULL, protocol TEXT NOT NULL, created_at REAL NOT NULL
-        );
-        CREATE TABLE study_participants (
-            participant_id TEXT PRIMARY KEY REFERENCES participants(id),
-            idx INTEGER NOT NULL,                 -- 0-based participant index used for counterbalancing
-            order_method TEXT NOT NULL,
-            seed INTEGER NOT NULL,
-            condition_order TEXT NOT NULL,        -- JSON list of condition ids
-            kind TEXT NOT NULL,                   -- camera | video | virtual | simulated
-            spec TEXT NOT NULL DEFAULT '{}',      -- JSON: virtual participant parameters, source path, ...
-            created_at REAL NOT NULL
-        );
-        CREATE TABLE trials (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            participant_id TEXT NOT NULL REFERENCES participants(id),
-            trial_index INTEGER NOT NULL,
-            condition_id TEXT NOT NULL,
-            policy TEXT NOT NULL,
-            duration_s REAL NOT NULL,
-            status TEXT NOT NULL,
-            session_id INTEGER REFERENCES sessions(id),
-            started_at REAL,
-            ended_at REAL,
-            truth TEXT NOT NULL DEFAULT '{}',     -- JSON ground truth of simulated trials (engagement, contingency)
-            UNIQUE (participant_id, trial_index)
-        );
-        CREATE TABLE questionnaire_responses (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            participant_id TEXT NOT NULL REFERENCES participants(id),
-            trial_index INTEGER NOT NULL,         -- -1 for blocks administered after all trials
-            condition_id TEXT NOT NULL,
-            block_id TEXT NOT NULL,
-            item_id TEXT NOT NULL,
-            value INTEGER NOT NULL,
-            via TEXT NOT NULL,                    -- terminal | web | virtual
-            answered_at REAL NOT NULL,
-            UNIQUE (participant_id, trial_index, block_id, item_id)
-        );
-        CREATE TABLE trial_signals (
-            session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
-            fs REAL NOT NULL,
-            agent_energy BLOB NOT NULL,           -- float32 motion energy of the agent
-            human_energy BLOB NOT NULL            -- float32 motion energy of the participant
-        );
         """
     )
 

@@ -1,6 +1,6 @@
 """The brain's user-facing error: bad corpus/tokenizer/train config, missing checkpoint, unreachable server.
 
-Caught by the CLI (`fep_motion.cli.user_error_types`) and printed on one line with exit code 2.
+Caught by the CLI (`cli.user_error_types`) and printed on one line with exit code 2.
 """
 from __future__ import annotations
 

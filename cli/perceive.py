@@ -114,11 +114,10 @@ class _RowWriter:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from tqdm import tqdm
-
     from perception.errors import PerceptionError
     from perception.pipeline import Perception
     from perception.sources import Frame, open_source
+    from tty_progress import progress
 
     if args.max_frames is not None and args.max_frames < 1:
         raise PerceptionError(f"--max-frames {args.max_frames}: must be at least 1")
@@ -155,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         total = source.frame_count
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
-        bar = tqdm(total=total, unit="frame", desc="perceive", disable=args.no_progress, file=sys.stderr)
+        bar = progress("perceive", "frame", total, enabled=not args.no_progress)
         last_t = 0.0
         items = iter(source)
         while True:

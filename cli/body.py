@@ -4,18 +4,16 @@ parameter ranges, export motion as BVH, and play DeepMimic mocap on the body."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 
 def _write_with_progress(frames, total: int, desc: str, out: str, fps: float, size: tuple[int, int]) -> int:
-    """Write rendered frames to a video with a progress bar (on a terminal); returns the frame count."""
-    from tqdm import tqdm
-
+    """Write rendered frames to a video with progress (a bar on a terminal, else one line); returns the frame count."""
     from fep_motion.body.clip import write_video
+    from tty_progress import progress
 
-    bar = tqdm(frames, total=total, desc=desc, unit="frame", leave=False, disable=not sys.stderr.isatty())
-    return write_video(bar, out, fps, size)
+    with progress(desc, "frame", total, leave=False) as bar:
+        return write_video(bar.wrap(frames), out, fps, size)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from fep_motion.cli.demo import add_dialogue_flags
+from cli.demo import add_dialogue_flags, dialogue_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fep_motion.session.modes import run_offline
+    from pathlib import Path
 
-    return run_offline(args)
+    from fep_motion.session.modes import OfflineOptions, run_offline
+
+    return run_offline(OfflineOptions(source=args.source, out=Path(args.out), policy=args.policy,
+                                      realtime=args.realtime, participant=args.participant, seed=args.seed,
+                                      video=not args.no_video, max_frames=args.max_frames, voice=args.voice,
+                                      dialogue=dialogue_options(args)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
@@ -20,6 +21,14 @@ def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--voice", choices=("on", "off"), default="on",
                    help="speak the agent's replies with espeak-ng: into the agent video, and aloud in live sessions "
                         "(default on; off = text only, the mouth still moves)")
+
+
+def dialogue_options(args: argparse.Namespace):  # -> fep_motion.session.modes.DialogueOptions
+    """The dialogue flags as the session's DialogueOptions."""
+    from fep_motion.session.modes import DialogueOptions
+
+    return DialogueOptions(utterances=args.utterances, brain=args.brain, base_url=args.base_url,
+                           brain_model=args.brain_model, brain_timeout=args.brain_timeout)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +54,9 @@ def _run(args: argparse.Namespace) -> int:
     # The CLI is the one layer allowed to wire experiments (the virtual participant) into fep_motion's session loop.
     from experiments.virtual_participant import VirtualParticipant
     from experiments.vp_config import VirtualParticipantConfig, load_config
-    from fep_motion.session.modes import run_demo
+    from fep_motion.session.modes import DemoOptions, run_demo
 
     config = load_config(args.participant_config) if args.participant_config else VirtualParticipantConfig()
-    return run_demo(args, VirtualParticipant(config, seed=args.seed))
+    opts = DemoOptions(out=Path(args.out), duration=args.duration, policy=args.policy, fps=args.fps, seed=args.seed,
+                       fast=args.fast, video=not args.no_video, voice=args.voice, dialogue=dialogue_options(args))
+    return run_demo(opts, VirtualParticipant(config, seed=args.seed))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,28 +88,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from experiments.cohort import load_cohort
     from experiments.errors import ExperimentError
     from experiments.protocol import load_protocol
     from experiments.simulate import simulate_study
+    from tty_progress import progress
 
     protocol = load_protocol(args.protocol)
     cohort = load_cohort(args.cohort)
     if args.n < 1:
         raise ExperimentError(f"--n must be >= 1, got {args.n}")
-    bar = tqdm(total=args.n * len(protocol.conditions), desc="simulate", unit="trial", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    try:
-        s = simulate_study(protocol, cohort, args.n, args.store, seed=args.seed, progress=progress,
-                           engine=args.engine)
-    finally:
-        bar.close()
+    with progress("simulate", "trial", args.n * len(protocol.conditions)) as bar:
+        s = simulate_study(protocol, cohort, args.n, args.store, seed=args.seed, progress=bar.set, engine=args.engine)
     print(f"simulated {s.participants} participants of '{protocol.name}' with cohort '{cohort.name}': "
           f"{s.trials_run} trials run, {s.trials_skipped} already completed -> {args.store}")
     return 0
@@ -119,27 +108,17 @@ def _simulate(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from experiments.analysis.study import AnalysisParams, analyze_study
     from experiments.errors import ExperimentError
     from experiments.report import test_sentence, write_report
+    from tty_progress import progress
 
     if not Path(args.store).is_file():
         raise ExperimentError(f"{args.store}: no such study database: pass the --store path used by run/simulate")
     if args.surrogates < 1:
         raise ExperimentError(f"--surrogates must be >= 1, got {args.surrogates}")
-    bar = tqdm(desc="analyze", unit="trial", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        a = analyze_study(args.store, AnalysisParams(n_surrogates=args.surrogates, seed=args.seed), progress)
-    finally:
-        bar.close()
+    with progress("analyze", "trial") as bar:
+        a = analyze_study(args.store, AnalysisParams(n_surrogates=args.surrogates, seed=args.seed), bar.set)
     path = write_report(a, args.out, metrics_csv=args.write_csv)
     for c, g in a.group_elicitation.items():
         print(f"elicitation {c}: mean {g.mean_proportion:.3f} vs surrogate {g.mean_surrogate:.3f}, "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from fep_motion.cli.demo import add_dialogue_flags
+from cli.demo import add_dialogue_flags, dialogue_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fep_motion.session.modes import run_live
+    from pathlib import Path
 
-    return run_live(args)
+    from fep_motion.session.modes import LiveOptions, run_live
+
+    return run_live(LiveOptions(participant=args.participant, camera=args.camera, store=Path(args.store),
+                                policy=args.policy, display=not args.no_display, duration=args.duration, fps=args.fps,
+                                seed=args.seed, video=Path(args.video) if args.video else None, voice=args.voice,
+                                dialogue=dialogue_options(args)))

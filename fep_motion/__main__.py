@@ -1,5 +1,0 @@
-import sys
-
-from fep_motion.cli import main
-
-sys.exit(main())
