@@ -54,11 +54,7 @@ class Condition:
     utterances: str = ""  # `t_seconds<TAB>text` script said to the brain during the trial (path relative to protocol)
 
     @model_validator(mode="after")
-    def _policy_and_script(self, info: ValidationInfo) -> Condition:
-        policies = known_policies()
-        if self.policy not in policies and ":" not in self.policy:  # module:Class: a third-party policy (§2)
-            raise yamlconf.FieldError("policy", f"unknown policy {self.policy!r}",
-                                      f"use one of {list(policies)} or module:Class")
+    def _label_and_script(self, info: ValidationInfo) -> Condition:
         if not self.label:
             object.__setattr__(self, "label", self.id)
         if self.utterances:
@@ -241,7 +237,12 @@ class ProtocolFile:
     administer: Literal[ADMINISTER] = "after_each_trial"  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> ProtocolFile:
+    def _policies_and_unique_ids(self) -> ProtocolFile:
+        policies = known_policies()
+        for i, c in enumerate(self.conditions):
+            if c.policy not in policies and ":" not in c.policy:  # module:Class: a third-party policy (§2)
+                raise yamlconf.FieldError(("conditions", i, "policy"), f"unknown policy {c.policy!r}",
+                                          f"use one of {list(policies)} or module:Class")
         _unique([c.id for c in self.conditions], "conditions", "condition")
         _unique([b.id for b in self.questionnaires], "questionnaires", "questionnaire")
         return self
