@@ -146,3 +146,29 @@ def test_any_yaml_loads_or_fails_with_one_line_naming_the_file(tmp_path_factory:
         return
     assert isinstance(got.name, str) and got.count >= 0 and all(math.isfinite(w) for w in got.weights.values())
     assert set(data) <= {"name", "conditions", "mode", "count", "loud", "weights"}
+
+
+def test_every_shipped_yaml_loads_through_its_loader() -> None:
+    """Each YAML file in the repository goes through the loader of its kind (a new one must be listed here)."""
+    import subprocess
+
+    from experiments.cohort import load_cohort
+    from experiments.protocol import load_protocol
+    from fep_motion.model.config import load_agent_config
+    from llm.rl.config import RLConfig
+    from llm.train import TrainConfig
+    from llm.yaml_file import read_mapping
+
+    root = Path(__file__).resolve().parents[1]
+    loaders = {"examples/cohorts/": load_cohort, "experiments/data/": load_cohort,
+               "examples/protocols/": load_protocol, "fep_motion/agent.yaml": load_agent_config,
+               "llm/brain/train_": TrainConfig.load, "llm/rl/": RLConfig.load,
+               "llm/brain/size_candidates": lambda p: read_mapping(p, "size-search config"),
+               "llm/brain/stage2_candidates": lambda p: read_mapping(p, "size-search config")}
+    files = subprocess.run(["git", "ls-files", "*.yaml"], cwd=root, capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert len(files) >= 10
+    for name in files:
+        load = next((f for prefix, f in loaders.items() if name.startswith(prefix)), None)
+        assert load is not None, f"{name}: no loader listed for it"
+        assert load(root / name) is not None
