@@ -82,13 +82,17 @@ def parse_yaml(text: str, source: str, error: type[Exception] = YamlConfigError)
     return YamlDoc(source=source, data=data, lines=lines)
 
 
-def read_yaml(path: str | Path, what: str = "config", error: type[Exception] = YamlConfigError) -> YamlDoc:
-    """Parse a YAML file; a missing or unreadable file raises one `error` line naming it and the fix."""
+def read_text(path: str | Path, what: str, error: type[Exception] = YamlConfigError) -> str:
+    """The UTF-8 text of a user's file; a missing or unreadable one raises one `error` line naming it and `what`."""
     p = Path(path)
     if not p.is_file():
-        raise error(f"{p} not found: pass the path of an existing {what} YAML file")
+        raise error(f"{p} not found: pass the path of an existing {what}")
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{p}: cannot read the {what} ({exc.__class__.__name__}); pass a UTF-8 YAML file") from None
-    return parse_yaml(text, str(p), error)
+        raise error(f"{p}: cannot read the {what} ({exc.__class__.__name__}); save it as UTF-8 text") from None
+
+
+def read_yaml(path: str | Path, what: str = "config", error: type[Exception] = YamlConfigError) -> YamlDoc:
+    """Parse a YAML file; a missing or unreadable file raises one `error` line naming it and the fix."""
+    return parse_yaml(read_text(path, f"{what} YAML file", error), str(path), error)

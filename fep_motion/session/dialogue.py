@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yamlconf
 from fep_motion.session.errors import SessionError
 from perception.types import Observation
 
@@ -44,12 +45,7 @@ def load_script(path: str | Path) -> list[ScriptLine]:
 
     Errors are one line naming the file, the line and the fix (SessionError -> exit 2 at the CLI)."""
     p = Path(path)
-    if not p.is_file():
-        raise SessionError(f"--utterances {p}: no such file; give a text file of 't_seconds<TAB>text' lines")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"--utterances {p}: cannot read it ({type(exc).__name__}); save it as UTF-8 text") from None
+    text = yamlconf.read_text(p, "--utterances script (text lines 't_seconds<TAB>text')", SessionError)
     lines: list[ScriptLine] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
