@@ -29,7 +29,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from perception.audio.asr import Recognizer, RecognizerConfig, SegmentedRecognizer
-from perception.audio.features import AudioAnalyzer
+from perception.audio.features import AnalyzerConfig, AudioAnalyzer
 from perception.audio.sources import ArraySource, speech_extent, synthesize
 from perception.audio.types import SAMPLE_RATE, AudioFrame, SpeechEvent, Transcript
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio ours / default = {w_ours / w_def:.2f} (target <= 0.60) over {len(refs)} utterances")
     lat = np.array(latencies)
     print(f"utterance end -> transcript: p50 {np.percentile(lat, 50):.3f} s, p95 {np.percentile(lat, 95):.3f} s "
-          f"(target p95 <= 1.0 s; gate hangover {ours.config and 0.4:.1f} s + end_utt wall p50 "
+          f"(target p95 <= 1.0 s; gate hangover {AnalyzerConfig().gate.hangover_ms / 1000:.1f} s + end_utt wall p50 "
           f"{np.percentile(end_walls, 50) * 1000:.0f} ms, p95 {np.percentile(end_walls, 95) * 1000:.0f} ms); "
           f"stream real-time factor {np.mean(rtf):.2f} (VAD + pitch + decoding per frame)")
     for i in range(0, len(refs), max(1, len(refs) // 6)):

@@ -129,3 +129,17 @@ def test_pause_inside_a_turn(clips):
     assert len(pauses) == 1
     assert pauses[0].duration_s == pytest.approx(0.25, abs=0.08)
     assert pauses[0].t == pytest.approx(0.4 + a_end / SAMPLE_RATE, abs=0.08)
+
+
+def test_vad_in_white_noise_at_20_db_snr(clips):
+    rng = np.random.default_rng(4)
+    samples, spans = _stream(clips, GAPS_S)
+    x = samples.astype(np.float64)
+    speech_power = np.mean(np.concatenate([x[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in spans]) ** 2)
+    noisy = x + rng.normal(0, np.sqrt(speech_power / 100.0), len(x))
+    _, events = _analyse(np.clip(noisy, -32768, 32767).astype(np.int16))
+    onsets = [e.t for e in events if e.kind == "onset"]
+    offsets = [e.t for e in events if e.kind == "offset"]
+    assert len(onsets) == len(offsets) == len(PHRASES)
+    assert all(abs(on - a) <= 0.1 for on, (a, _) in zip(onsets, spans))
+    assert all(abs(off - b) <= 0.1 for off, (_, b) in zip(offsets, spans))

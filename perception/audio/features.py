@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from perception.audio.events import CueConfig, CueDetector
 from perception.audio.pitch import PitchConfig, PitchTracker
 from perception.audio.types import AudioFrame, AudioFrameFeatures, SpeechEvent
-from perception.audio.vad import GateConfig, SpeechGate, WebRtcVad, energy_db
+from perception.audio.vad import GateConfig, NoiseFloor, SpeechGate, WebRtcVad, energy_db
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,11 @@ class AnalyzerConfig:
 
     vad_aggressiveness: int = 2
     min_energy_db: float = -55.0   # frames quieter than this are never speech (webrtcvad ignores level)
+    # A frame starts speech only this far above the running noise floor, and stays speech while above the floor
+    # (energy hysteresis; both chosen on held-out chitchat sentences under white and babble noise at 10 and 20 dB,
+    # never on the benchmark's sentences).
+    noise_margin_db: float = 10.0
+    hold_margin_db: float = 0.0
     gate: GateConfig = field(default_factory=GateConfig)
     pitch: PitchConfig = field(default_factory=PitchConfig)
     cues: CueConfig = field(default_factory=CueConfig)
@@ -29,11 +34,17 @@ class AudioAnalyzer:
         self.gate = SpeechGate(config.gate)
         self.pitch = PitchTracker(config.pitch)
         self.cues = CueDetector(config.cues)
+        self.noise = NoiseFloor()
+        self._prev_raw = False
 
     def process(self, frame: AudioFrame) -> tuple[AudioFrameFeatures, list[SpeechEvent]]:
         """Analyse one 20 ms frame."""
         db = energy_db(frame.samples)
-        raw = db > self.config.min_energy_db and self.vad.is_speech(frame.samples)
+        floor = self.noise.update(db)
+        margin = self.config.hold_margin_db if self._prev_raw else self.config.noise_margin_db
+        loud = db > max(self.config.min_energy_db, floor + margin)
+        raw = loud and self.vad.is_speech(frame.samples)
+        self._prev_raw = raw
         events = self.gate.update(frame.t, raw)
         p = self.pitch.update(frame.samples)
         feats = AudioFrameFeatures(t=frame.t, index=frame.index, vad=raw, in_speech=self.gate.in_speech,

@@ -33,6 +33,24 @@ class WebRtcVad:
         return bool(self._vad.is_speech(np.asarray(samples, dtype=np.int16).tobytes(), SAMPLE_RATE))
 
 
+class NoiseFloor:
+    """The background level: a low percentile of the last `window_frames` frame energies (minimum statistics,
+    Martin 2001, IEEE Trans. Speech Audio Process. 9(5), in its simplest form). webrtcvad keeps flagging noise for
+    up to ~140 ms after speech (its overhang), so a frame counts as speech only when it also stands out of this."""
+
+    def __init__(self, window_frames: int = 250, percentile: float = 10.0) -> None:
+        self.window_frames = window_frames
+        self.percentile = percentile
+        self._db = np.full(window_frames, np.nan)
+        self._n = 0
+
+    def update(self, db: float) -> float:
+        """Add one frame energy (dBFS); returns the current floor estimate in dBFS."""
+        self._db[self._n % self.window_frames] = db
+        self._n += 1
+        return float(np.nanpercentile(self._db, self.percentile))
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """Onset after `onset_ms` of consecutive speech frames; offset after `hangover_ms` of non-speech."""
@@ -77,8 +95,9 @@ class SpeechGate:
             self._silence += 1
             if self.in_speech and self._silence >= self.hangover_frames:
                 self.in_speech = False
-                duration = self._last_speech_end - (self.onset_t or self._last_speech_end)
-                events.append(SpeechEvent("offset", t=self._last_speech_end, t_detected=end, duration_s=duration))
+                onset = self.onset_t if self.onset_t is not None else self._last_speech_end
+                last = self._last_speech_end
+                events.append(SpeechEvent("offset", t=last, t_detected=end, duration_s=last - onset))
                 self.onset_t = None
         return events
 
@@ -88,6 +107,7 @@ class SpeechGate:
             return []
         self.in_speech = False
         self._run_len = self._silence = 0
-        duration = self._last_speech_end - (self.onset_t or self._last_speech_end)
+        onset = self.onset_t if self.onset_t is not None else self._last_speech_end
+        duration = self._last_speech_end - onset
         self.onset_t = None
         return [SpeechEvent("offset", t=self._last_speech_end, t_detected=t, duration_s=duration, detail="flushed")]
