@@ -105,32 +105,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-MAX_HISTORY_TURNS = 10_000  # earlier turns sent along; far beyond any model's context
-
-
 def load_brain_config(path: str):  # -> BrainConfig
-    """BrainConfig.load, after checking the file is UTF-8 YAML that nests sanely (else a one-line BrainError)."""
-    from pathlib import Path
-
-    import yaml
-
+    """BrainConfig.load: the typed loader reports a missing, unreadable or invalid file on one line (BrainError)."""
     from llm.brain.config import BrainConfig
-    from llm.brain.errors import BrainError
 
-    p = Path(path)
-    if p.is_file():
-        try:
-            yaml.safe_load(p.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise BrainError(f"{p}: not a UTF-8 text file; save the brain config as UTF-8 YAML") from None
-        except RecursionError:
-            raise BrainError(f"{p}: YAML nested too deeply to read; flatten the structure") from None
-        except yaml.YAMLError:
-            pass  # BrainConfig.load reports it with its line
-    cfg = BrainConfig.load(p)
-    if cfg.history_turns > MAX_HISTORY_TURNS:  # the history is a deque: its bound must fit a C integer
-        raise BrainError(f"{p}: history_turns: must be <= {MAX_HISTORY_TURNS}, got {cfg.history_turns}")
-    return cfg
+    return BrainConfig.load(path)
 
 
 def _brain_config(args: argparse.Namespace):  # -> BrainConfig

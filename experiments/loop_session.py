@@ -106,9 +106,9 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
         meta = {"trial": {"trial_index": trial_index, "condition": cond.id, "engine": "loop"}}
         dialogue = None
         if utterances is not None:
-            from fep_motion.session.dialogue import dialogue_from_flags
+            from fep_motion.session.dialogue import dialogue_from_options
 
-            dialogue, brain_meta = dialogue_from_flags(str(utterances), None, realtime=camera is not None)
+            dialogue, brain_meta = dialogue_from_options(str(utterances), None, realtime=camera is not None)
             meta["brain"] = brain_meta
         window = None
         if display:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llm.errors import LLMConfigError
+from llm.files import checkpoint_file
 
 __all__ = ["CONFIG_FILE", "PRESETS", "ModelConfig", "ParamCount", "load_config", "preset", "save_config"]
 
@@ -263,11 +264,7 @@ def preset(name: str) -> ModelConfig:
 
 def load_config(path: str | Path) -> ModelConfig:
     """Read a config.json (a directory holding one, or the file) and validate it; errors name the file and key."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / CONFIG_FILE
-    if not p.is_file():
-        raise LLMConfigError(f"{p}: config file not found; pass a checkpoint directory or a config.json path")
+    p = checkpoint_file(path, CONFIG_FILE, LLMConfigError, "pass a checkpoint directory or a config.json path")
     try:
         raw = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm.brain.errors import BrainError
+from llm.files import checkpoint_file
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS: tuple[str, ...] = (ENDOFTEXT, IM_START, IM_END)
@@ -75,11 +76,7 @@ class ChatTokenizer:
         """Load `tokenizer.json` from a checkpoint directory (or the file itself)."""
         from tokenizers import Tokenizer
 
-        p = Path(directory)
-        if p.is_dir():
-            p = p / TOKENIZER_FILE
-        if not p.is_file():
-            raise BrainError(f"{p}: tokenizer file not found; train one with `python -m llm.tokenizer --out DIR`")
+        p = checkpoint_file(directory, TOKENIZER_FILE, BrainError, "train one with `python -m llm.tokenizer --out DIR`")
         try:
             tok = Tokenizer.from_file(str(p))
         except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on malformed JSON

@@ -49,7 +49,7 @@ def test_save_load_and_errors(tok: T.ChatTokenizer, tmp_path: Path) -> None:
     tok.save(tmp_path)
     again = T.ChatTokenizer.load(tmp_path)
     assert again.encode("Good morning!") == tok.encode("Good morning!")
-    with pytest.raises(BrainError, match="tokenizer file not found"):
+    with pytest.raises(BrainError, match="tokenizer.json not found"):
         T.ChatTokenizer.load(tmp_path / "nowhere")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "tokenizer.json").write_text("{not json")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yamlconf
-from fep_motion.session.errors import SessionError
+from fep_motion.session.errors import SessionError, SettingError
 from perception.types import Observation
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def load_script(path: str | Path) -> list[ScriptLine]:
 
     Errors are one line naming the file, the line and the fix (SessionError -> exit 2 at the CLI)."""
     p = Path(path)
-    text = yamlconf.read_text(p, "--utterances script (text lines 't_seconds<TAB>text')", SessionError)
+    text = yamlconf.read_text(p, "utterance script (text lines 't_seconds<TAB>text')", SessionError)
     lines: list[ScriptLine] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
@@ -86,27 +86,28 @@ def brain_config(backend: str, base_url: str | None = None, model: str | None = 
         raise SessionError(msg) from None
 
 
-def dialogue_from_flags(utterances: str | None, brain: str | None, base_url: str | None = None,
-                        model: str | None = None, timeout_s: float | None = None,
-                        chat_box: bool = False, realtime: bool = True) -> tuple[Dialogue | None, dict[str, Any]]:
-    """The session's Dialogue from the CLI flags (None when the brain is off), and what to store in session_meta.
+def dialogue_from_options(utterances: str | None, brain: str | None, base_url: str | None = None,
+                          model: str | None = None, timeout_s: float | None = None,
+                          chat_box: bool = False, realtime: bool = True) -> tuple[Dialogue | None, dict[str, Any]]:
+    """The session's Dialogue from its options (None when the brain is off), and what to store in session_meta.
 
-    `--brain` defaults to embedded when a script or a chat box is used, else off (the plain demo stays fast). A missing
-    or malformed script is a SessionError; an unreachable server is one warning line, not an error."""
+    `brain` defaults to embedded when a script or a chat box is used, else off (the plain demo stays fast). A missing
+    or malformed script is a SessionError, a bad option a SettingError naming it; an unreachable server is one warning
+    line, not an error."""
     script = load_script(utterances) if utterances else []
     backend = brain or ("embedded" if (utterances or chat_box) else "off")
     if backend not in BRAIN_CHOICES:
-        raise SessionError(f"--brain {backend!r}: use one of {', '.join(BRAIN_CHOICES)}")
+        raise SettingError("brain", f"{backend!r}: use one of {', '.join(BRAIN_CHOICES)}")
     if backend == "off":
         if utterances:
-            raise SessionError("--utterances needs a brain to answer them; drop --brain off (default: embedded)")
+            raise SettingError("utterances", "a script needs a brain to answer it, but brain is off; use embedded (the default) or openai")
         return None, {}
     from llm.brain.brain import Brain
 
     if backend == "embedded":
         if model is not None and not (Path(model) / "config.json").is_file():
-            raise SessionError(f"--brain-model {model}: no checkpoint here (config.json missing); give a "
-                               "checkpoint directory or drop the flag for the shipped brain-small")
+            raise SettingError("brain_model", f"{model}: no checkpoint here (config.json missing); give a "
+                               "checkpoint directory, or none for the shipped brain-small")
         cfg = replace(brain_config("embedded", timeout_s=timeout_s), checkpoint=model)
     else:
         cfg = brain_config("openai", base_url=base_url, model=model, timeout_s=timeout_s)
@@ -338,5 +339,5 @@ def turn_lines(store: Any, session_id: int) -> list[str]:
 
 
 __all__ = ["AGENT", "BRAIN_CHOICES", "PARTICIPANT", "ChatLine", "Dialogue", "ScriptLine", "Turn", "brain_config",
-           "dialogue_from_flags", "load_script", "probe_server", "shift_dict", "turn_lines"]
+           "dialogue_from_options", "load_script", "probe_server", "shift_dict", "turn_lines"]
 

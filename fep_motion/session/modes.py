@@ -82,9 +82,9 @@ class OfflineOptions:
 
 def _dialogue(d: DialogueOptions, chat_box: bool = False, realtime: bool = True) -> tuple[Any, dict[str, Any]]:
     """The session's Dialogue (None when the brain is off) and what to store about it in session_meta."""
-    from fep_motion.session.dialogue import dialogue_from_flags
+    from fep_motion.session.dialogue import dialogue_from_options
 
-    return dialogue_from_flags(d.utterances, d.brain, d.base_url, d.brain_model, d.brain_timeout,
+    return dialogue_from_options(d.utterances, d.brain, d.base_url, d.brain_model, d.brain_timeout,
                                chat_box=chat_box, realtime=realtime)
 
 

@@ -30,7 +30,8 @@ class BrainConfig(yamlconf.Loadable):
     timeout_s: Annotated[float, Field(gt=0)] = 10.0   # a reply slower than this becomes the fallback
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     max_tokens: Annotated[int, Field(ge=1)] = 96
-    history_turns: Annotated[int, Field(ge=0)] = 2    # earlier exchanges sent along (the embedded model: up to 2)
+    # earlier exchanges sent along (the embedded model: up to 2); the history is a deque, so the bound must stay small
+    history_turns: Annotated[int, Field(ge=0, le=10_000)] = 2
     max_sentences: Annotated[int, Field(ge=0)] = 2    # replies are cut after this many sentences (0 = never)
     fallback_intent: Intent = "listen"
     fallback_reply: str = "Mm-hm."
