@@ -11,7 +11,7 @@ decoder's end-of-utterance wall time; the real-time factor shows the frame-by-fr
 VAD: the sentences with random silences (0.6-2.0 s) under white or babble noise at 20 and 10 dB SNR; onset and
 offset F1 within +-100 ms of the clean speech's extent.
 
-    .venv/bin/python bench/asr.py [--voices en-us en-us+f3] [--speeds 140 175]
+    .venv/bin/python bench/asr.py [--voices en-us en-us+f3] [--speeds 140 175] [--heldout N]
 """
 from __future__ import annotations
 
@@ -167,14 +167,27 @@ def babble(sentences: list[str], length: int, rng: np.random.Generator, talkers:
     return out
 
 
+def heldout_sentences(n: int, rng: np.random.Generator) -> list[str]:
+    """n sentences of 4-10 words from the LM's held-out chitchat conversations, all in the LM's vocabulary."""
+    from perception.audio import build_lm
+
+    vocab = build_lm.dictionary_words()
+    pool = sorted({" ".join(s) for cid, text in build_lm.corpus_messages() if build_lm.is_heldout(cid)
+                   for s in build_lm.sentences(text) if 4 <= len(s) <= 10 and all(w in vocab for w in s)})
+    return [pool[i] for i in rng.choice(len(pool), n, replace=False)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voices", nargs="+", default=["en-us", "en-us+f3"])
     ap.add_argument("--speeds", nargs="+", type=int, default=[140, 175])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--heldout", type=int, default=0,
+                    help="use N held-out chitchat sentences (4-10 words) instead of the hand-written ones")
     args = ap.parse_args(argv)
-    sentences = [s.strip() for s in SENTENCES.read_text().splitlines() if s.strip()]
     rng = np.random.default_rng(args.seed)
+    sentences = heldout_sentences(args.heldout, rng) if args.heldout else [
+        s.strip() for s in SENTENCES.read_text().splitlines() if s.strip()]
     print(f"{len(sentences)} sentences x voices {args.voices} x speeds {args.speeds}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 

@@ -109,11 +109,8 @@ def test_low_pitch_cue_follows_ward_and_tsukahara():
     lows = [e for e in events if e.kind == "low_pitch"]
     assert len(lows) == 1 and lows[0].t == pytest.approx(1.2) and lows[0].t_detected == pytest.approx(1.32)
     assert not [e for e in _cues(_features(body + [85.0] * 4 + [125.0] * 5)) if e.kind == "low_pitch"]  # 80 ms
-    early = list(120 + 15 * rng.standard_normal(60))
-    quick = _cues(_features(early), CueConfig(min_history_frames=10))
     short_turn = _cues(_features(body[:20] + low), CueConfig(min_history_frames=10))  # only 400 ms of speech
     assert not [e for e in short_turn if e.kind == "low_pitch"]
-    assert all(e.kind != "low_pitch" or e.t >= 0.7 for e in quick)
 
 
 def test_pause_inside_a_turn(clips):
