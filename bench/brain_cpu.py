@@ -2,8 +2,8 @@
 shipped checkpoint and tokenizer, what `fep-motion brain ask` runs) beside transformers' MiniMaxForCausalLM
 `generate()` on the same weights and the same chat prompt, measured in the same run, alternating, medians.
 
-The prompt is a chat turn with one earlier exchange, its utterance cut to `--prompt-tokens` (128) tokens. Also the end-to-end
-`Brain.ask` latency (prompt build, generation to <|im_end|>, intent parsing).
+The prompt is a chat turn with one earlier exchange, its utterance cut to `--prompt-tokens` (128) tokens. Also the
+end-to-end `Brain.ask` latency (prompt build, generation to <|im_end|>, intent parsing).
 Targets on the 2-core machine: decode >= 150 tokens/s and first token <= 150 ms for the 128-token prompt.
 
     .venv/bin/python bench/brain_cpu.py [--checkpoint DIR] [--new 64] [--repeats 5] [--threads 2] [--prompt-tokens 128]

@@ -1,7 +1,8 @@
 """Experiment fast-path benchmark: simulate + analyze a 24-participant, 3-condition study (horibe2022.yaml).
 
-Target (docs/architecture.md §7): <= 10 minutes on 2 cores. Peers measured in the same run: a straightforward per-surrogate Python
-loop for the elicitation test (what the vectorized searchsorted version replaces), and the study's real-time length.
+Target (docs/architecture.md §7): <= 10 minutes on 2 cores. Peers measured in the same run: a straightforward
+per-surrogate Python loop for the elicitation test (what the vectorized searchsorted version replaces), and the
+study's real-time length.
 
     .venv/bin/python bench/experiment.py [--n 24] [--surrogates 1000] [--engine events|loop]
 """
@@ -74,7 +75,8 @@ def main() -> None:
     print(f"{'report (html + figures)':<34}{t3 - t2:>10.2f}")
     print(f"{'total':<34}{total:>10.2f}")
     print(f"{'peer: loop elicitation only':<34}{t4 - t3:>10.2f}")
-    print(f"ratio total / target ({TARGET_S:.0f} s): {total / TARGET_S:.4f}  -> {'PASS' if total <= TARGET_S else 'FAIL'}")
+    print(f"ratio total / target ({TARGET_S:.0f} s): {total / TARGET_S:.4f}  "
+          f"-> {'PASS' if total <= TARGET_S else 'FAIL'}")
     print(f"ratio peer loop elicitation / our whole analysis: {(t4 - t3) / (t2 - t1):.1f}x")
     print(f"ratio real-time study length ({real_time / 3600:.1f} h) / total: {real_time / total:.0f}x")
 

@@ -7,7 +7,8 @@ Measures prefill tokens/s, first-token latency (prefill + first greedy token) an
   - ours, DecodePlan on the torch backend (no C compiler / FEP_MOTION_NATIVE_DECODE=0),
   - ours, as shipped (DecodePlan on the native C kernels when they build, else torch).
 Decode steps of all hand-driven loops are interleaved one by one, so every implementation sees the same load on a
-shared machine; medians are reported. Target (docs/architecture.md §7): decode >= 3x transformers, first token <= 300 ms.
+shared machine; medians are reported. Target (docs/architecture.md §7): decode >= 3x transformers, first token
+<= 300 ms.
 
     .venv/bin/python bench/llm_cpu.py [--preset small] [--prompt 128] [--new 64] [--threads 1] [--repeats 5]
 

@@ -4,8 +4,8 @@ vtest.avi at 640x480 with MediaPipe in the loop; peer: MediaPipe pose estimation
 
     .venv/bin/python bench/loop.py [--seconds 20] [--policy fep]
 
-Target (docs/architecture.md §7): >= 30 fps sustained, p95 <= 50 ms camera frame -> avatar pose, on 2 cores. The machine's load
-average is printed with the results, since a shared machine changes them.
+Target (docs/architecture.md §7): >= 30 fps sustained, p95 <= 50 ms camera frame -> avatar pose, on 2 cores. The
+machine's load average is printed with the results, since a shared machine changes them.
 """
 from __future__ import annotations
 

@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     source.close()
 
     timer = perception.timer
-    print(f"perception benchmark: {args.video.name}, {n} frames ({args.warmup} warm-up left out) at {size[0]}x{size[1]}, model_complexity=1, "
-          f"{wall:.1f} s wall (all runs)")
+    print(f"perception benchmark: {args.video.name}, {n} frames ({args.warmup} warm-up left out) at "
+          f"{size[0]}x{size[1]}, model_complexity=1, {wall:.1f} s wall (all runs)")
     print(f"{'stage':<28}{'mean ms':>10}{'p95 ms':>10}")
     for stage in STAGES:
         print(f"{stage:<28}{timer.mean_ms(stage):>10.2f}{timer.percentile_ms(stage, 95):>10.2f}")

@@ -275,7 +275,8 @@ def _windows(probe: Probe, stage_ms: np.ndarray, realtime: bool) -> list[dict[st
         n = int(sel.sum())
         if n == 0:
             continue
-        out.append({"t0_min": round(t0 / 60, 2), "t1_min": round(t1 / 60, 2), "rss_mb": rss0, "rss_end_mb": rss1, "server_rss_mb": srv0, "ticks": n,
+        out.append({"t0_min": round(t0 / 60, 2), "t1_min": round(t1 / 60, 2), "rss_mb": rss0, "rss_end_mb": rss1,
+                    "server_rss_mb": srv0, "ticks": n,
                     "fps": n / max(wall1 - wall0, 1e-9),
                     "p50_ms": float(np.percentile(total[sel], 50)), "p95_ms": float(np.percentile(total[sel], 95)),
                     "p95_no_render_ms": float(np.percentile(no_render[sel], 95)),
@@ -339,7 +340,8 @@ def format_report(r: dict[str, Any], peer: dict[str, Any] | None = None) -> str:
         ref = w[1] if len(w) > 1 else w[0]
         lines += ["", (f"RSS growth from minute {ref['t0_min']:g} to the last tick: "
                       f"{last['rss_end_mb'] - ref['rss_mb']:+.1f} MB (after finalizing: {r['rss_after_mb']:.1f} MB)"),
-                  (f"last window / first window: p95 w/o render {last['p95_no_render_ms'] / first['p95_no_render_ms']:.2f},"
+                  (f"last window / first window: p95 w/o render "
+                   f"{last['p95_no_render_ms'] / first['p95_no_render_ms']:.2f},"
                   f" CPU p95 w/o render {last['cpu_p95_ms'] / first['cpu_p95_ms']:.2f}")]
     if "scheduled" in r:
         lines += [(f"stored frames outside injected gaps: {r['stored_outside_gaps']} of {r['scheduled_outside_gaps']} "

@@ -233,7 +233,8 @@ def _list(args: argparse.Namespace) -> int:
     for prim in all_primitives():
         d = prim.duration(prim.defaults())
         print(
-            f"{prim.name:<13} class={prim.gesture_class:<8} duration={d:.2f}s (defaults)  {type(prim).__doc__.splitlines()[0]}"
+            f"{prim.name:<13} class={prim.gesture_class:<8} duration={d:.2f}s (defaults)  "
+            f"{type(prim).__doc__.splitlines()[0]}"
         )
         for r in prim.ranges:
             kind = "int" if r.integer else "float"

@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--pairs", type=int, default=500, help="--task dialogue: held-out reply pairs for bits per byte")
     e.add_argument("--ranking", type=int, default=200, help="--task dialogue: replies ranked against 10 contexts")
     e.add_argument("--intent-set", default=None,
-                   help="--task dialogue: hand-written JSONL {utterance, intent} (default tests/data/intent_natural.jsonl)")
+                   help="--task dialogue: hand-written JSONL {utterance, intent} "
+                        "(default tests/data/intent_natural.jsonl)")
     e.add_argument("--checkpoint", default=None, help="checkpoint dir (default: the shipped brain-small)")
     e.add_argument("--per-difficulty", type=int, default=30, help="held-out examples per task and difficulty")
     e.add_argument("--seed", type=int, default=0, help="corpus seed (held-out stream)")
@@ -92,8 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from llm.rl.cli import add_compare_arguments, add_rl_arguments
 
     r = sub.add_parser("rl", help="reinforcement learning on verifiable tasks (CISPO or GRPO) from a checkpoint",
-                       description="Group rollouts on the reasoning tasks, rule-verified rewards, CISPO (MiniMax-M1) or "
-                                   "GRPO updates; writes a checkpoint, rewards.csv, heldout.csv, reward.png and "
+                       description="Group rollouts on the reasoning tasks, rule-verified rewards, CISPO (MiniMax-M1) "
+                                   "or GRPO updates; writes a checkpoint, rewards.csv, heldout.csv, reward.png and "
                                    "metrics.json. CPU works with a micro checkpoint; the shipped brain was trained on "
                                    "one H200 with llm/rl/rl_brain.yaml.")
     add_rl_arguments(r)

@@ -157,7 +157,8 @@ def _validate(args: argparse.Namespace) -> int:
 
         pair = [x.strip() for x in args.compare.split(",")]
         if len(pair) != 2 or not all(x in AGENT_MODELS for x in pair):
-            raise ExperimentError(f"--compare '{args.compare}' must name two of {sorted(AGENT_MODELS)}, e.g. fep,random")
+            raise ExperimentError(
+                f"--compare '{args.compare}' must name two of {sorted(AGENT_MODELS)}, e.g. fep,random")
         cohort = load_cohort(args.cohort)
         print(f"within-subject power, {pair[0]} vs {pair[1]}, cohort '{cohort.name}', Wilcoxon signed-rank at alpha "
               f"0.05, {args.compare_studies} studies per N:")

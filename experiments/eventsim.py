@@ -106,9 +106,9 @@ class FepAgent(AgentModel):
     """Active-inference gesture choice over a learned Beta-Bernoulli response model per gesture class.
 
     Outcome o in {answered, not}; q(o|c) = Beta mean; preference p(o) = C (answered preferred). Expected free energy
-    G(c) = KL[q(o|c) || C] + E_q(theta)[H[p(o|theta)]] - novelty (docs/architecture.md §3; Friston et al. 2017, Neural Comput.
-    29:1, eq. 7 with the Dirichlet novelty term of Schwartenbeck et al. 2019, eLife 8:e41703, eq. 10 restricted to one
-    Bernoulli factor); q(c) = softmax(-gamma G).
+    G(c) = KL[q(o|c) || C] + E_q(theta)[H[p(o|theta)]] - novelty (docs/architecture.md §3; Friston et al. 2017, Neural
+    Comput. 29:1, eq. 7 with the Dirichlet novelty term of Schwartenbeck et al. 2019, eLife 8:e41703, eq. 10 restricted
+    to one Bernoulli factor); q(c) = softmax(-gamma G).
     """
 
     def __init__(self, rate_per_min: float, rng: np.random.Generator, gamma: float = 8.0, pref: float = 0.9):
@@ -120,7 +120,8 @@ class FepAgent(AgentModel):
         self.last_answer = -math.inf
 
     def on_human(self, t: float, kind: str) -> tuple[float, str] | None:
-        """A human event is a decision point (docs/architecture.md §3): answer it with probability 0.6, at most every 2 s."""
+        """A human event is a decision point (docs/architecture.md §3): answer with probability 0.6, at most every
+        2 s."""
         if t - self.last_answer >= 2.0 and self.rng.random() < 0.6:
             self.last_answer = t
             return t + float(self.rng.uniform(0.4, 1.2)), ""

@@ -1,5 +1,5 @@
-"""Experiment protocol schema (docs/architecture.md §5): conditions, within-subject order, durations, instructions, breaks and
-questionnaire blocks, validated on load with errors that name the field and its YAML line."""
+"""Experiment protocol schema (docs/architecture.md §5): conditions, within-subject order, durations, instructions,
+breaks and questionnaire blocks, validated on load with errors that name the field and its YAML line."""
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +19,8 @@ QUESTIONNAIRE_KINDS: tuple[str, ...] = ("likert", "semantic_differential")
 ADMINISTER: tuple[str, ...] = ("after_each_trial", "after_all_trials")
 MAX_DURATION_S = 86_400.0  # a trial or break longer than a day is a typo (and would run for days)
 
-# The built-in policies (docs/architecture.md §2); used only when the policy registry (fep_motion.policies) is not importable.
+# The built-in policies (docs/architecture.md §2); used only when the policy registry (fep_motion.policies) is not
+# importable.
 BUILTIN_POLICIES: tuple[str, ...] = ("fep", "random", "mimic", "reactive", "idle")
 
 
@@ -167,7 +168,7 @@ class Protocol:
 
 
 def known_policies() -> tuple[str, ...]:
-    """Policy names the protocol may use: the registry's when available, else the built-ins of docs/architecture.md §2."""
+    """Policy names the protocol may use: the registry's when available, else docs/architecture.md §2's built-ins."""
     try:
         from fep_motion import policies as reg  # experiments drives fep_motion (one-way dependency)
     except ImportError:

@@ -148,7 +148,8 @@ class WebQuestionnaire:
                 if n > 1_000_000:
                     self._send(413, "<p>too large</p>")
                     return
-                form = {k: v[-1] for k, v in urllib.parse.parse_qs(self.rfile.read(n).decode("utf-8", "replace")).items()}
+                body = self.rfile.read(n).decode("utf-8", "replace")
+                form = {k: v[-1] for k, v in urllib.parse.parse_qs(body).items()}
                 answers, errors = validate_form(outer.blocks, form)
                 if errors:
                     self._send(400, render_form(outer.blocks, outer.title, errors, form))

@@ -14,7 +14,8 @@ from experiments.errors import ExperimentError
 
 LABELS = {
     "human_rate_per_min": "Human gesture rate (/min)", "agent_rate_per_min": "Agent gesture rate (/min)",
-    "elicitation": "Elicitation P(human onset 0.5-3 s after agent onset)", "elicitation_z": "Elicitation z vs surrogates",
+    "elicitation": "Elicitation P(human onset 0.5-3 s after agent onset)",
+    "elicitation_z": "Elicitation z vs surrogates",
     "wcc_peak_z": "WCC peak Fisher z", "wcc_mean_abs_z": "WCC mean |Fisher z|",
     "granger_f_agent_to_human": "Granger F agent -> human", "granger_f_human_to_agent": "Granger F human -> agent",
 }
@@ -90,8 +91,8 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
     fig.tight_layout()
     fig.savefig(out / "learning_curve.png", dpi=90)
     plt.close(fig)
-    figs.append(("learning_curve.png", "Learning curve: share of agent onsets answered 0.5-3 s later, per 30 s "
-                                       "window of the trial, mean over participants"))
+    figs.append(("learning_curve.png", ("Learning curve: share of agent onsets answered 0.5-3 s later, per 30 s "
+                                        "window of the trial, mean over participants")))
 
     have = [c for c in a.conditions if any(t.wcc is not None and t.wcc.r.size for t in a.trials if t.condition == c)]
     if have:
@@ -102,7 +103,8 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
             mean_r = np.nanmean(np.stack([w.r[:nw] for w in rs]), axis=0)
             w0 = rs[0]
             im = ax.imshow(mean_r.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-0.5, vmax=0.5,
-                           extent=[w0.starts_s[0], w0.starts_s[nw - 1] + a.params.wcc_step_s, w0.lags_s[0], w0.lags_s[-1]])
+                           extent=[w0.starts_s[0], w0.starts_s[nw - 1] + a.params.wcc_step_s,
+                                   w0.lags_s[0], w0.lags_s[-1]])
             ax.set_title(f"{c}: mean WCC (agent -> human)", fontsize=9)
             ax.set_xlabel("window start (s)")
             ax.set_ylabel("lag (s), + = human follows")
@@ -163,8 +165,8 @@ def methods_paragraph(a: StudyAnalysis) -> str:
         f"observed proportion with the {p.n_surrogates} means of matched surrogates (the surrogates assume the agent's "
         f"timing does not depend on the participant; for contingent agents such as reactive, mimic or fep, an excess "
         f"can also arise from the participant's own rhythm, so read it with the WCC lag and the Granger directions). "
-        f"The learning curve is the same proportion over the agent onsets of each {DEFAULT_CURVE_WINDOW_S:g} s window of "
-        f"the trial (answers may fall after the window), averaged over participants with an onset in that window. "
+        f"The learning curve is the same proportion over the agent onsets of each {DEFAULT_CURVE_WINDOW_S:g} s window "
+        f"of the trial (answers may fall after the window), averaged over participants with an onset in that window. "
         f"Motion energy of agent and "
         f"participant is compared by windowed cross-correlation (window {p.wcc_window_s:g} s, step "
         f"{p.wcc_step_s:g} s, lags +/-{p.wcc_max_lag_s:g} s, positive lag = participant follows agent), taking per "
@@ -183,15 +185,16 @@ def write_report(a: StudyAnalysis, out_dir: str | Path, metrics_csv: bool = True
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExperimentError(f"--out {out}: cannot create the directory ({exc.strerror}): pass a writable path") from None
+        raise ExperimentError(
+            f"--out {out}: cannot create the directory ({exc.strerror}): pass a writable path") from None
     if metrics_csv:
         write_metrics_csv(a, out / "metrics.csv")
     figs = _figures(a, out)
     rows = []
     for c in a.conditions:
         g = a.group_elicitation[c]
-        means = {m: np.nanmean(a.matrix(m)[:, a.conditions.index(c)]) if np.isfinite(a.matrix(m)[:, a.conditions.index(c)]).any() else float("nan")
-                 for m in list(METRICS) + [f"q_{s}" for s in a.scales]}
+        cols = {m: a.matrix(m)[:, a.conditions.index(c)] for m in list(METRICS) + [f"q_{s}" for s in a.scales]}
+        means = {m: np.nanmean(col) if np.isfinite(col).any() else float("nan") for m, col in cols.items()}
         rows.append(f"<tr><td>{html.escape(c)}</td><td>{g.n}</td><td>{g.mean_proportion:.3f}</td>"
                     f"<td>{g.mean_surrogate:.3f}</td><td>{g.mean_z:.2f}</td><td>{_p(g.p)}</td>"
                     + "".join(f"<td>{means[m]:.2f}</td>" for m in ("human_rate_per_min", *[f'q_{s}' for s in a.scales]))

@@ -43,7 +43,8 @@ def _virtual_config(spec: str) -> VirtualParticipantConfig:
 
 def run_participant(protocol: Protocol, db_path: str | Path, participant: str, *, virtual: str | None = None,
                     camera: int | None = None, source: str | None = None, questionnaire: str = "terminal",
-                    engine: str = "loop", fps: float = 30.0, display: bool = True, web_port: int = 0, breaks: bool = True, seed: int = 0,
+                    engine: str = "loop", fps: float = 30.0, display: bool = True, web_port: int = 0,
+                    breaks: bool = True, seed: int = 0,
                     stdin: TextIO | None = None, stdout: TextIO | None = None,
                     on_web_url: Callable[[str], None] | None = None) -> RunSummary:
     """Run (or resume) one participant; every input is validated before the database is touched."""

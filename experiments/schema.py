@@ -15,7 +15,8 @@ EXPERIMENTS_VERSION = 2  # the same number as when these tables lived with the s
 
 @migration(EXPERIMENTS_VERSION, "experiments")
 def _experiments(conn: sqlite3.Connection) -> None:
-    """Protocol, counterbalanced participants, trials (status for resuming), questionnaire answers, fast-path signals."""
+    """Protocol, counterbalanced participants, trials (status for resuming), questionnaire answers, fast-path
+    signals."""
     run_script(
         conn,
         """

@@ -149,8 +149,10 @@ def _run_loop_trial(store, db_path: str | Path, protocol: Protocol, cohort: Coho
     lt = run_loop_trial(db_path, cond, pid, tr.trial_index, tr.duration_s, int(rng.integers(2**31)), virtual=cfg,
                         utterances=protocol.utterance_script(cond.id))
     record_loop_trial(store, protocol, pid, tr, lt)
-    answers = virtual_answers(protocol, cohort.questionnaire, lt.experienced_contingency,
-                              lt.answered_fraction_of_agent, offset, rng) if protocol.administer == "after_each_trial" else {}
+    answers = {}
+    if protocol.administer == "after_each_trial":
+        answers = virtual_answers(protocol, cohort.questionnaire, lt.experienced_contingency,
+                                  lt.answered_fraction_of_agent, offset, rng)
     finish_trial(store, protocol, pid, tr, answers, "virtual")
 
 

@@ -96,7 +96,8 @@ def trials(store: Store, participant_id: str | None = None) -> list[TrialRow]:
     return [TrialRow(*r) for r in store.conn.execute(sql + " ORDER BY participant_id, trial_index", args)]
 
 
-def set_trial(store: Store, trial_id: int, status: str, session_id: int | None = None, truth: dict | None = None) -> None:
+def set_trial(store: Store, trial_id: int, status: str, session_id: int | None = None,
+              truth: dict | None = None) -> None:
     if status not in TRIAL_STATUSES:
         raise ValueError(f"unknown trial status {status}")
     now = time.time()
@@ -155,4 +156,5 @@ def load_signals(store: Store, session_id: int) -> tuple[float, np.ndarray, np.n
                              (session_id,)).fetchone()
     if row is None:
         return None
-    return float(row[0]), np.frombuffer(row[1], np.float32).astype(float), np.frombuffer(row[2], np.float32).astype(float)
+    return (float(row[0]), np.frombuffer(row[1], np.float32).astype(float),
+            np.frombuffer(row[2], np.float32).astype(float))

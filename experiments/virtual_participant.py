@@ -25,7 +25,8 @@ JITTER_SCALE = np.ones(NUM_LANDMARKS)
 JITTER_SCALE[:11] = 0.5
 JITTER_SCALE[15:23] = 1.5
 RAISE_S = 0.35  # seconds to lift / lower the hand around a gesture's beats
-CONTINGENT_LAG = (0.3, 3.0)  # an agent gesture this long after mine counts as an answer (cf. docs/architecture.md §5's 0.5-3 s)
+# An agent gesture this long after mine counts as an answer (cf. docs/architecture.md §5's 0.5-3 s).
+CONTINGENT_LAG = (0.3, 3.0)
 
 
 @dataclass
@@ -176,7 +177,7 @@ class VirtualParticipant:
             self._grid_t += GRID_DT
             self._step(self._grid_t)
 
-    # ---- kinematics ---------------------------------------------------------------------------------------------------
+    # ---- kinematics -------------------------------------------------------------------------------------------------
     def state(self, t: float) -> BodyState:
         """The body state at time t (call after advance(t))."""
         sw = self._sway

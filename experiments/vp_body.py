@@ -23,7 +23,8 @@ FOREARM = 0.26
 # Face points relative to the head pivot (top of the neck), head frame, person facing -Z.
 _FACE = {
     "nose": (0.0, -0.10, -0.10),
-    "left_eye_inner": (0.015, -0.13, -0.085), "left_eye": (0.032, -0.13, -0.08), "left_eye_outer": (0.047, -0.13, -0.07),
+    "left_eye_inner": (0.015, -0.13, -0.085), "left_eye": (0.032, -0.13, -0.08),
+    "left_eye_outer": (0.047, -0.13, -0.07),
     "right_eye_inner": (-0.015, -0.13, -0.085), "right_eye": (-0.032, -0.13, -0.08),
     "right_eye_outer": (-0.047, -0.13, -0.07),
     "left_ear": (0.075, -0.11, 0.0), "right_ear": (-0.075, -0.11, 0.0),

@@ -1,5 +1,6 @@
 """Typed configuration for fep_motion: any schema (a dataclass with pydantic annotations, or a pydantic model) loaded
-from YAML or a dict through yamlconf; every problem is one `ConfigError` line "<file>:<line>: <field.path>: <what>; <fix>".
+from YAML or a dict through yamlconf; every problem is one `ConfigError` line
+"<file>:<line>: <field.path>: <what>; <fix>".
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The elicitation statistic (docs/architecture.md §5), shared by the session summary and experiment analysis: P(human gesture onset within [lo, hi] s after an agent onset), tested against shuffled-onset surrogates.
+"""The elicitation statistic (docs/architecture.md §5), shared by the session summary and experiment analysis:
+P(human gesture onset within [lo, hi] s after an agent onset), tested against shuffled-onset surrogates.
 
 Surrogates permute the agent's inter-onset intervals (including the gaps to the trial's start and end), which keeps
 the agent's onset count, rate and interval distribution and destroys only its timing relative to the human. For a

@@ -25,7 +25,8 @@ from llm.config import CONFIG_FILE, ModelConfig, load_config, preset, save_confi
 from llm.errors import CheckpointError, LLMError
 from llm.model import MiniMaxForCausalLM
 
-__all__ = ["expected_shapes", "from_published", "info_command", "init_checkpoint", "init_command", "load", "load_state", "main", "save", "to_published"]
+__all__ = ["expected_shapes", "from_published", "info_command", "init_checkpoint", "init_command", "load", "load_state",
+           "main", "save", "to_published"]
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -85,7 +86,8 @@ def to_published(model: MiniMaxForCausalLM) -> dict[str, Tensor]:
 
 
 def _normalize_transformers_names(tensors: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tensor]:
-    """Accept transformers' fused layout: `mlp.gate` → `block_sparse_moe.gate`, gate_up_proj/down_proj → experts.E.w*."""
+    """Accept transformers' fused layout: `mlp.gate` → `block_sparse_moe.gate`, gate_up_proj/down_proj →
+    experts.E.w*."""
     out: dict[str, Tensor] = {}
     inner = cfg.intermediate_size
     for name, t in tensors.items():

@@ -2,8 +2,8 @@
 
 One dataclass serves three readers of the same file: our loader, transformers' `MiniMaxConfig` (which reads
 `layer_types`, `*_attn_*_factor`, `rope_parameters`) and vLLM's MiniMax-Text-01 (which reads `attn_type_list`,
-`layernorm_*_alpha/beta`, `rotary_dim` and `postnorm` — the last with a default of False). `to_json_dict` therefore writes
-both spellings and always an explicit `"postnorm": true|false`.
+`layernorm_*_alpha/beta`, `rotary_dim` and `postnorm` — the last with a default of False). `to_json_dict` therefore
+writes both spellings and always an explicit `"postnorm": true|false`.
 """
 from __future__ import annotations
 
@@ -119,8 +119,10 @@ class ModelConfig:
                 f"config key 'rotary_dim' must be even and <= head_dim ({self.head_dim}), got {self.rotary_dim}")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
             val = getattr(self, name)
-            if val is not None and (not isinstance(val, int) or isinstance(val, bool) or not 0 <= val < self.vocab_size):
-                raise LLMConfigError(f"config key '{name}' must be null or a token id in [0, {self.vocab_size}), got {val!r}")
+            is_id = isinstance(val, int) and not isinstance(val, bool) and 0 <= val < self.vocab_size
+            if val is not None and not is_id:
+                raise LLMConfigError(
+                    f"config key '{name}' must be null or a token id in [0, {self.vocab_size}), got {val!r}")
 
     # ----------------------------------------------------------------------------------------------------------------
     def is_lightning(self, layer_idx: int) -> bool:

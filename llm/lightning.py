@@ -36,8 +36,9 @@ __all__ = [
 def decay_slopes(num_heads: int, layer_idx: int, num_layers: int) -> Tensor:
     """Per-head decay slopes [H] fp32 for one lightning layer: λ_h = exp(-slope_h).
 
-    slope_h = 2^(-8(h+1)/H) · (1 - l/(L-1) + 1e-5), l the global layer index (docs/architecture.md §6; MiniMax-01 report §2.2.1,
-    the ALiBi-style geometric slopes scaled down with depth). A one-layer model (L = 1) uses factor 1 + 1e-5.
+    slope_h = 2^(-8(h+1)/H) · (1 - l/(L-1) + 1e-5), l the global layer index (docs/architecture.md §6; MiniMax-01
+    report §2.2.1, the ALiBi-style geometric slopes scaled down with depth). A one-layer model (L = 1) uses factor
+    1 + 1e-5.
     """
     if num_heads < 1:
         raise ValueError(f"decay_slopes: num_heads must be >= 1, got {num_heads}")
@@ -89,7 +90,8 @@ def lightning_recurrent(
 ) -> tuple[Tensor, Tensor]:
     """Exact token-by-token recurrence (the ground truth): S_t = λS_{t-1} + k_tᵀv_t, o_t = q_t S_t.
 
-    q, k [B,H,T,Dk], v [B,H,T,Dv] any float dtype; slope [H]; state [B,H,Dk,Dv] fp32. Returns (o fp32 [B,H,T,Dv], state).
+    q, k [B,H,T,Dk], v [B,H,T,Dv] any float dtype; slope [H]; state [B,H,Dk,Dv] fp32.
+    Returns (o fp32 [B,H,T,Dv], state).
     """
     _check(q, k, v, slope, initial_state, step=False)
     state = _init_state(q, v, initial_state)

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import llm.kernels  # noqa: F401  registers the Triton prefill/decode routes where CUDA + Triton exist
 from llm.config import ModelConfig
 from llm.lightning import decay_slopes, lightning_attention, lightning_step
-import llm.kernels  # noqa: F401,E402  registers the Triton prefill/decode routes where CUDA + Triton exist
 
 __all__ = ["CausalLMOutput", "DecodePlan", "DecodeState", "MiniMaxForCausalLM", "MiniMaxModel", "ModelCache", "RMSNorm"]
 
@@ -56,7 +56,8 @@ def _bf16_exact(model: nn.Module) -> bool:
 class ModelCache:
     """Decoding state: per lightning layer an fp32 [B,H,Dk,Dv] state, per softmax layer a preallocated KV cache.
 
-    `key_valid` [B, capacity] marks real (non-padding) cached positions; `next_pos` [B] is each row's next RoPE position.
+    `key_valid` [B, capacity] marks real (non-padding) cached positions; `next_pos` [B] is each row's next RoPE
+    position.
     """
 
     lightning: dict[int, Tensor] = field(default_factory=dict)

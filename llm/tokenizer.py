@@ -18,7 +18,8 @@ SPECIAL_TOKENS: tuple[str, ...] = (ENDOFTEXT, IM_START, IM_END)
 # Kept in decoded text (not "special"), but always single tokens so the tags are cheap and unambiguous.
 TAG_TOKENS: tuple[str, ...] = ("<think>", "</think>", "<intent>", "</intent>")
 CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 TOKENIZER_FILE, TOKENIZER_CONFIG_FILE = "tokenizer.json", "tokenizer_config.json"
@@ -80,7 +81,8 @@ class ChatTokenizer:
         try:
             tok = Tokenizer.from_file(str(p))
         except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on malformed JSON
-            raise BrainError(f"{p}: not a valid tokenizer.json ({str(exc).splitlines()[0][:120]}); retrain it") from None
+            first = str(exc).splitlines()[0][:120]
+            raise BrainError(f"{p}: not a valid tokenizer.json ({first}); retrain it") from None
         for t in SPECIAL_TOKENS + TAG_TOKENS:
             if tok.token_to_id(t) is None:
                 raise BrainError(f"{p}: token {t!r} missing; retrain the tokenizer with llm.tokenizer.train")

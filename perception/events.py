@@ -112,8 +112,8 @@ class OscillationParams:
 # late (mean +165 ms, up to 250 ms on 0.85-1.0-s nods).
 NOD_DEFAULTS = OscillationParams(
     min_amplitude=0.035, hysteresis=0.018, min_swing_s=0.07, max_swing_s=0.6, max_pause_s=0.4, min_swings=2,
-    return_fraction=0.4, continue_fraction=0.2, first_direction=1, onset_model="min_jerk", noise_factor=10.0, min_speed=0.1,
-    edge_rest_s=0.2,
+    return_fraction=0.4, continue_fraction=0.2, first_direction=1, onset_model="min_jerk", noise_factor=10.0,
+    min_speed=0.1, edge_rest_s=0.2,
 )
 # Shakes: yaw is measured less precisely than pitch (the nose moves across the ears), hence a larger threshold;
 # a turn-away-and-back is a glance, so a shake needs a second reversal (three swings: e.g. left, right, centre).
@@ -130,7 +130,8 @@ class GestureParams:
     on_speed: float = 1.0  # a hand moving a shoulder width per second is gesturing, well above resting tremor
     off_speed: float = 0.4  # the burst ends below this; the gap to on_speed keeps one stroke from splitting
     min_on_s: float = 0.08  # the speed must stay above on_speed this long (2-3 frames) so one spike is no gesture
-    min_off_s: float = 0.6  # and below off_speed this long to end it, so a post-stroke hold (up to ~0.5 s) stays in one gesture
+    # the speed must stay below off_speed this long to end it, so a post-stroke hold (up to ~0.5 s) stays one gesture
+    min_off_s: float = 0.6
     max_missing_s: float = 0.4  # wrists out of view longer than this end the burst
     lookback_s: float = 1.0  # how far back the onset (last time below off_speed) is searched
 

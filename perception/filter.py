@@ -130,7 +130,8 @@ class PoseFilter:
         if self._visibility is None:
             self._visibility = vis.copy()
         else:  # low-pass: v_hat = alpha v + (1 - alpha) v_hat (MediaPipe visibility smoothing)
-            self._visibility = self.config.visibility_alpha * vis + (1.0 - self.config.visibility_alpha) * self._visibility
+            alpha = self.config.visibility_alpha
+            self._visibility = alpha * vis + (1.0 - alpha) * self._visibility
         lm[:, 3] = self._visibility.astype(np.float32)
         world = frame.world
         if world is not None and np.isfinite(world).all():

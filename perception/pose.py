@@ -48,7 +48,8 @@ class PoseEstimator(ABC):
 
 def _check_frame(frame_bgr: np.ndarray) -> tuple[int, int]:
     if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
-        raise PerceptionError(f"pose: expected a BGR image [H, W, 3], got {getattr(frame_bgr, 'shape', type(frame_bgr))}")
+        got = getattr(frame_bgr, "shape", type(frame_bgr))
+        raise PerceptionError(f"pose: expected a BGR image [H, W, 3], got {got}")
     if frame_bgr.dtype != np.uint8:
         raise PerceptionError(f"pose: expected uint8 pixels, got {frame_bgr.dtype}; convert with .astype(np.uint8)")
     return frame_bgr.shape[1], frame_bgr.shape[0]
@@ -144,7 +145,8 @@ class TasksPose(PoseEstimator):
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise PerceptionError(
-                f"{path}: cannot load pose model ({str(exc).strip().splitlines()[0]}); pass a valid pose_landmarker .task"
+                f"{path}: cannot load pose model ({str(exc).strip().splitlines()[0]}); "
+                "pass a valid pose_landmarker .task"
             ) from None
         self._last_ms = -1
 

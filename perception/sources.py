@@ -15,7 +15,8 @@ import numpy as np
 
 from perception.errors import PerceptionError
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 DEFAULT_FOLDER_FPS = 10.0
 SOURCE_EVENT_KINDS: tuple[str, ...] = ("dropout", "recovered", "end")
 
@@ -139,7 +140,8 @@ class ImageFolderSource(FrameSource):
     def frames(self) -> Iterator[SourceItem]:
         for i, path in enumerate(self.files):
             yield Frame(image=self._prepare(_read_image(path)), t=i / self.fps, index=i)
-        yield SourceEvent("end", t=len(self.files) / self.fps, index=len(self.files), detail=f"{len(self.files)} images")
+        n = len(self.files)
+        yield SourceEvent("end", t=n / self.fps, index=n, detail=f"{n} images")
 
 
 class VideoFileSource(FrameSource):

@@ -4,13 +4,13 @@ A small kinematic model of a seated person (hip-centred skeleton, head rotating 
 the wrist along minimum-jerk paths) seen by a pinhole camera, plus MediaPipe-like noise: a shared, slowly drifting
 offset and small independent per-landmark jitter. Calibration: MediaPipe on messi5.jpg / basketball1.png with
 per-frame sensor noise and sub-pixel shifts gave head landmarks jittering ~0.5-1 px each, mostly together, and raw
-head angles with sd 0.005-0.012 rad; the defaults here give ~0.013 rad (a little noisier). Also: rare outliers, uneven frame intervals, skipped frames and
-drop-outs (frames with no person). Nods follow Mori, Den & Jokinen 2025 (PLoS One): 1-4 down-up cycles (single
-nods included, at a configurable share) whose first-cycle magnitude grows with the nod's length ("anticipatory
-rising"), declines with position ("declination") and whose final cycle is smaller still ("final lowering"); each
-movement is a minimum-jerk stroke with an uneven down/up split, cycle durations vary per nod and per cycle, and the
-head may settle a little off its starting pitch. Negatives: "lookdown" scripts a slow look down, a hold and a return
-(a posture change, which must not be read as a nod).
+head angles with sd 0.005-0.012 rad; the defaults here give ~0.013 rad (a little noisier). Also: rare outliers,
+uneven frame intervals, skipped frames and drop-outs (frames with no person). Nods follow Mori, Den & Jokinen 2025
+(PLoS One): 1-4 down-up cycles (single nods included, at a configurable share) whose first-cycle magnitude grows
+with the nod's length ("anticipatory rising"), declines with position ("declination") and whose final cycle is
+smaller still ("final lowering"); each movement is a minimum-jerk stroke with an uneven down/up split, cycle
+durations vary per nod and per cycle, and the head may settle a little off its starting pitch. Negatives: "lookdown"
+scripts a slow look down, a hold and a return (a posture change, which must not be read as a nod).
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ _HAND_OFFSETS = {"pinky": (0.03, 0.05, -0.02), "index": (0.0, 0.06, -0.04), "thu
 _HEAD_PIVOT = np.array([0.0, -0.62, 0.0])
 _HEAD = {  # relative to the head pivot, head looking at the camera
     "nose": (0.0, -0.07, -0.11),
-    "left_eye_inner": (0.015, -0.10, -0.09), "left_eye": (0.032, -0.10, -0.085), "left_eye_outer": (0.045, -0.10, -0.075),
+    "left_eye_inner": (0.015, -0.10, -0.09), "left_eye": (0.032, -0.10, -0.085),
+    "left_eye_outer": (0.045, -0.10, -0.075),
     "right_eye_inner": (-0.015, -0.10, -0.09), "right_eye": (-0.032, -0.10, -0.085),
     "right_eye_outer": (-0.045, -0.10, -0.075),
     "left_ear": (0.075, -0.08, 0.0), "right_ear": (-0.075, -0.08, 0.0),
@@ -61,7 +62,8 @@ class SyntheticSpec:
     mean_gap_s: float = 2.0  # mean still time between scripted events (plus a 1 s minimum)
     # Nods. Share of 1, 2, 3, 4-cycle nods: single nods first, as the most common backchannel.
     nod_cycle_weights: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1)
-    nod_cycle_s: tuple[float, float] = (0.2, 1.0)  # duration of one down-up cycle, drawn per nod (then +-15 % per cycle)
+    # Duration of one down-up cycle, drawn per nod (then +-15 % per cycle).
+    nod_cycle_s: tuple[float, float] = (0.2, 1.0)
     nod_magnitude: tuple[float, float] = (0.08, 0.30)  # rad, first-cycle magnitude (~4.6-17 degrees)
     nod_min_magnitude: float = 0.06  # rad: later cycles shrink (declination) but not below this
     nod_settle: float = 0.15  # the head comes to rest within this fraction of the magnitude of its starting pitch
@@ -87,7 +89,8 @@ class SyntheticSpec:
             raise ValueError("SyntheticSpec.duration_s and fps must be > 0")
         unknown = set(self.kinds) - set(SCRIPTED_KINDS)
         if unknown:
-            raise ValueError(f"SyntheticSpec.kinds has unknown kinds {sorted(unknown)}; use {', '.join(SCRIPTED_KINDS)}")
+            raise ValueError(
+                f"SyntheticSpec.kinds has unknown kinds {sorted(unknown)}; use {', '.join(SCRIPTED_KINDS)}")
         w = self.nod_cycle_weights
         if len(w) != 4 or min(w) < 0 or not sum(w) > 0:
             raise ValueError("SyntheticSpec.nod_cycle_weights needs 4 weights >= 0 (1-4 cycles) with a positive sum")
@@ -113,7 +116,9 @@ class SyntheticStream:
 
 def _rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
     """R = Ry(yaw) Rx(pitch) Rz(roll) in camera axes: + pitch = chin down, + yaw = to the person's left."""
-    cy, sy, cp, sp, cr, sr = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cr, sr = math.cos(roll), math.sin(roll)
     ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
     rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
     rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])

@@ -1,4 +1,5 @@
-"""The perception data contracts (docs/architecture.md §2): PoseFrame per camera frame, Observation per frame for the agent.
+"""The perception data contracts (docs/architecture.md §2): PoseFrame per camera frame, Observation per frame for the
+agent.
 
 Missing data is explicit: invalid frames carry NaN landmarks and valid=False; observation features carry NaN plus a
 mask, so the agent can predict through gaps instead of crashing.

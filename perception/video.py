@@ -25,7 +25,8 @@ class VideoWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise PerceptionError(f"{self.path}: cannot create its folder ({exc.strerror}); choose another path") from None
+            raise PerceptionError(
+                f"{self.path}: cannot create its folder ({exc.strerror}); choose another path") from None
         self._padded = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
         self.frames_written = 0
         self._gen = None

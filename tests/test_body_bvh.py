@@ -6,10 +6,10 @@ import numpy as np
 import pybullet as p
 import pytest
 
+from cli import main
 from fep_motion.body.bvh import poses_from_bvh, read_bvh, write_bvh
 from fep_motion.body.errors import BodyError
 from fep_motion.body.humanoid import Humanoid
-from cli import main
 from sampling.primitives import NUM_DOF, MotionCommand, MotionTimeline
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from video_helpers import read_video
 
+from cli import main
 from fep_motion.body.clip import frame_times, gallery_timeline
 from fep_motion.body.errors import BodyError
 from fep_motion.body.render import BodyRenderer
-from cli import main
 from sampling.primitives import REST_POSE, get_primitive
 
 
@@ -71,7 +71,7 @@ def test_rendering_only_the_characters_box_gives_the_whole_frames_pixels(backend
     with open_renderer(size, backend) as r:
         for still in STILLS[:3]:  # idle, nod, wave (a hand raised high)
             boxed = r.render(still_pose(still), still.face).astype(np.int16)
-            x, y, w, h = r.character_box()
+            _x, _y, w, h = r.character_box()
             assert w * h < 0.8 * size[0] * size[1]  # a box, not the frame
             r.character_box = lambda: (0, 0, *size)
             whole = r.render(still_pose(still), still.face).astype(np.int16)

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from cli import main
 from fep_motion.body.render import BodyRenderer
 from fep_motion.body.stills import STILL_SIZE, STILLS, render_stills
-from cli import main
 
 STILLS_DIR = Path(__file__).resolve().parents[1] / "docs" / "img" / "character"
 MEAN_TOLERANCE = 1.5  # grey levels of 255, mean absolute difference of the whole still
@@ -37,7 +37,8 @@ def test_committed_still_matches_the_current_character(fresh, name):
 def test_stills_show_what_they_name(fresh):
     idle = fresh["idle"].astype(np.int16)
     for name in ("nod", "wave", "speaking", "gaze_left", "gaze_right"):
-        assert np.abs(fresh[name].astype(np.int16) - idle).mean() > 0.08, name  # each differs from idle (face-only: ~0.15)
+        # each differs from idle (face-only: ~0.15)
+        assert np.abs(fresh[name].astype(np.int16) - idle).mean() > 0.08, name
     assert np.abs(fresh["wave"].astype(np.int16) - idle).mean() > 3.0  # an arm raised: a large change
 
 

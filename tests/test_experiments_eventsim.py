@@ -91,7 +91,8 @@ def test_heterogeneous_cohort_gives_each_participant_its_own_answered_classes(tm
     best_fixed_share = max(sum(c in s for s in strong_sets) for c in AGENT_CLASSES) / len(strong_sets)
     assert best_fixed_share < 0.5
     bad = tmp_path / "c.yaml"
-    bad.write_text("name: c\nparticipant:\n  contingencies:\n    choice:\n      - nod: {probability: {uniform: [0.9, 0.1]}}\n")
+    bad.write_text("name: c\nparticipant:\n  contingencies:\n    choice:\n"
+                   "      - nod: {probability: {uniform: [0.9, 0.1]}}\n")
     with pytest.raises(ExperimentError, match=r"c.yaml:5: participant.contingencies.choice\[0\].nod.probability"
                                               r".uniform: low 0.9 > high 0.1"):
         load_cohort(bad)

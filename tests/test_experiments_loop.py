@@ -145,7 +145,8 @@ def test_recorded_participant_is_replayed_through_each_condition(tmp_path: Path)
 def test_a_condition_script_talks_to_the_brain_during_its_trial(tmp_path: Path) -> None:
     """A protocol condition's `utterances` script is said to the embedded brain in that condition's trial only; the
     replies, intents and the agent's preference shifts are stored with the trial's session."""
-    (tmp_path / "fep_script.tsv").write_text("1.0\tHi! I just came back from a trip to Kyoto.\n3.0\tThanks, bye for now!\n")
+    (tmp_path / "fep_script.tsv").write_text(
+        "1.0\tHi! I just came back from a trip to Kyoto.\n3.0\tThanks, bye for now!\n")
     proto = _short(tmp_path, TWO, 8)
     text = proto.read_text()
     proto.write_text(text.replace("policy: fep, label", "policy: fep, utterances: fep_script.tsv, label"))

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli import main
 from experiments.errors import ExperimentError
 from experiments.order import condition_order, williams_square
 from experiments.protocol import load_protocol, parse_protocol
-from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HORIBE = ROOT / "examples/protocols/horibe2022.yaml"
@@ -37,18 +37,25 @@ MALFORMED = [
     ("name: t\nconditions: [ {id: a, policy: fep}\n", "bad.yaml:3: not valid YAML"),
     ("", "empty"),
     ("- just\n- a list\n", "must be a mapping"),
-    (GOOD.replace("policy: random", "policy: telepathy"), ":5: conditions[1].policy: unknown policy 'telepathy'; use one of"),
-    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: -3"), ":2: trial_duration_s: must be > 0 (got -3); set a number > 0"),
-    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: .nan"), ":2: trial_duration_s: must be a finite number (got nan)"),
+    (GOOD.replace("policy: random", "policy: telepathy"),
+     ":5: conditions[1].policy: unknown policy 'telepathy'; use one of"),
+    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: -3"),
+     ":2: trial_duration_s: must be > 0 (got -3); set a number > 0"),
+    (GOOD.replace("trial_duration_s: 10", "trial_duration_s: .nan"),
+     ":2: trial_duration_s: must be a finite number (got nan)"),
     (GOOD.replace("    scale: [1, 7]\n", ""), ":7: questionnaires[0].scale: is required; add it"),
     (GOOD.replace("scale: [1, 7]", "scale: [7, 1]"), ":9: questionnaires[0].scale: high (1) must exceed low (7)"),
-    (GOOD.replace("kind: likert", "kind: essay"), ":8: questionnaires[0].kind: must be one of 'likert' or 'semantic_differential' (got 'essay')"),
+    (GOOD.replace("kind: likert", "kind: essay"),
+     ":8: questionnaires[0].kind: must be one of 'likert' or 'semantic_differential' (got 'essay')"),
     (GOOD.replace("name: t\n", ""), "bad.yaml:1: name: is required; add it"),
-    (GOOD.replace("{id: b, policy: random}", "{id: a, policy: random}"), ":5: conditions[1].id: duplicate condition id 'a'"),
-    (GOOD + "order: {method: zigzag}\n", ":12: order.method: must be one of 'latin_square', 'random' or 'fixed' (got 'zigzag')"),
+    (GOOD.replace("{id: b, policy: random}", "{id: a, policy: random}"),
+     ":5: conditions[1].id: duplicate condition id 'a'"),
+    (GOOD + "order: {method: zigzag}\n",
+     ":12: order.method: must be one of 'latin_square', 'random' or 'fixed' (got 'zigzag')"),
     (GOOD + "break_s: -1\n", ":12: break_s: must be >= 0 (got -1); set a number >= 0"),
     (GOOD + "conditons: []\n", ":12: conditons: is not a known field; use one of name, "),
-    (GOOD.replace('{id: i1, text: "x"}', "{id: i1}"), ":11: questionnaires[0].items[0].text: is required for a likert item"),
+    (GOOD.replace('{id: i1, text: "x"}', "{id: i1}"),
+     ":11: questionnaires[0].items[0].text: is required for a likert item"),
     (GOOD.replace("conditions:\n  - {id: a, policy: fep}\n  - {id: b, policy: random}", "conditions: []"),
      ":3: conditions: must have at least 1 item (got 0)"),
 ]

@@ -168,10 +168,10 @@ def _plain(v: Any) -> Any:
 
 
 def _targets() -> dict[str, Target]:
+    from cli.brain import load_brain_config
     from experiments.cohort import load_cohort
     from experiments.protocol import load_protocol
     from experiments.vp_config import load_config as load_vp
-    from cli.brain import load_brain_config
     from fep_motion.model.config import load_agent_config
     from fep_motion.session.dialogue import load_script
     from perception.config import load_config as load_perception
@@ -280,7 +280,8 @@ def _names_field(msg: str, path: tuple | None) -> bool:
     if not path:
         return True
     keys = [str(p) for p in path if not isinstance(p, int)]
-    return any(k in msg or repr(k)[1:-1] in msg for k in keys) or (isinstance(path[-1], int) and f"[{path[-1]}]" in msg) or not keys
+    names_index = isinstance(path[-1], int) and f"[{path[-1]}]" in msg
+    return any(k in msg or repr(k)[1:-1] in msg for k in keys) or names_index or not keys
 
 
 def check_case(target: Target, m: Mutation, work: Path, db: Path, stats: dict[str, int]) -> None:

@@ -1,6 +1,7 @@
 """Imports point one way (docs/architecture.md §2): {perception, sampling, selection, llm} < fep_motion < experiments
-< cli, with the shared helpers (yamlconf, tty_progress) at the bottom. Every module's imports, including those inside functions and literal importlib.import_module
-calls, are read with `ast`; a module that imports a higher layer fails the test with its file and line."""
+< cli, with the shared helpers (yamlconf, tty_progress) at the bottom. Every module's imports, including those inside
+functions and literal importlib.import_module calls, are read with `ast`; a module that imports a higher layer fails
+the test with its file and line."""
 from __future__ import annotations
 
 import ast

@@ -91,7 +91,8 @@ def test_transformers_saved_checkpoint_loads_and_its_decay_buffers_are_ignored(c
     hf.save_pretrained(str(tmp_path))
     tensors = load_file(str(tmp_path / WEIGHTS_FILE))
     assert "model.layers.0.self_attn.slope_rate" in tensors  # transformers writes derived tables
-    tensors["model.layers.0.self_attn.slope_rate"] = torch.full_like(tensors["model.layers.0.self_attn.slope_rate"], 9.0)
+    slope_key = "model.layers.0.self_attn.slope_rate"
+    tensors[slope_key] = torch.full_like(tensors[slope_key], 9.0)
     save_file(tensors, str(tmp_path / WEIGHTS_FILE))
     with torch.inference_mode():
         assert torch.equal(load(tmp_path)(ids).logits, load(ckpt)(ids).logits)

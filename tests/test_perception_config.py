@@ -10,7 +10,8 @@ from perception.errors import PerceptionError
 
 def test_overrides_and_defaults(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("filter: {landmarks: {beta: 10}}\nevents:\n  nod: {min_amplitude: 0.08}\n  gesture: {on_speed: 2}\n")
+    path.write_text(
+        "filter: {landmarks: {beta: 10}}\nevents:\n  nod: {min_amplitude: 0.08}\n  gesture: {on_speed: 2}\n")
     cfg = load_config(path)
     assert cfg.filter.landmarks.beta == 10.0 and cfg.filter.landmarks.min_cutoff == 0.1
     assert cfg.events.nod.min_amplitude == 0.08 and cfg.events.nod.min_swings == 2

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from experiments.vp_config import Contingency, VirtualParticipantConfig
 from cli import main
+from experiments.vp_config import Contingency, VirtualParticipantConfig
 from fep_motion.policies import PolicyError, make_policy
 from perception.types import FEATURE_NAMES, HumanEvent, Observation
 from sampling.primitives import get_primitive

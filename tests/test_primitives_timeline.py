@@ -148,5 +148,6 @@ def test_timeline_module_is_pure_numpy():
     import subprocess
     import sys
 
-    code = "import sys, sampling.primitives.timeline; assert 'pybullet' not in sys.modules and 'fep_motion' not in sys.modules"
+    code = ("import sys, sampling.primitives.timeline; "
+            "assert 'pybullet' not in sys.modules and 'fep_motion' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -176,8 +176,9 @@ def test_micro_rl_run_raises_reward_on_a_trivial_task(algo: str, micro: Path, tm
 def test_resume_continues_the_run(micro: Path, tmp_path: Path) -> None:
     from llm.rl.loop import run
 
-    kw = {"init_from": str(micro), "tasks": {"game24": 1.0}, "prompts_per_step": 4, "group_size": 4, "max_new_tokens": 1,
-              "thinking_budget": None, "lr": 0.01, "eval_every": 100, "eval_max_new_tokens": 1, "heldout_per_difficulty": 2}
+    kw = {"init_from": str(micro), "tasks": {"game24": 1.0}, "prompts_per_step": 4, "group_size": 4,
+          "max_new_tokens": 1, "thinking_budget": None, "lr": 0.01, "eval_every": 100, "eval_max_new_tokens": 1,
+          "heldout_per_difficulty": 2}
     run(RLConfig.from_dict(dict(kw, steps=3)), tmp_path / "r", tasks={"lower": _lowercase_task()}, progress=False)
     with pytest.raises(BrainError, match="already exists"):
         run(RLConfig.from_dict(dict(kw, steps=5)), tmp_path / "r", tasks={"lower": _lowercase_task()}, progress=False)

@@ -131,7 +131,8 @@ def test_chat_completion_and_its_stream_say_the_same(server):
     choice = full["choices"][0]
     assert choice["message"]["role"] == "assistant"
     assert full["usage"]["completion_tokens"] >= 1 and full["usage"]["prompt_tokens"] > 5
-    req = urllib.request.Request(server.base_url + "/chat/completions", data=json.dumps({**body, "stream": True}).encode(),
+    req = urllib.request.Request(server.base_url + "/chat/completions",
+                                 data=json.dumps({**body, "stream": True}).encode(),
                                  headers={"Content-Type": "application/json"})
     pieces, events, done = [], 0, False
     with urllib.request.urlopen(req, timeout=300) as r:

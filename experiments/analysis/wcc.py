@@ -32,7 +32,9 @@ class WCCResult:
     def mean_abs_z(self) -> float:
         """Mean absolute Fisher z over every window and lag (rMEA's global synchrony summary)."""
         ok = np.isfinite(self.r)
-        return float(np.mean(np.abs(np.arctanh(np.clip(self.r[ok], -0.999999, 0.999999))))) if ok.any() else float("nan")
+        if not ok.any():
+            return float("nan")
+        return float(np.mean(np.abs(np.arctanh(np.clip(self.r[ok], -0.999999, 0.999999)))))
 
     @property
     def median_peak_lag_s(self) -> float:

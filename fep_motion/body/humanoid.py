@@ -267,7 +267,8 @@ class Humanoid:
         return np.asarray(self._p.getMatrixFromQuaternion(state[5])).reshape(3, 3)[:, 0]
 
     def set_raw_joints(self, rotations: dict[str, np.ndarray]) -> None:
-        """Write URDF joint values directly (mocap playback): quaternions [x, y, z, w] for spherical, angles for hinges."""
+        """Write URDF joint values directly (mocap playback): quaternions [x, y, z, w] for spherical joints, angles
+        for hinges."""
         p = self._p
         for joint, value in rotations.items():
             j = self.joint_index[joint]

@@ -65,7 +65,8 @@ def joint_rotations(pose: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def pose_from_rotations(rotations: dict[str, np.ndarray]) -> np.ndarray:
-    """Inverse of joint_rotations: semantic angles [..., NUM_DOF] from URDF quaternions [x, y, z, w] and hinge angles."""
+    """Inverse of joint_rotations: semantic angles [..., NUM_DOF] from URDF quaternions [x, y, z, w] and hinge
+    angles."""
     first = np.asarray(rotations["chest"])
     lead = first.shape[:-1]
     n = int(np.prod(lead)) if lead else 1

@@ -6,6 +6,7 @@ Every builder returns a watertight-or-open `trimesh.Trimesh` in link coordinates
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def loft(
     """
     sections = [
         tuple(np.asarray(a) + (np.asarray(b) - np.asarray(a)) * k / rings)
-        for a, b in zip(sections[:-1], sections[1:])
+        for a, b in itertools.pairwise(sections)
         for k in range(rings)
     ] + [sections[-1]]
     theta = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
@@ -80,7 +81,8 @@ def ellipsoid(
     deform: Callable[[np.ndarray], np.ndarray] | None = None,
     rotation: np.ndarray | None = None,
 ) -> trimesh.Trimesh:
-    """An icosphere scaled to `radii` (x, y, z) or deformed (unit-sphere points -> offsets), rotated, then moved to center."""
+    """An icosphere scaled to `radii` (x, y, z) or deformed (unit-sphere points -> offsets), rotated, then moved to
+    center."""
     sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
     unit = np.asarray(sphere.vertices)
     pts = deform(unit) if deform is not None else unit * np.asarray(radii)
@@ -89,9 +91,11 @@ def ellipsoid(
     return _finish(pts + np.asarray(center), sphere.faces, outward_from=np.asarray(center))
 
 
-def lid_patch(radius: float, pitch: tuple[float, float], half_width: float, rows: int = 8, cols: int = 10) -> trimesh.Trimesh:
-    """A patch of a sphere around the origin swept about +Z: elevation from +X toward +Y over `pitch` (radians), latitude
-    toward +-Z within `half_width`. Turning it about Z moves its edge up or down: an eyelid."""
+def lid_patch(
+    radius: float, pitch: tuple[float, float], half_width: float, rows: int = 8, cols: int = 10
+) -> trimesh.Trimesh:
+    """A patch of a sphere around the origin swept about +Z: elevation from +X toward +Y over `pitch` (radians),
+    latitude toward +-Z within `half_width`. Turning it about Z moves its edge up or down: an eyelid."""
     el = np.linspace(pitch[0], pitch[1], rows)
     lat = np.linspace(-half_width, half_width, cols)
     E, L = np.meshgrid(el, lat, indexing="ij")
@@ -100,7 +104,8 @@ def lid_patch(radius: float, pitch: tuple[float, float], half_width: float, rows
 
 
 def tube(path: np.ndarray, radii: np.ndarray | float, segments: int = 10, flatten: float = 1.0) -> trimesh.Trimesh:
-    """A closed tube along a polyline (N x 3) with per-point radii; `flatten` < 1 squashes it along the path's normal."""
+    """A closed tube along a polyline (N x 3) with per-point radii; `flatten` < 1 squashes it along the path's
+    normal."""
     path = np.asarray(path, dtype=np.float64)
     r = np.broadcast_to(np.asarray(radii, dtype=np.float64), (len(path),))
     tangent = np.gradient(path, axis=0)

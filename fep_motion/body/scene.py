@@ -80,7 +80,8 @@ class Compositor:
 
     def shadow(self, drawn: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """Per-pixel wall brightness in [1 - shadow_strength, 1] (uint8 scaled to 255) of the whole frame, from the
-        silhouette `drawn` (uint8, non-zero where the character is) placed at pixel `origin` (x, y on the BLOCK grid)."""
+        silhouette `drawn` (uint8, non-zero where the character is) placed at pixel `origin` (x, y on the BLOCK
+        grid)."""
         cv2 = self._cv2
         h, w = drawn.shape
         if h % BLOCK or w % BLOCK:  # a box at the frame's edge: pad to whole cells

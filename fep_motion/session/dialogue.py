@@ -100,7 +100,8 @@ def dialogue_from_options(utterances: str | None, brain: str | None, base_url: s
         raise SettingError("brain", f"{backend!r}: use one of {', '.join(BRAIN_CHOICES)}")
     if backend == "off":
         if utterances:
-            raise SettingError("utterances", "a script needs a brain to answer it, but brain is off; use embedded (the default) or openai")
+            raise SettingError("utterances", "a script needs a brain to answer it, but brain is off; "
+                                             "use embedded (the default) or openai")
         return None, {}
     from llm.brain.brain import Brain
 

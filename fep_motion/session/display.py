@@ -92,7 +92,8 @@ class Dashboard:
             self.events.append((s.t, ev.kind))
         for i, (te, kind) in enumerate(self.events):
             if s.t - te < 3.0:
-                cv2.putText(cam, f"{kind} @{te:.1f}s", (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2)
+                cv2.putText(cam, f"{kind} @{te:.1f}s", (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                            (0, 255, 255), 2)
         aw, ah = AGENT_SIZE
         agent = np.zeros((ch, aw, 3), np.uint8)
         if s.agent_image is not None:

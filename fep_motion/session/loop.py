@@ -1,4 +1,5 @@
-"""The session loop (docs/architecture.md §1): source -> perception -> agent -> body timeline -> render/display -> store.
+"""The session loop (docs/architecture.md §1): source -> perception -> agent -> body timeline -> render/display
+-> store.
 
 One pass per scheduler tick, each stage timed. Faults are contained where they happen: a source or pose estimator
 that raises, or non-finite landmarks, become a recorded gap (the agent gets Observation.missing and predicts through
@@ -304,7 +305,8 @@ class SessionLoop:
                         agent_img = self.renderer.latest
                     if self.renderer.error is not None and not render_failed:
                         exc = self.renderer.error
-                        self._warn(f"t={t:.2f}s: rendering failed, continuing without video: {type(exc).__name__}: {exc}")
+                        self._warn(f"t={t:.2f}s: rendering failed, continuing without video: "
+                                   f"{type(exc).__name__}: {exc}")
                         render_failed = True
                 c5 = time.perf_counter()
                 # -- display

@@ -188,7 +188,8 @@ def run_offline(opts: OfflineOptions) -> int:
         label = f"replay of {opts.source}"
     else:
         if not Path(opts.source).exists():
-            raise SettingError("source", f"{opts.source}: no such video file (give a video path or STUDY.db:SESSION_ID)")
+            raise SettingError(
+                "source", f"{opts.source}: no such video file (give a video path or STUDY.db:SESSION_ID)")
         source = FrameSourceAdapter(opts.source, reconnect_attempts=0)
         participant = opts.participant or Path(opts.source).stem
         fps = source.fps

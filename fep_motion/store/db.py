@@ -1,4 +1,5 @@
-"""The study database (docs/architecture.md §4): one SQLite file per study, WAL mode, migrated on open, crash-recovering.
+"""The study database (docs/architecture.md §4): one SQLite file per study, WAL mode, migrated on open,
+crash-recovering.
 
 A session whose status is still `running` when the database is opened, and whose writer process is gone, is marked
 `interrupted` (a killed process). Per-session rows are written through `SessionWriter` (fep_motion.store.writer).

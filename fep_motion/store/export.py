@@ -82,14 +82,16 @@ def export_study(db_path: str | Path, fmt: str, out_dir: str | Path) -> list[Pat
     if fmt not in FORMATS:
         raise StoreError(f"--format {fmt!r} is not supported: use one of {', '.join(FORMATS)}")
     if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise StoreError("--format parquet needs pyarrow, which is not installed: `pip install pyarrow`, or use --format csv")
+        raise StoreError(
+            "--format parquet needs pyarrow, which is not installed: `pip install pyarrow`, or use --format csv")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with Store.open(db_path, create=False, recover=False) as store:
         tables = [
             r[0]
-            for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            for r in store.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         ]
         for table in sorted(tables):
             header, rows = table_rows(store.conn, table)

@@ -1,7 +1,8 @@
 """Buffered, crash-safe writes of one session's rows: statements queue in order and commit on a session-clock deadline.
 
-A killed process loses at most `commit_interval` seconds of session time (docs/architecture.md §4 asks for <= 0.5 s); the loop
-calls `tick(t)` every frame and `flush()` at the end. WAL + synchronous=NORMAL make each commit survive `kill -9`.
+A killed process loses at most `commit_interval` seconds of session time (docs/architecture.md §4 asks for <= 0.5 s);
+the loop calls `tick(t)` every frame and `flush()` at the end. WAL + synchronous=NORMAL make each commit survive
+`kill -9`.
 A commit the database refuses (disk full, I/O error) is rolled back as a whole and raised as one StoreWriteError;
 the writer then stops writing, so what was committed before stays intact and nothing half-written is left.
 """
@@ -177,13 +178,15 @@ class SessionWriter:
     def brain_turn(self, t: float, t_reply: float, utterance: str, source: str, summary: str, reply: str, intent: str,
                    intent_parsed: bool, fallback: bool, error: str, backend: str, latency_s: float,
                    habit_shift: dict, preference_shift: dict) -> None:
-        """One exchange with the brain (table brain_turns): what was sent, the reply and intent, the shift it applied."""
+        """One exchange with the brain (table brain_turns): what was sent, the reply and intent, the shift it
+        applied."""
         self._pending.append((
-            ("INSERT INTO brain_turns (session_id, t, t_reply, utterance, source, summary, reply, intent, intent_parsed, "
-            "fallback, error, backend, latency_s, habit_shift, preference_shift) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            (self.session_id, float(t), float(t_reply), utterance, source, summary, reply, intent, int(bool(intent_parsed)),
-             int(bool(fallback)), error, backend, float(latency_s), json.dumps(habit_shift), json.dumps(preference_shift)),
+            ("INSERT INTO brain_turns (session_id, t, t_reply, utterance, source, summary, reply, intent, "
+             "intent_parsed, fallback, error, backend, latency_s, habit_shift, preference_shift) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            (self.session_id, float(t), float(t_reply), utterance, source, summary, reply, intent,
+             int(bool(intent_parsed)), int(bool(fallback)), error, backend, float(latency_s),
+             json.dumps(habit_shift), json.dumps(preference_shift)),
         ))
 
     # ---- committing ----------------------------------------------------------------------------------------------

@@ -112,7 +112,8 @@ class Voice:
         return out
 
     def finish(self, video: Path | None, duration: float) -> Path | None:
-        """Mux the session's voice (padded with silence to `duration` s) into `video`; returns the WAV written, if any."""
+        """Mux the session's voice (padded with silence to `duration` s) into `video`; returns the WAV written, if
+        any."""
         for th in self._threads:
             th.join(timeout=5.0)
         if self.player is not None:

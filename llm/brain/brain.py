@@ -58,7 +58,8 @@ class Brain:
                           latency_s=time.monotonic() - t0, intent_parsed=False, fallback=True, error=error)
 
     def ask(self, utterance: str, context: str = "", fallback: bool = True) -> BrainReply:
-        """Reply to `utterance` within `timeout_s`; on time-out/failure the fallback reply (or raise if not fallback)."""
+        """Reply to `utterance` within `timeout_s`; on time-out/failure the fallback reply (or raise if not
+        fallback)."""
         if not utterance.strip():
             raise BrainError("utterance is empty; type something to say to the agent")
         t0 = time.monotonic()

@@ -87,7 +87,8 @@ class EmbeddedBackend:
 
         self.load()
         with self._lock:
-            return generate(self._model, self._tok, self.prompt(messages), self._config(max_tokens, temperature))[0].text
+            config = self._config(max_tokens, temperature)
+            return generate(self._model, self._tok, self.prompt(messages), config)[0].text
 
     def stream(self, messages: Sequence[dict[str, str]], timeout_s: float = 0.0,
                max_tokens: int | None = None, temperature: float | None = None) -> Iterator[str]:

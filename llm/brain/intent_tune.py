@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llm.brain.intent_tune: error: {exc}", file=sys.stderr)
         return 2
     counts = {k: sum(1 for e in examples if e.intent == k) for k in INTENTS}
-    report = {"from": str(a.checkpoint), "examples": counts, "extra": a.extra, "extra_repeat": a.extra_repeat, "steps": a.steps, "batch_size": a.batch_size,
+    report = {"from": str(a.checkpoint), "examples": counts, "extra": a.extra, "extra_repeat": a.extra_repeat,
+              "steps": a.steps, "batch_size": a.batch_size,
               "lr": a.lr, "seed": a.seed, "loss_first10": sum(losses[:10]) / 10, "loss_last10": sum(losses[-10:]) / 10,
               "seconds": round(time.time() - t0, 1)}
     (Path(a.out) / "intent_tune.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -166,7 +166,8 @@ def write_card(run_dir: str | Path, ckpt_dir: str | Path) -> Path:
     plot_loss(rows, ck / "loss.png")
     if run.resolve() != ck.resolve():
         (ck / "loss.csv").write_text((run / "loss.csv").read_text())
-        (ck / "metrics.json").write_text(json.dumps({k: metrics[k] for k in metrics if k != "samples"}, indent=1) + "\n")
+        kept = {k: metrics[k] for k in metrics if k != "samples"}
+        (ck / "metrics.json").write_text(json.dumps(kept, indent=1) + "\n")
     out = ck / "MODEL_CARD.md"
     out.write_text(render(metrics, rows, model_cfg))
     return out

@@ -1,5 +1,6 @@
-"""Intent -> bounded shifts of the agent's habits E and preferences C (docs/architecture.md §6: greet -> wave habit, agree ->
-nod habit, listen -> backchannel preference, ...). Pure functions; the agent adds the deltas to its log-weights.
+"""Intent -> bounded shifts of the agent's habits E and preferences C (docs/architecture.md §6: greet -> wave habit,
+agree -> nod habit, listen -> backchannel preference, ...). Pure functions; the agent adds the deltas to its
+log-weights.
 
 The brain never drives joints: an intent only re-weights which gestures the agent favours (E, log habit weights over
 gesture classes) and which human responses it prefers to cause (C, log-preferences over outcomes), within bounds,

@@ -17,12 +17,15 @@ _I = re.IGNORECASE
 
 # the order in which cues win (same as llm.data.interaction.PRECEDENCE)
 _FAREWELL = re.compile(
-    r"\b(bye+|goodbye|good bye|bye for now|(?<!to )see (ya|you|u)( later| soon| tomorrow| around)?|sleep well[.!]*\s*$|call it a (day|night)|"
+    r"\b(bye+|goodbye|good bye|bye for now|(?<!to )see (ya|you|u)( later| soon| tomorrow| around)?|"
+    r"sleep well[.!]*\s*$|call it a (day|night)|"
     r"leave (you to it|it there)|flip side|gtg|g2g|later,? alligator|cheerio|cheers\W*$|ciao|farewell|"
     r"(till|til|until) next time|that'?s (me|it for me)|(be|head) off|signing off|cya|gotta (go|run|head out|"
     r"bounce)|got to (go|run)|ha(ve|s) to (go|run|leave|head out)|need to (go|run|leave|head out|get going)|"
     r"should (go|get going|head out|head off|log off|sign off)|(better|gonna|going to) (get going|head out|go now|"
-    r"log off|sign off|head off)|must (go|leave)|heading (out|off|home)|i'?m off|(good|nite) ?night(?!'s)|until (then|next|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|later)|take it easy|ciao|adios|peace( out)?\W*$|i'?m out\b|(drop by|come back|stop by|chat|talk) again|later\W*$|"
+    r"log off|sign off|head off)|must (go|leave)|heading (out|off|home)|i'?m off|(good|nite) ?night(?!'s)|"
+    r"until (then|next|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|later)|take it easy|ciao|"
+    r"adios|peace( out)?\W*$|i'?m out\b|(drop by|come back|stop by|chat|talk) again|later\W*$|"
     r"talk (to you |with you )?(later|soon|tomorrow|again)|ttyl|catch (you|ya) (later|soon)|take care|"
     r"(nice|great|good|fun|lovely) (talking|chatting|speaking) (to|with) you|"
     r"(it|this) was (nice|great|fun|lovely|good) (talking|chatting)|thanks for (the chat|chatting|talking)|"
@@ -30,9 +33,11 @@ _FAREWELL = re.compile(
     r"have a (good|great|nice|lovely) (one|day|night|evening|weekend))\b", _I)
 _GREET = re.compile(
     r"^\W*((oh|ah|well|and|so|ayy+|ay),? )?(hi+|hello+|hey+|bonjour|hola|namaste|g'?day|salutations|"
-    r"greetings|top o'? the morning|afternoon|what'?s good|(good|nice|lovely|great) to (see|meet) you|heya|hiya|howdy|yo|greetings|hallo|good (morning|afternoon|evening|day)|"
+    r"greetings|top o'? the morning|afternoon|what'?s good|(good|nice|lovely|great) to (see|meet) you|heya|hiya|"
+    r"howdy|yo|greetings|hallo|good (morning|afternoon|evening|day)|"
     r"morning|evening|nice to meet you|pleased to meet you|what'?s up|whats? up|sup|wassup|"
-    r"how'?s it going|hows it going|how are (you|ya|u)|how'?re (you|ya|u)|how('?re| are) you doing|how you doing|how'?ve you been|"
+    r"how'?s it going|hows it going|how are (you|ya|u)|how'?re (you|ya|u)|how('?re| are) you doing|how you doing|"
+    r"how'?ve you been|"
     r"how have you been|long time no see|oh hi|well hello|hey there|hi there)\b", _I)
 _TRAILING = re.compile(
     r"(\.\.\.+|…|--+|—|\b(and|but|so|or|because|cause|cuz|um+|uh+|er+|like|the|a|an|i|my|to|with|of|that|"
@@ -66,9 +71,11 @@ _DISTRESS = re.compile(
     r"guilty|regret|messed up|screwed up|not sure i can|don'?t think i can|gave up|give up|want to quit|"
     r"behind on|deadline|stroke|heart attack|diagnos\w*|lump|biopsy|tumou?r|dementia|alzheimer'?s|chemo|"
     r"divorc\w*|separat(ed|ing)|flood(ed)?|burn(ed|t) down|evict\w*|cut from|kicked (out|off)|got an? [df]\b|"
-    r"caved|relapsed?|forgot my|nobody\b.{0,30}\b(talks|talked|invited|noticed|remembered|cares|likes)|lost every|disappear|"
+    r"caved|relapsed?|forgot my|nobody\b.{0,30}\b(talks|talked|invited|noticed|remembered|cares|likes)|lost every|"
+    r"disappear|"
     r"humiliat\w*|tripped|(in|at) the (er|hospital)|went wrong|not going well|no one (\w+ )?(talks|invited)|"
-    r"laid me off|let go|dropped out|can'?t find (a|any) (job|work)|(huge|big|bad|terrible) (fight|argument)|fought|argued|"
+    r"laid me off|let go|dropped out|can'?t find (a|any) (job|work)|(huge|big|bad|terrible) (fight|argument)|"
+    r"fought|argued|"
     r"(feel|feeling|felt|been) (really |so |very |kind of |kinda |pretty )?(down|low|blue|bad|awful|empty|lost|"
     r"sad|lonely|useless|worthless|stuck|hopeless)|(nobody|no one|no-one) (came|showed|cares|called|remembered|"
     r"likes|wants|listens)|ruined|burn(ed|t) (the|my|our)|won'?t (talk|speak|answer|call|reply)|ignor(ed|ing) me|"

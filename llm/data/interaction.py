@@ -46,7 +46,8 @@ _AWAY_RE = re.compile(r"looking (away|down)", re.IGNORECASE)
 _REPLY_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
     "greet": (re.compile(r"\b(hi|hello|hey|welcome|good to see you|nice to meet you)\b", re.IGNORECASE),
               "a greet reply must contain a greeting"),
-    "farewell": (re.compile(r"\b(bye|goodbye|see you|take care)\b", re.IGNORECASE), "a farewell reply must say goodbye"),
+    "farewell": (re.compile(r"\b(bye|goodbye|see you|take care)\b", re.IGNORECASE),
+                 "a farewell reply must say goodbye"),
     "ask": (re.compile(r"\?\s*$"), "an ask reply must end with a question mark"),
     "agree": (re.compile(r"\b(yes|agree|right|exactly|absolutely|true|indeed)\b", re.IGNORECASE),
               "an agree reply must signal agreement"),
@@ -143,7 +144,8 @@ _ACTIVITIES = ["learning the piano", "running in the mornings", "a pottery class
 _OBJECTS = ["a new bike", "a puppy", "an old camera", "a telescope", "a sourdough starter", "a chess set",
             "a kitten", "a guitar", "a new phone", "some houseplants", "a record player", "a kayak"]
 _FACTS = {
-    "rainbows form": "Sunlight bends and splits inside raindrops, and each colour leaves at a slightly different angle.",
+    "rainbows form": ("Sunlight bends and splits inside raindrops, and each colour leaves at a slightly different "
+                      "angle."),
     "the moon has phases": "We see different parts of the moon's sunlit half as it orbits the Earth each month.",
     "leaves change colour in autumn": "Trees stop making green chlorophyll, so the yellow and red pigments show.",
     "planes stay in the air": "The wings push air downward, and the air pushes the wings up with lift.",

@@ -6,8 +6,9 @@ with tensor parallelism, its linear-attention state pool and metadata), `Attenti
 - the lightning prefill/decode run through `llm.vllm_plugin.state_ops` (our PyTorch reference on CPU, where vLLM's
   Triton kernels cannot run; our Triton kernels on CUDA when llm.kernels is available). FEP_MOTION_VLLM_LIGHTNING=vllm
   keeps vLLM's own Triton kernels on CUDA instead (for A/B benchmarks);
-- the per-head decay follows docs/architecture.md §6 (`llm.lightning.decay_slopes`), the head-concatenated RMSNorm uses eps 1e-6
-  (MiniMax's code and transformers'), and the lightning state is fp32 (MiniMax-M1, arXiv:2506.13585, §3.2);
+- the per-head decay follows docs/architecture.md §6 (`llm.lightning.decay_slopes`), the head-concatenated RMSNorm
+  uses eps 1e-6 (MiniMax's code and transformers'), and the lightning state is fp32 (MiniMax-M1, arXiv:2506.13585,
+  §3.2);
 - the residuals are MiniMax's DeepNorm form (DeepNet, arXiv:2203.00555, eq. 1) honouring `postnorm` and the
   `layernorm_*_alpha/beta` keys; the LM head runs in fp32 (MiniMax-M1 §3.2).
 Imported only inside vLLM (through `llm.vllm_plugin.register`); nothing else in the project imports it.
@@ -220,7 +221,8 @@ class MiniMaxHybridModel(nn.Module):
         else:
             self.embed_tokens = PPMissingLayer()
         self.start_layer, self.end_layer, self.layers = make_layers(
-            config.num_hidden_layers, lambda prefix: DecoderLayer(config, vllm_config, prefix), prefix=f"{prefix}.layers")
+            config.num_hidden_layers, lambda prefix: DecoderLayer(config, vllm_config, prefix),
+            prefix=f"{prefix}.layers")
         self.norm = (RMSNorm(config.hidden_size, eps=config.rms_norm_eps) if get_pp_group().is_last_rank
                      else PPMissingLayer())
         self.make_empty_intermediate_tensors = make_empty_intermediate_tensors_factory(
@@ -277,7 +279,7 @@ class MiniMaxHybridForCausalLM(nn.Module, HasInnerState, IsHybrid, SupportsPP):
             hidden_states = hidden_states.float()
         return self.logits_processor(self.lm_head, hidden_states)
 
-    # --- hybrid state: one fp32 [H/tp, D, D] lightning state per sequence and lightning layer --------------------------
+    # --- hybrid state: one fp32 [H/tp, D, D] lightning state per sequence and lightning layer -----------------------
     @classmethod
     def get_mamba_state_shape_from_config(cls, vllm_config: VllmConfig) -> tuple[tuple[int, int, int], ...]:
         c = vllm_config.model_config.hf_config

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Peak of the minimum-jerk velocity profile, reached mid-stroke: max ds/dtau = 15/8 (Flash & Hogan 1985, eq. 4 at tau=1/2).
+# Peak of the minimum-jerk velocity profile, reached mid-stroke: max ds/dtau = 15/8 (Flash & Hogan 1985, eq. 4 at
+# tau=1/2).
 MINJERK_PEAK_VELOCITY = 15.0 / 8.0
 
 

@@ -153,8 +153,8 @@ class MotionTimeline:
             )
         if self.segments and t0 < self.segments[-1].start:
             raise PrimitiveError(
-                f"command '{cmd.primitive}' issued at {t0:.3f}s, before the previous one ({self.segments[-1].start:.3f}s);"
-                " issue commands in time order"
+                f"command '{cmd.primitive}' issued at {t0:.3f}s, before the previous one "
+                f"({self.segments[-1].start:.3f}s); issue commands in time order"
             )
         onset = t0 + float(cmd.onset_delay)
         seg = Segment(
