@@ -93,7 +93,8 @@ def test_pitch_of_a_male_voice_clip_lies_in_the_male_range(clips):
 def _features(f0_track: list[float], vad: list[bool] | None = None) -> list[AudioFrameFeatures]:
     vad = vad or [True] * len(f0_track)
     return [AudioFrameFeatures(t=i * 0.02, index=i, vad=v, in_speech=True, energy_db=-20.0, f0_hz=f,
-                               voiced=f > 0, periodicity=0.9 if f > 0 else 0.1) for i, (f, v) in enumerate(zip(f0_track, vad))]
+                               voiced=f > 0, periodicity=0.9 if f > 0 else 0.1)
+            for i, (f, v) in enumerate(zip(f0_track, vad, strict=True))]
 
 
 def _cues(feats: list[AudioFrameFeatures], config: CueConfig | None = None):

@@ -66,14 +66,16 @@ class Framer:
         if expected is None:
             self._run_t0 = t
         elif t - expected > self.gap_tolerance_s:
-            out.append(SourceEvent("dropout", t=expected, index=self.index, detail=f"no audio for {t - expected:.3f} s"))
+            lost = f"no audio for {t - expected:.3f} s"
+            out.append(SourceEvent("dropout", t=expected, index=self.index, detail=lost))
             out.append(SourceEvent("recovered", t=t, index=self.index, detail=f"after {t - expected:.3f} s"))
             self._run_t0, self._consumed, self._pending = t, 0, np.zeros(0, dtype=np.int16)
         buf = np.concatenate([self._pending, np.asarray(samples, dtype=np.int16).ravel()])
         n = len(buf) // self.frame_samples
         for i in range(n):
             chunk = buf[i * self.frame_samples:(i + 1) * self.frame_samples]
-            out.append(AudioFrame(samples=chunk.copy(), t=self._run_t0 + self._consumed / SAMPLE_RATE, index=self.index))
+            t_frame = self._run_t0 + self._consumed / SAMPLE_RATE
+            out.append(AudioFrame(samples=chunk.copy(), t=t_frame, index=self.index))
             self._consumed += self.frame_samples
             self.index += 1
         self._pending = buf[n * self.frame_samples:]
