@@ -79,13 +79,21 @@ class HumanEvent:
 
 @dataclass
 class Observation:
-    """What the agent sees each frame: feature vector (NaN where missing), mask, confidence and new events."""
+    """What the agent sees each frame: feature vector (NaN where missing), mask, confidence and new events, and what
+    it hears: whether the person is speaking, the speech events since the last tick, pitch and the turn's length."""
 
     t: float
     features: np.ndarray  # float64 [len(FEATURE_NAMES)], NaN where missing
     mask: np.ndarray  # bool, True where the feature is observed
     confidence: np.ndarray  # float64 in [0, 1] per feature
     events: list[HumanEvent] = field(default_factory=list)
+    # The voice side (docs/architecture.md §2), filled by the session loop's audio stage; the defaults mean "no
+    # audio in this session", so a session without audio sees exactly the observation it saw before.
+    speaking: bool | None = None  # None: no audio this session; else the VAD gate says the person is in speech now
+    speech_events: tuple[str, ...] = ()  # SpeechEvent kinds detected since the previous tick, in order:
+    #                                      'onset' | 'offset' | 'pause' | 'low_pitch'
+    f0_hz: float | None = None  # the last voiced F0 (Hz) among this tick's audio frames; None: none voiced / no audio
+    speech_s: float = 0.0  # seconds of the current speech turn so far (since its onset); 0.0 when not speaking
 
     def get(self, name: str) -> float:
         """A feature by name (NaN when missing)."""
