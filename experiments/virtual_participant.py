@@ -1,6 +1,10 @@
 """A stochastic virtual participant: nods and hand gestures at base rates, answers agent gestures with configured
 probabilities and latencies, engagement that drifts with how contingent the agent is, MediaPipe-like landmarks.
 
+It talks when its config says so (experiments.vp_speech: turns of phrases and pauses, sustained by an agent's nods
+or tilts placed in its pauses when the cohort's backchannel contingency is on); `speech_source()` gives the session
+loop its voice and `new_speech_truth()` what it said when.
+
 Deterministic under a seed for a given sequence of `pose(t)` / `notify_agent` calls. Behaviour evolves on a fixed
 60 Hz grid (so dropped loop frames do not change it); landmarks are evaluated exactly at the requested time. Every
 nod / gesture it makes is kept as ground truth (`truth`), so analysis can score perception's detectors.
@@ -14,6 +18,7 @@ import numpy as np
 
 from experiments.vp_body import BodyState, landmarks, rest_wrist, shoulder
 from experiments.vp_config import VirtualParticipantConfig
+from experiments.vp_speech import ListenerResponse, Phrase, TalkModel, VirtualSpeechSource
 from perception.types import NUM_LANDMARKS, PoseFrame
 from sampling.primitives.base import GESTURE_CLASSES, MotionCommand
 
@@ -91,12 +96,15 @@ class VirtualParticipant:
         self._reported = 0
         self.frame_index = 0
         self._jit = np.zeros((NUM_LANDMARKS, 3))
+        self.talk = TalkModel(c.speech, seed) if c.speech.enabled else None  # own RNG streams: gestures unchanged
 
     # ---- the agent ------------------------------------------------------------------------------------------------
     def notify_agent(self, cmd: MotionCommand, gesture_class: str | None = None) -> bool:
         """Tell the participant of an agent gesture; returns True when it decides to answer it."""
         cls = gesture_class or gesture_class_of(cmd)
         self._agent_onsets.append(cmd.onset)
+        if self.talk is not None:
+            self.talk.notify(cmd.onset, cls)
         spec = self.config.contingencies.get(cls)
         if spec is None or spec.probability <= 0:
             return False
@@ -170,6 +178,8 @@ class VirtualParticipant:
         for kind, rate in (("nod", c.nod_rate), ("gesture", c.gesture_rate)):
             if self._free(kind, t) and r.random() < rate / 60.0 * GRID_DT * self.engagement:
                 self._start(kind, t, "spontaneous")
+        if self.talk is not None:
+            self.talk.step(t)
 
     def advance(self, t: float) -> None:
         """Run the behaviour grid up to time t (seconds)."""
@@ -230,6 +240,25 @@ class VirtualParticipant:
         img[:, 3] = np.clip(img[:, 3] + 0.02 * n.standard_normal(NUM_LANDMARKS), 0, 1).astype(np.float32)
         world += (FIELD_SCALE * noise).astype(np.float32)
         return PoseFrame(t=t, landmarks=img, world=world, image_size=size, valid=True, frame_index=idx)
+
+    # ---- speech -----------------------------------------------------------------------------------------------------
+    def speech_source(self) -> VirtualSpeechSource | None:
+        """My voice as a live audio source for the session loop's audio stage (None when I do not talk). Call it
+        before the session starts: from then on each phrase is espeak-ng speech and its audible extent is its truth."""
+        if self.talk is None:
+            return None
+        if self.talk.phrases:
+            raise RuntimeError("speech_source(): call it before the participant has started talking (t = 0)")
+        self.talk.audio = True
+        return VirtualSpeechSource(self.advance, self.talk, self.seed)
+
+    def speaking(self, t: float) -> bool | None:
+        """Am I saying a phrase at time t (ground truth; None when I do not talk)? Call after advance(t)."""
+        return None if self.talk is None else self.talk.speaking(t)
+
+    def new_speech_truth(self) -> tuple[list[Phrase], list[ListenerResponse]]:
+        """Phrases said and agent responses to my pauses judged since the last call (for the session store)."""
+        return ([], []) if self.talk is None else self.talk.new_truth()
 
     def new_truth(self) -> list[VPEvent]:
         """Ground-truth events started since the last call (for the session store)."""

@@ -1,4 +1,5 @@
-"""Configuration of a virtual participant: base rates, rhythm, contingencies per agent gesture class, engagement.
+"""Configuration of a virtual participant: base rates, rhythm, contingencies per agent gesture class, engagement,
+speech.
 
 Loaded from YAML through yamlconf with every field validated on load; errors name the file, line and field.
 """
@@ -48,6 +49,33 @@ def _default_contingencies() -> dict[str, Contingency]:
 
 
 @dataclass
+class SpeechConfig:
+    """How the participant talks: turns of phrases separated by pauses, silent gaps between turns, and how much a
+    listener's well-timed nod or tilt sustains the turn (experiments/vp_speech.py)."""
+
+    __pydantic_config__ = yamlconf.SCHEMA
+
+    enabled: bool = False  # a silent participant unless a cohort says it talks
+    phrases_mean: Annotated[float, Field(ge=1)] = 3.0  # planned phrases per turn (1 + geometric), before responses
+    phrase_mean_s: Positive = 2.0  # lognormal phrase length (s): conversational inter-pausal units of 1-3 s
+    phrase_sd_s: NonNegative = 0.6
+    pause_mean_s: Positive = 0.7  # lognormal within-turn pause (s)
+    pause_sd_s: NonNegative = 0.2
+    gap_mean_s: Positive = 4.0  # lognormal silence between my turns (s): the listener's turn or thinking
+    gap_sd_s: NonNegative = 1.5
+    low_pitch_s: Positive = 0.35  # phrase-final low-pitch region (s) marked in the ground truth
+    # Backchannel contingency: P(my turn grows by one phrase) when a listener's nod or tilt starts in a pause of mine
+    # (within it or <= backchannel_window_s after the phrase end), and the strength of the pause shortening that
+    # follows such responses. Listener responses sustain and shape the speaker's narrative (Bavelas, Coates & Johnson
+    # 2000, J. Pers. Soc. Psychol. 79:941): a property of the speaker, whoever the listener is. 0 = no effect.
+    backchannel: Share = 0.0
+    backchannel_window_s: NonNegative = 0.5
+    backchannel_classes: tuple[Literal[GESTURE_CLASSES], ...] = ("nod", "tilt")  # type: ignore[valid-type]
+    voice: str = "en-us"  # espeak-ng voice for the synthesized speech
+    words_per_min: Annotated[float, Field(ge=80, le=300)] = 190.0  # nominal speaking rate (picks sentences to fit)
+
+
+@dataclass
 class VirtualParticipantConfig:
     """Every behavioural and sensor parameter of the virtual participant (defaults: an engaged, responsive person)."""
 
@@ -76,6 +104,7 @@ class VirtualParticipantConfig:
     dropout_rate: NonNegative = 1.0  # drop-out bursts per minute (no person detected)
     dropout_mean: Positive = 0.25  # mean burst length, seconds
     image_size: tuple[Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)]] = (640, 480)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
 
     @model_validator(mode="after")
     def _cycle_order(self) -> VirtualParticipantConfig:
