@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.analysis.backchannel import CURVE_WIDTH_S, share_curves
 from experiments.analysis.learning import DEFAULT_CURVE_WINDOW_S, learning_curves
 from experiments.analysis.study import METRICS, StudyAnalysis, peri_event
 from experiments.errors import ExperimentError
@@ -94,6 +95,9 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
     figs.append(("learning_curve.png", ("Learning curve: share of agent onsets answered 0.5-3 s later, per 30 s "
                                         "window of the trial, mean over participants")))
 
+    if any(t.backchannel is not None for t in a.trials):
+        figs.append(_backchannel_figure(a, out, plt))
+
     have = [c for c in a.conditions if any(t.wcc is not None and t.wcc.r.size for t in a.trials if t.condition == c)]
     if have:
         fig, axes = plt.subplots(1, len(have), figsize=(4.2 * len(have), 3.2), squeeze=False)
@@ -114,6 +118,32 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
         plt.close(fig)
         figs.append(("wcc_heatmaps.png", "Windowed cross-correlation of motion energy, averaged over participants"))
     return figs
+
+
+def _backchannel_figure(a: StudyAnalysis, out: Path, plt) -> tuple[str, str]:
+    """Learning curve of backchannel placement: share of the agent's nods/tilts that start in the participant's
+    pauses per 30 s window, mean over participants, with each condition's chance level (experiments.analysis
+    .backchannel)."""
+    trials = [(t.condition, t.backchannel) for t in a.trials if t.backchannel is not None]
+    curves = share_curves(trials, a.conditions)
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    for c in a.conditions:
+        lc = curves[c]
+        if np.isfinite(lc.mean).any():
+            line, = ax.plot(lc.starts_s + lc.width_s / 2, lc.mean, "o-", label=c)
+            ax.axhline(np.mean([t.chance for cc, t in trials if cc == c]), color=line.get_color(), ls=":", lw=1)
+    ax.set_xlabel(f"time in trial (s), {CURVE_WIDTH_S:g} s windows")
+    ax.set_ylabel("share of nods/tilts in pauses")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Backchannel placement per window, mean over participants (dotted: chance)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "backchannel_curve.png", dpi=90)
+    plt.close(fig)
+    return "backchannel_curve.png", ("Learning curve of backchannel placement: share of the agent's nods and tilts "
+                                     "that start in a pause of the participant (in it or <= 0.5 s after the phrase "
+                                     "end), per 30 s window, mean over participants; dotted: the share of time the "
+                                     "pauses cover (chance)")
 
 
 def study_learning_curves(a: StudyAnalysis) -> dict:

@@ -256,9 +256,13 @@ class VirtualParticipant:
         """Am I saying a phrase at time t (ground truth; None when I do not talk)? Call after advance(t)."""
         return None if self.talk is None else self.talk.speaking(t)
 
-    def new_speech_truth(self) -> tuple[list[Phrase], list[ListenerResponse]]:
-        """Phrases said and agent responses to my pauses judged since the last call (for the session store)."""
-        return ([], []) if self.talk is None else self.talk.new_truth()
+    def new_speech_truth(self, final: bool = False) -> tuple[list[Phrase], list[ListenerResponse]]:
+        """Phrases said (once their pause is over; `final`: all, at the session's end) and agent responses to my pauses
+        judged since the last call (for the session store)."""
+        if self.talk is None:
+            return [], []
+        phrases, responses = self.talk.new_truth()
+        return (phrases + self.talk.flush_truth(), responses) if final else (phrases, responses)
 
     def new_truth(self) -> list[VPEvent]:
         """Ground-truth events started since the last call (for the session store)."""

@@ -35,6 +35,7 @@ class Phrase:
     index: int  # 0-based within the turn
     t_low: float  # start of the phrase-final low-pitch region (t_offset - low_pitch_s, within the phrase)
     extended: bool = False  # said because a listener response grew the turn
+    pause_end: float = math.inf  # end of the pause after it (the next phrase, or my turn's end); inf until known
 
 
 @dataclass
@@ -139,6 +140,7 @@ class TalkModel:
             return
         if self.state == "pause":
             self._pause_end = self._until
+            self.phrases[-1].pause_end = self._until
             if c.backchannel > 0:
                 got = bool(self.responses) and self.responses[-1].phrase_end == self._phrase_end
                 self._rapport += RAPPORT_RATE * (float(got) - self._rapport)
@@ -189,10 +191,18 @@ class TalkModel:
                 out[lo - start:hi - start] += clip[lo - s0:hi - s0]
         return out
 
+    def flush_truth(self) -> list[Phrase]:
+        """At the session's end: the phrases not yet reported, their pause cut at the last grid time reached."""
+        rest = self.phrases[self._reported:]
+        for p in rest:
+            p.pause_end = min(p.pause_end, max(self._t, p.t_offset))
+        self._reported = len(self.phrases)
+        return rest
+
     def new_truth(self) -> tuple[list[Phrase], list[ListenerResponse]]:
-        """Phrases finished and listener responses judged since the last call (for the session store)."""
+        """Phrases whose pause is over and listener responses judged since the last call (for the session store)."""
         n = self._reported
-        while n < len(self.phrases) and self.phrases[n].t_offset <= self._t:
+        while n < len(self.phrases) and self.phrases[n].pause_end <= self._t:
             n += 1
         done, self._reported = self.phrases[self._reported:n], n
         resp = self.responses[self._reported_resp:]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from experiments import study_store as ss
+from experiments.analysis.backchannel import trial_from_events
 from experiments.analysis.elicitation import (
     DEFAULT_SURROGATES,
     DEFAULT_WINDOW,
@@ -65,6 +66,7 @@ class TrialMetrics:
     agent_t: np.ndarray
     human_t: np.ndarray
     wcc: Any = None
+    backchannel: Any = None  # experiments.analysis.backchannel.BackchannelTrial when the participant's speech is stored
 
 
 @dataclass
@@ -166,7 +168,8 @@ def analyze_study(db_path: str, params: AnalysisParams = AnalysisParams(),
                             granger_f_agent_to_human=g.f_xy, granger_p_agent_to_human=g.p_xy,
                             granger_f_human_to_agent=g.f_yx, granger_p_human_to_agent=g.p_yx)
             trials.append(TrialMetrics(tr.participant_id, tr.condition_id, tr.trial_index, tr.session_id,
-                                       tr.duration_s, vals, el, source, agent, human, w))
+                                       tr.duration_s, vals, el, source, agent, human, w,
+                                       trial_from_events(ev, tr.duration_s)))
             if progress:
                 progress(k + 1, len(rows))
         scales = _add_scales(store, protocol, trials)
