@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call for the kernels: GPU tests, correctness vs the fp64 reference, the model's GPU-vs-CPU logits, then the
-# timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core).
+# timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core
+# 0.6.0: `pip download --no-deps --only-binary=:all: -d .whl/kernels fla-core==0.6.0`; .whl/ is git-ignored).
 # SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
 set -o pipefail
 OUT=${OUT:-out/device}
@@ -13,7 +14,7 @@ if ls .whl/kernels/*.whl >/dev/null 2>&1; then
     .whl/kernels/*.whl && export PYTHONPATH=$PWD:/tmp/site
 fi
 python3 -c 'import fla; print("fla", fla.__version__)' 2>&1 | tee -a "$OUT/env.txt"
-[ "${SKIP_TESTS:-0}" = 1 ] || python3 -m pytest tests/test_kernels_gpu.py tests/test_kernels_dispatch.py -q -p no:cacheprovider 2>&1 \
+[ "${SKIP_TESTS:-0}" = 1 ] || python3 -m pytest tests/test_kernels_gpu.py tests/test_kernels_dispatch.py tests/test_kernels_args.py -q -p no:cacheprovider 2>&1 \
   | tee "$OUT/pytest.log" | tail -n 15
 python3 bench/lightning_gpu.py --json "$OUT/lightning_gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"
 echo "bench exit $?"

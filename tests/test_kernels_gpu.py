@@ -313,3 +313,37 @@ def test_selfcheck_command_core_passes_on_this_device():
     size = dict(seq_len=1000, heads=8, head_dim=128) if DEV == "cuda" else dict(seq_len=90, heads=2, head_dim=32)
     results = run_selfcheck(**size, device=DEV)
     assert len(results) == 8 and all(r.ok for r in results), [r for r in results if not r.ok]
+
+
+@pytest.mark.parametrize("order", ["bh", "tile", "vllm"])
+def test_decode_without_slot_table_in_every_program_order(order):
+    """slots=None: sequence b owns pool row b (the model's contract); rows past B stay untouched in every grid order."""
+    from llm.kernels.lightning_decode import lightning_decode_step
+
+    B, H = 3, 5
+    g = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(B, H, D, generator=g).to(torch.bfloat16).to(DEV) for _ in range(3))
+    pool = torch.randn(B + 1, H, D, D, generator=g).to(DEV)
+    slope = decay_slopes(H, 1, 4).to(DEV)
+    before = pool.clone()
+    o = lightning_decode_step(q, k, v, slope, pool, None, block_v=D // 2, num_warps=2, order=order)
+    ro, rs = ref_decode(q.double(), k.double(), v.double(), slope, before[:B].double())
+    assert rel(o, ro) <= 1e-5 and rel(pool[:B], rs) <= 1e-5  # fp32 arithmetic throughout
+    assert torch.equal(pool[B:], before[B:])
+
+
+@pytest.mark.skipif(DEV != "cuda", reason="3xTF32 products need the GPU's tensor cores")
+@pytest.mark.parametrize("layout", ["bhtd", "bthd"])
+def test_ieee_precision_gives_fp32_accuracy_for_fp32_inputs(layout):
+    """The default for fp32 inputs is tf32 (about 1e-3); precision="ieee" must reach fp32-level error on any input."""
+    from llm.kernels import lightning_prefill as lp
+
+    (q, k, v), s0 = _inputs(11, 2, 4, 333, torch.float32, layout)
+    slope = decay_slopes(4, 0, 2).to(DEV)
+    ro, rs = lightning_block(*(_bhtd(x, layout).double() for x in (q, k, v)), slope, s0.double(), 64)
+    fast, _ = lp.lightning_prefill(q, k, v, slope, s0, layout=layout)
+    ieee, st = lp.lightning_prefill(q, k, v, slope, s0, layout=layout, precision="ieee")
+    assert lp.LAST_PATH == "tma"
+    err_fast, err_ieee = rel(_bhtd(fast, layout), ro), rel(_bhtd(ieee, layout), ro)
+    assert err_ieee <= 2e-5 and rel(st, rs) <= 2e-5
+    assert err_ieee < err_fast / 10

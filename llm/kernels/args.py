@@ -7,7 +7,7 @@ from torch import Tensor
 from llm.kernels.errors import KernelInputError
 
 LAYOUTS = ("bhtd", "bthd")
-PRECISIONS = ("fast", "split-p", "exact", "bf16")
+PRECISIONS = ("fast", "split-p", "exact", "bf16", "ieee")
 DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 
 
@@ -76,9 +76,10 @@ def squeeze_step(x: Tensor, name: str) -> Tensor:
 
 
 def check_decode_args(
-    q: Tensor, k: Tensor, v: Tensor, slope: Tensor, state_pool: Tensor, slots: Tensor, out: Tensor | None
+    q: Tensor, k: Tensor, v: Tensor, slope: Tensor, state_pool: Tensor, slots: Tensor | None, out: Tensor | None
 ) -> tuple[int, int, int, int]:
-    """Validate one decode step ([B,H,D] inputs, fp32 pool [slots,H,Dk,Dv], int slots [B]); returns (B, H, Dk, Dv)."""
+    """Validate one decode step ([B,H,D] inputs, fp32 pool [slots,H,Dk,Dv], int slots [B] or None for pool rows 0..B-1);
+    returns (B, H, Dk, Dv)."""
     fn = "lightning_decode"
     B, H, DK = q.shape
     DV = v.shape[-1]
@@ -93,7 +94,9 @@ def check_decode_args(
                                f"{tuple(state_pool.shape)}")
     if state_pool.stride(3) != 1 or state_pool.stride(2) != DV:
         raise KernelInputError(f"{fn}: state_pool must be contiguous in its last two axes")
-    if tuple(slots.shape) != (B,) or slots.dtype not in (torch.int32, torch.int64):
+    if slots is None and state_pool.shape[0] < B:
+        raise KernelInputError(f"{fn}: without slots the state_pool needs >= B={B} rows, got {state_pool.shape[0]}")
+    if slots is not None and (tuple(slots.shape) != (B,) or slots.dtype not in (torch.int32, torch.int64)):
         raise KernelInputError(f"{fn}: slots must be int32/int64 [B={B}], got {slots.dtype} {tuple(slots.shape)}")
     if out is not None and (tuple(out.shape) != (B, H, DV) or out.stride(-1) != 1):
         raise KernelInputError(f"{fn}: out must be [B,H,Dv]={(B, H, DV)} with unit last stride, got "

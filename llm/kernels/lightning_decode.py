@@ -18,31 +18,56 @@ from llm.kernels.args import check_decode_args, squeeze_step
 def _lightning_decode_kernel(
     Q, K, V, O, POOL, SLOTS, SLOPE,
     sq_b, sq_h, sk_b, sk_h, sv_b, sv_h, so_b, so_h, sp_n, sp_h,
-    H,
-    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr,
+    B, H,
+    DK: tl.constexpr, DV: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr, HAS_SLOTS: tl.constexpr,
+    ORDER: tl.constexpr,
 ):
     if PDL:  # programmatic dependent launch: let the next kernel start launching, wait for the previous one's writes
         tl.extra.cuda.gdc_launch_dependents()
         tl.extra.cuda.gdc_wait()
-    bh = tl.program_id(0)
-    iv = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    slot = tl.load(SLOTS + b).to(tl.int64)
+    if ORDER == 0:  # grid (B·H, value tiles): neighbouring programs take neighbouring heads
+        bh = tl.program_id(0)
+        iv = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+    elif ORDER == 1:  # grid (value tiles, B·H): the tiles of one head state side by side (one contiguous span)
+        iv = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+    else:  # grid (B, H, value tiles): vLLM's launch shape
+        b = tl.program_id(0)
+        h = tl.program_id(1)
+        iv = tl.program_id(2)
+    offs_k = tl.arange(0, DK)
+    offs_v = iv * BV + tl.arange(0, BV)
+    bb = b.to(tl.int64)
+    hh = h.to(tl.int64)
+    if HAS_SLOTS:
+        slot = tl.load(SLOTS + b).to(tl.int64)
+    else:  # no slot table: sequence b owns pool row b (one dependent load fewer)
+        slot = bb
+    # the token's q, k, v and the decay do not depend on the slot: their loads overlap the slot's round trip
+    q = tl.load(Q + bb * sq_b + hh * sq_h + offs_k).to(tl.float32)
+    k = tl.load(K + bb * sk_b + hh * sk_h + offs_k).to(tl.float32)
+    v = tl.load(V + bb * sv_b + hh * sv_h + offs_v).to(tl.float32)
+    lam = tl.exp(-tl.load(SLOPE + h).to(tl.float32))
     if slot >= 0:  # a negative slot marks a padding row of the batch: nothing is read or written
-        offs_k = tl.arange(0, DK)
-        offs_v = iv * BV + tl.arange(0, BV)
-        bb = b.to(tl.int64)
-        hh = h.to(tl.int64)
-        q = tl.load(Q + bb * sq_b + hh * sq_h + offs_k).to(tl.float32)
-        k = tl.load(K + bb * sk_b + hh * sk_h + offs_k).to(tl.float32)
-        v = tl.load(V + bb * sv_b + hh * sv_h + offs_v).to(tl.float32)
-        lam = tl.exp(-tl.load(SLOPE + h).to(tl.float32))
         p = POOL + slot * sp_n + hh * sp_h + offs_k[:, None] * DV + offs_v[None, :]
         S = tl.load(p) * lam + k[:, None] * v[None, :]  # S ← λS + kᵀv
         tl.store(p, S)
         o = tl.sum(q[:, None] * S, axis=0)  # o = q S
         tl.store(O + bb * so_b + hh * so_h + offs_v, o.to(O.dtype.element_ty))
+
+
+_ORDERS = {"bh": 0, "tile": 1, "vllm": 2}
+
+
+def default_decode_config(rows: int) -> tuple[int, int, str]:
+    """(block_v, num_warps, order) for a step over `rows` = B·H state rows (measured per card, NOTES-kernels.md)."""
+    if rows >= 512:  # H100, run 2: BV=128 with 8 warps at B·H >= 512 (B=64: 185 µs, 96 % of the floor)
+        return 128, 8, "bh"
+    return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H100 B=1: 5.7 µs)
 
 
 def lightning_decode_step(
@@ -51,37 +76,41 @@ def lightning_decode_step(
     v: Tensor,
     slope: Tensor,
     state_pool: Tensor,
-    slots: Tensor,
+    slots: Tensor | None,
     out: Tensor | None = None,
     *,
     block_v: int | None = None,
     num_warps: int | None = None,
+    order: str | None = None,
     pdl: bool = False,
 ) -> Tensor:
     """One decoding step for a batch, updating `state_pool[slots[b]]` in place; returns o [B,H,Dv] (fp32 unless `out`).
 
     q, k [B,H,Dk], v [B,H,Dv] (or with a T=1 axis), slope [H], state_pool fp32 [num_slots,H,Dk,Dv] (contiguous in the
-    last two axes), slots int [B] (a negative slot skips that row). With `out` given nothing is allocated, so the call
-    can be captured in a CUDA graph and replayed with new contents of q, k, v and slots. pdl=True launches with
-    programmatic dependent launch (Hopper+): the step's blocks are scheduled while the previous kernel drains and
-    wait on it (griddepcontrol) before reading anything. It pays only when the previous kernel launches its
-    dependents early (another decode step does; a projection GEMM does not), so it is off by default.
+    last two axes), slots int [B] (a negative slot skips that row), or None when sequence b owns pool row b (no slot
+    table to read first). With `out` given nothing is allocated, so the call can be captured in a CUDA graph and
+    replayed with new contents of q, k, v and slots. block_v, num_warps and order ("bh", "tile" or "vllm": how
+    programs map to rows and value tiles) override the measured launch shape. pdl=True launches with programmatic
+    dependent launch (Hopper+): the step's blocks are scheduled while the previous kernel drains and wait on it
+    (griddepcontrol) before reading anything. It pays only when the previous kernel launches its dependents early
+    (another decode step does; a projection GEMM does not), so it is off by default.
     """
     q, k, v = squeeze_step(q, "q"), squeeze_step(k, "k"), squeeze_step(v, "v")
     B, H, DK, DV = check_decode_args(q, k, v, slope, state_pool, slots, out)
     if out is None:
         out = torch.empty(B, H, DV, dtype=torch.float32, device=q.device)
-    # H100, run 2 (16-step CUDA graph): B·H >= 512 → BV=128 with 8 warps (B=64: 185 µs, 96 % of the floor);
-    # fewer rows → BV=32 with 4 warps, more programs for the small state (B=1: 5.7 µs).
-    big = B * H >= 512
-    bv = min(block_v or (128 if big else 32), DV)
-    num_warps = num_warps or (8 if big else 4)
-    grid = (B * H, triton.cdiv(DV, bv))
+    bv0, nw0, order0 = default_decode_config(B * H)
+    bv = min(block_v or bv0, DV)
+    num_warps = num_warps or nw0
+    mode = _ORDERS[order or order0]
+    nv = triton.cdiv(DV, bv)
+    grid = {0: (B * H, nv), 1: (nv, B * H), 2: (B, H, nv)}[mode]
     _lightning_decode_kernel[grid](
-        q, k, v, out, state_pool, slots, slope,
+        q, k, v, out, state_pool, slots if slots is not None else state_pool, slope,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         state_pool.stride(0), state_pool.stride(1),
-        H, DK=DK, DV=DV, BV=bv, PDL=pdl, num_warps=num_warps, **({"launch_pdl": True} if pdl else {}),
+        B, H, DK=DK, DV=DV, BV=bv, PDL=pdl, HAS_SLOTS=slots is not None, ORDER=mode, num_warps=num_warps,
+        **({"launch_pdl": True} if pdl else {}),
     )
     return out
 
@@ -89,7 +118,5 @@ def lightning_decode_step(
 def lightning_decode(q: Tensor, k: Tensor, v: Tensor, slope: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
     """Same contract as llm.lightning.lightning_decode: returns (o fp32 [B,H,Dv], new state); `state` is not changed."""
     new_state = state.to(torch.float32).contiguous().clone()
-    B = new_state.shape[0]
-    slots = torch.arange(B, device=new_state.device, dtype=torch.int32)
-    o = lightning_decode_step(q, k, v, slope.to(torch.float32).contiguous(), new_state, slots)
+    o = lightning_decode_step(q, k, v, slope.to(torch.float32).contiguous(), new_state, None)
     return o, new_state

@@ -50,6 +50,8 @@ def _lightning_prefill_kernel(
         batch = (n // NSEG).to(tl.int64)
         bos = (n % NSEG).to(tl.int64) * SEG
         L = tl.minimum(SEG, T - (n % NSEG) * SEG)
+        if STATE_ONLY:  # the last segment's own state is never used (see _segmented): walk no rows
+            L = L * ((n % NSEG) != NSEG - 1).to(tl.int32)
     else:
         bos = tl.zeros([], dtype=tl.int64)
         L = T
@@ -112,6 +114,8 @@ def _lightning_prefill_tma_kernel(
     bh = tl.program_id(1)
     h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
         bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
+    if STATE_ONLY:  # the last segment's own state is never used (see _segmented): walk no rows
+        L = L * (((bh // H) % NSEG) != NSEG - 1).to(tl.int32)
     offs_t, offs_k, _, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
     nfull = L // BT
     for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
@@ -250,6 +254,17 @@ def _block_state(k, v, S, s, nrem, offs_t, CDT: tl.constexpr, PREC: tl.constexpr
     return S
 
 
+_EXACT = ("exact", "ieee")  # 16-bit inputs: every fp32 intermediate split into two 16-bit halves
+
+
+def _products(wide: bool, precision: str) -> str:
+    """Triton's input_precision for the kernel's products: fp32 operands take tf32, or with precision="ieee" three
+    tf32 products per product (hi·hi + hi·lo + lo·hi, fp32-level error); 16-bit operands are exact ("ieee")."""
+    if not wide:
+        return "ieee"
+    return "tf32x3" if precision == "ieee" else "tf32"
+
+
 def _tl_dtype(dtype: torch.dtype):
     return {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}[dtype]
 
@@ -272,6 +287,12 @@ def default_config(dk: int, dv: int, dtype: torch.dtype, tma: bool = False, prec
     if dtype == torch.float32 and precision == "bf16":  # run 7: 8.15 ms (TMA) vs 9.37 (pointer, no decay_v)
         return {"block_t": 64, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
                 "decay_v": tma, "per_sm": 1}
+    if dtype == torch.float32 and precision == "ieee":  # 3xTF32 products on the Triton kernels (H200 sweep)
+        if tma:
+            return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 3, "fuse_acc": False,
+                    "decay_v": False, "per_sm": 1}
+        return {"block_t": 32, "block_v": 64, "num_warps": 8, "num_stages": 2, "fuse_acc": False,
+                "decay_v": False, "per_sm": 1}
     if dtype == torch.float32 and fold:  # runs 18-24: the Gluon fold kernel's fixed shape, 229 KB shared memory
         return {"block_t": 64, "block_v": 64, "num_warps": 4, "num_stages": 2, "fuse_acc": False,
                 "decay_v": False, "per_sm": 1}
@@ -319,11 +340,13 @@ def lightning_prefill(
     q, k [B,H,T,Dk] (layout "bhtd") or [B,T,H,Dk] ("bthd"), v likewise with Dv; bf16, fp16 or fp32 (mixed dtypes are
     computed in fp32). slope [H]; initial_state fp32 [N,H,Dk,Dv]. With cu_seqlens (int32/int64 [N+1]) the inputs hold
     N sequences packed along T with B = 1, and each gets its own state. o has out_dtype (default: q's dtype).
-    reverse=True scans each sequence from its end (the backward pass uses it). precision (16-bit inputs only):
+    reverse=True scans each sequence from its end (the backward pass uses it). precision, 16-bit inputs:
     "fast" rounds the fp32 intermediates (decay-weighted scores, state, decayed keys) to the input dtype for the
-    tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" splits all three (fp32-level results,
-    more matrix work). fp32 inputs use tf32 products, or with precision="bf16" bf16 products of the fp32 values
-    rounded in registers (fp32 bytes, the bf16 path's math; for 16-bit inputs "bf16" is "fast"). fuse_acc
+    tensor cores; "split-p" keeps the scores as two 16-bit halves; "exact" (or "ieee") splits all three (fp32-level
+    results, more matrix work). fp32 inputs: by default ("fast", any mode but the two below) tf32 products, rel. err
+    about 1.5e-3 against fp64, not fp32 accuracy; "ieee" gives fp32-level accuracy (about 1e-6) with three tf32
+    products per product (3xTF32) on the Triton kernels, at the cost measured in bench/NOTES-kernels.md; "bf16"
+    rounds the fp32 values to bf16 in registers for bf16 products (fp32 bytes, the bf16 path's math). fuse_acc
     accumulates P·V into the inter-block term's tile (one accumulator); decay_v scales the value tile instead of the
     keys in the state update (same product). tma (default: on CUDA) runs the TMA-descriptor kernel for forward scans
     whose tensors map to time rows (_row_map: [B,T,H,D], contiguous [B,H,T,D], or views into one fused qkv buffer);
@@ -349,7 +372,7 @@ def lightning_prefill(
                and tma_ready(layout, T, H, q, k, v, o))
     # fp32 inputs (all three; mixed dtypes keep the TMA kernel's casts) with tf32 products: the Gluon fold kernel
     shape_given = any(x is not None for x in (block_t, block_v, num_warps, num_stages))
-    use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision != "bf16"
+    use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision not in ("bf16", "ieee")
                 and fold_ready(DK, DV) and (fold is True or (not shape_given and fold_safe(slope32))))
     cfg = default_config(DK, DV, cdt, use_tma, precision, use_fold)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
@@ -462,9 +485,9 @@ class _Launch:
             *_as_bhtd_strides(self.o, lay),
             self.T, self.H, seg, nseg,
             DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
-            CDT=_tl_dtype(cdt), PREC="tf32" if wide else "ieee",
-            SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
-            SPLIT_K=prec == "exact" and not wide,
+            CDT=_tl_dtype(cdt), PREC=_products(wide, prec),
+            SPLIT_STATE=prec in _EXACT and not wide, SPLIT_P=prec in ("split-p", *_EXACT) and not wide,
+            SPLIT_K=prec in _EXACT and not wide,
             HAS_S0=s0 is not None, STORE_ST=st is not None, VARLEN=self.cu is not None, REVERSE=self.reverse,
             SEGMENTED=nseg > 0, STATE_ONLY=state_only, FUSE_ACC=self.fuse_acc,
             DECAY_V=self.decay_v, num_warps=self.nw, num_stages=self.ns,
@@ -482,9 +505,9 @@ class _Launch:
             *descs, *xs, s0 if s0 is not None else self.o, st if st is not None else self.o, self.slope,
             *(mp[5] for mp in maps), *(v for mp in maps for v in mp[:3]), self.T, self.H, seg, nseg,
             DK=self.DK, DV=self.DV, BT=self.bt, BV=self.bv,
-            CDT=_tl_dtype(cdt), PREC="tf32" if wide else "ieee",
-            SPLIT_STATE=prec == "exact" and not wide, SPLIT_P=prec in ("split-p", "exact") and not wide,
-            SPLIT_K=prec == "exact" and not wide, HAS_S0=s0 is not None, STORE_ST=st is not None,
+            CDT=_tl_dtype(cdt), PREC=_products(wide, prec),
+            SPLIT_STATE=prec in _EXACT and not wide, SPLIT_P=prec in ("split-p", *_EXACT) and not wide,
+            SPLIT_K=prec in _EXACT and not wide, HAS_S0=s0 is not None, STORE_ST=st is not None,
             FUSE_ACC=self.fuse_acc, DECAY_V=self.decay_v, SEGMENTED=nseg > 0, STATE_ONLY=state_only,
             NS=self.ns, WS=self.ws,
             num_warps=self.nw, num_stages=self.ns,
@@ -534,7 +557,8 @@ def tma_ready(layout: str, T: int, H: int, *xs: Tensor) -> bool:
 def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Tensor) -> Tensor:
     """Two-level scan: each of nseg segments per sequence runs in parallel from its own start state.
 
-    Pass 1 computes each segment's state from zero (k, v only); the start state of segment p is then
+    Pass 1 computes each segment's state from zero (k, v only; the last segment's is never needed, so its programs
+    walk no rows and store zeros); the start state of segment p is then
     Σ_{j<p} λ^(SEG·(p-1-j)) S_loc[j] + λ^(SEG·p) S0 (the recurrence unrolled over whole segments, LA-2 eq. 11 with
     the segment as the block), one small einsum; pass 2 is the one-pass kernel on every segment.
     """
