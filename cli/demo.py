@@ -23,6 +23,16 @@ def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
                         "(default on; off = text only, the mouth still moves)")
 
 
+def add_audio_flags(p: argparse.ArgumentParser, choices: tuple[str, ...] | None, audio_help: str) -> None:
+    """--audio (what the agent hears) and --asr (whether what it hears reaches the brain), for demo, live and run."""
+    g = p.add_argument_group("hearing (voice activity, pitch and speech recognition on the session clock)")
+    g.add_argument("--audio", default="auto", choices=choices, metavar="|".join(choices) if choices else "SOURCE",
+                   help=audio_help)
+    g.add_argument("--asr", choices=("on", "off"), default="on",
+                   help="on (default when audio is on): recognised speech goes to the brain like a typed line; "
+                        "off: audio is analysed and stored, the brain gets typed or scripted text only")
+
+
 def dialogue_options(args: argparse.Namespace):  # -> fep_motion.session.modes.DialogueOptions
     """The dialogue flags as the session's DialogueOptions."""
     from fep_motion.session.modes import DialogueOptions
@@ -47,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true", help="virtual time: run as fast as possible instead of real time")
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
     add_dialogue_flags(p)
+    add_audio_flags(p, ("auto", "on", "off"),
+                    "auto (default): the virtual participant speaks its --utterances script aloud (espeak-ng) when "
+                    "there is one; on: it must; off: the script goes to the brain as text")
     p.set_defaults(func=_run)
 
 
@@ -58,5 +71,6 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.participant_config) if args.participant_config else VirtualParticipantConfig()
     opts = DemoOptions(out=Path(args.out), duration=args.duration, policy=args.policy, fps=args.fps, seed=args.seed,
-                       fast=args.fast, video=not args.no_video, voice=args.voice, dialogue=dialogue_options(args))
+                       fast=args.fast, video=not args.no_video, voice=args.voice, dialogue=dialogue_options(args),
+                       audio=args.audio, asr=args.asr)
     return run_demo(opts, VirtualParticipant(config, seed=args.seed))

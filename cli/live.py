@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.demo import add_dialogue_flags, dialogue_options
+from cli.demo import add_audio_flags, add_dialogue_flags, dialogue_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="policy seed")
     p.add_argument("--video", default=None, help="also write the agent's view to this .mp4")
     add_dialogue_flags(p)
+    add_audio_flags(p, None, "auto (default): the --camera video's audio track, else the microphone if there is one, "
+                             "else none (one warning); mic, mic:N (device N), a .wav or video file, or off")
     p.set_defaults(func=_run)
 
 
@@ -35,4 +37,4 @@ def _run(args: argparse.Namespace) -> int:
     return run_live(LiveOptions(participant=args.participant, camera=args.camera, store=Path(args.store),
                                 policy=args.policy, display=not args.no_display, duration=args.duration, fps=args.fps,
                                 seed=args.seed, video=Path(args.video) if args.video else None, voice=args.voice,
-                                dialogue=dialogue_options(args)))
+                                dialogue=dialogue_options(args), audio=args.audio, asr=args.asr))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.demo import add_dialogue_flags, dialogue_options
+from cli.demo import add_audio_flags, add_dialogue_flags, dialogue_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     add_dialogue_flags(p)
+    add_audio_flags(p, None, "auto (default): the video's audio track when it has one (else none, one warning); "
+                             "a .wav or video file; or off")
     p.set_defaults(func=_run)
 
 
@@ -34,4 +36,4 @@ def _run(args: argparse.Namespace) -> int:
     return run_offline(OfflineOptions(source=args.source, out=Path(args.out), policy=args.policy,
                                       realtime=args.realtime, participant=args.participant, seed=args.seed,
                                       video=not args.no_video, max_frames=args.max_frames, voice=args.voice,
-                                      dialogue=dialogue_options(args)))
+                                      dialogue=dialogue_options(args), audio=args.audio, asr=args.asr))

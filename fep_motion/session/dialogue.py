@@ -4,7 +4,8 @@ steer the agent's habits E / preferences C within bounds (docs/architecture.md Â
 The loop calls `poll(t, obs, belief)` once per tick: it submits due utterances with a perception summary built from
 the latest observation and beliefs (`Brain.submit` returns at once; the loop never waits), stores the replies that
 have landed since the last tick, and returns the steering shift in force now. Typed text arrives through `say`
-(any thread). `finish` waits at most the brain's time-out for replies still out, after the motion loop has ended.
+(any thread); a recognised utterance through `hear` (the hearing stage), and it then goes to the brain exactly as a
+typed line does. `finish` waits at most the brain's time-out for replies still out, after the motion loop has ended.
 """
 from __future__ import annotations
 
@@ -88,8 +89,12 @@ def brain_config(backend: str, base_url: str | None = None, model: str | None = 
 
 def dialogue_from_options(utterances: str | None, brain: str | None, base_url: str | None = None,
                           model: str | None = None, timeout_s: float | None = None,
-                          chat_box: bool = False, realtime: bool = True) -> tuple[Dialogue | None, dict[str, Any]]:
+                          chat_box: bool = False, realtime: bool = True,
+                          heard: bool = False) -> tuple[Dialogue | None, dict[str, Any]]:
     """The session's Dialogue from its options (None when the brain is off), and what to store in session_meta.
+
+    `heard`: the script is spoken aloud and reaches the brain through speech recognition, so it is not also sent as
+    text (the hearing stage hands the transcripts over).
 
     `brain` defaults to embedded when a script or a chat box is used, else off (the plain demo stays fast). A missing
     or malformed script is a SessionError, a bad option a SettingError naming it; an unreachable server is one warning
@@ -115,11 +120,12 @@ def dialogue_from_options(utterances: str | None, brain: str | None, base_url: s
         warning = probe_server(cfg.base_url)
         if warning is not None:
             print(f"fep-motion: warning: {warning}", file=sys.stderr)
-    d = Dialogue(Brain(cfg), script, virtual_time=not realtime)
+    d = Dialogue(Brain(cfg), [] if heard else script, virtual_time=not realtime)
     meta = {"backend": cfg.backend, "base_url": cfg.base_url if cfg.backend == "openai" else None,
             "model": cfg.model if cfg.backend == "openai" else (cfg.checkpoint or "llm/models/brain-small"),
             "timeout_s": cfg.timeout_s, "utterances_file": str(utterances) if utterances else None,
-            "scripted_utterances": len(script), "chat_box": chat_box, "replies_awaited": not realtime,
+            "scripted_utterances": len(script), "script_heard": bool(heard and script),
+            "chat_box": chat_box, "replies_awaited": not realtime,
             "steering_bounds": {"max_habit": d.steering.bounds.max_habit,
                                 "max_preference": d.steering.bounds.max_preference,
                                 "half_life_s": d.steering.bounds.half_life_s}}
@@ -148,7 +154,7 @@ class Turn:
     t: float
     text: str
     summary: str
-    source: str  # script | chat
+    source: str  # script | chat | speech
     reply: Any = None  # llm.brain.record.BrainReply
     t_reply: float | None = None
 
@@ -160,6 +166,7 @@ class ChatLine:
     t: float
     speaker: str  # participant | agent | system
     text: str
+    heard: float | None = None  # recognised from speech: the transcript's confidence 0..1 (None: typed/scripted)
 
 
 def _delta_key(k: Any) -> str:
@@ -189,6 +196,7 @@ class Dialogue:
         self.chat: collections.deque[ChatLine] = collections.deque(maxlen=chat_history)
         self._next = 0
         self._typed: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._heard: queue.SimpleQueue[tuple[str, float]] = queue.SimpleQueue()
         self._landed: queue.SimpleQueue[Turn] = queue.SimpleQueue()
         self._outstanding = 0
         self._lock = threading.Lock()
@@ -202,8 +210,9 @@ class Dialogue:
         """Store rows through this SessionWriter (the loop's; rows commit with its next tick)."""
         self._writer = writer
 
-    def warm_up(self) -> None:
-        """Load the embedded model on a background thread so the first reply is not slowed by it (never raises)."""
+    def warm_up(self, wait_s: float = 0.0) -> None:
+        """Load the embedded model on a background thread so the first reply is not slowed by it (never raises);
+        wait up to `wait_s` for it (a session that hears speech waits, so the first spoken line gets a real reply)."""
         load = getattr(getattr(self.brain, "backend", None), "load", None)
         if load is None:
             return
@@ -214,12 +223,20 @@ class Dialogue:
             except Exception as exc:  # noqa: BLE001 - the first reply reports the same failure as its fallback
                 log.warning("brain warm-up failed: %s", exc)
 
-        threading.Thread(target=work, name="brain-warmup", daemon=True).start()
+        worker = threading.Thread(target=work, name="brain-warmup", daemon=True)
+        worker.start()
+        if wait_s > 0:
+            worker.join(wait_s)
 
     def say(self, text: str) -> None:
         """Queue a typed utterance (from any thread); it is sent at the next tick with that tick's summary."""
         if text.strip():
             self._typed.put(text.strip())
+
+    def hear(self, text: str, confidence: float) -> None:
+        """Queue a recognised utterance (a Transcript's text and confidence); sent at the next tick like typed text."""
+        if text.strip():
+            self._heard.put((text.strip(), float(confidence)))
 
     # -- per tick -------------------------------------------------------------------------------------------------
     def poll(self, t: float, obs: Observation,
@@ -229,17 +246,23 @@ class Dialogue:
         `belief` returns the agent's belief summary (a dict as BeliefSummary.to_dict gives); it is called only when
         an utterance goes out."""
         self._nods += sum(1 for e in obs.events if e.kind == "nod" and getattr(e, "complete", True))
-        due: list[tuple[str, str]] = []
+        due: list[tuple[str, str, float | None]] = []
         while self._next < len(self.script) and self.script[self._next].t <= t:
-            due.append((self.script[self._next].text, "script"))
+            due.append((self.script[self._next].text, "script", None))
             self._next += 1
         while True:
             try:
-                due.append((self._typed.get_nowait(), "chat"))
+                due.append((self._typed.get_nowait(), "chat", None))
             except queue.Empty:
                 break
-        for text, src in due:
-            self._submit(t, text, src, self.summary(obs, belief() if belief is not None else None))
+        while True:
+            try:
+                text, conf = self._heard.get_nowait()
+            except queue.Empty:
+                break
+            due.append((text, "speech", conf))
+        for text, src, conf in due:
+            self._submit(t, text, src, self.summary(obs, belief() if belief is not None else None), conf)
         if due and self.virtual_time:
             self._await(self._timeout() + 1.0)
         while True:
@@ -261,11 +284,11 @@ class Dialogue:
             speaking = float(belief.get("activity", {}).get("gesturing", 0.0)) >= 0.5
         return summarize(self._nods, eng, obs.get("facing"), obs.get("head_pitch"), speaking)
 
-    def _submit(self, t: float, text: str, source: str, summary: str) -> None:
+    def _submit(self, t: float, text: str, source: str, summary: str, heard: float | None = None) -> None:
         turn = Turn(t=t, text=text, summary=summary, source=source)
         self._nods = 0
         self.turns.append(turn)
-        self.chat.append(ChatLine(t, PARTICIPANT, text))
+        self.chat.append(ChatLine(t, PARTICIPANT, text, heard))
         if self._writer is not None:
             self._writer.utterance(t, PARTICIPANT, text, "")
         with self._lock:

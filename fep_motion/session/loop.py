@@ -6,6 +6,8 @@ that raises, or non-finite landmarks, become a recorded gap (the agent gets Obse
 it); a renderer or display that raises is switched off with a warning while storing continues; anything else still
 finalizes the session (status interrupted) before it propagates. An optional dialogue (utterances -> brain ->
 steering of the agent's E/C, fep_motion/session/dialogue.py) runs just before the agent stage and never blocks it.
+An optional hearing stage (fep_motion/session/hearing.py) fills the Observation's voice fields, stores what was heard
+and hands transcripts to the dialogue as the participant's utterances; an audio drop-out is a recorded gap.
 """
 from __future__ import annotations
 
@@ -123,6 +125,7 @@ class SessionLoop:
         on_tick: Callable[[int, float], None] | None = None,
         dialogue: Any = None,  # fep_motion.session.dialogue.Dialogue: utterances -> brain -> steering
         embodiment: Any = None,  # fep_motion.session.embodiment.Embodiment: gaze, blinks, mouth, voice
+        hearing: Any = None,  # fep_motion.session.hearing.Hearing: audio -> voice features, events, transcripts
     ) -> None:
         self.source = source
         self.perceiver = perceiver
@@ -136,6 +139,9 @@ class SessionLoop:
         self.on_tick = on_tick
         self.dialogue = dialogue
         self.embodiment = embodiment
+        self.hearing = hearing
+        self.audio_end = ""  # why the audio stream ended (empty: it did not, or there is none)
+        self.heard_frames = 0
         if dialogue is not None:
             dialogue.attach(writer)
         self.warnings: list[str] = []
@@ -209,6 +215,50 @@ class SessionLoop:
             self.embodiment = None
             return agent_pose, None
 
+    def _hear(self, obs: Observation, t: float) -> None:
+        """Take this tick's audio results: fill obs's voice fields, store them, pass transcripts to the dialogue."""
+        try:
+            heard = self.hearing.poll(t)
+        except Exception as exc:  # noqa: BLE001 - the ears must not end the motion session
+            self._warn(f"t={t:.2f}s: hearing failed, continuing without audio: {type(exc).__name__}: {exc}")
+            self._close_hearing(t)
+            return
+        self.hearing.observe(obs, heard)
+        self._store_heard(heard)
+
+    def _store_heard(self, heard: Any) -> None:
+        w = self.writer
+        for f in heard.features:
+            w.audio_frame(f.index, f.t, f.vad, f.in_speech, f.energy_db, f.f0_hz, f.voiced)
+        self.heard_frames += len(heard.features)
+        for e in heard.events:
+            w.speech_event(e.kind, e.t, e.t_detected, e.duration_s)
+        for t0, reason in heard.gaps_opened:
+            w.gap_start(t0, reason)
+            self._audio_gap = t0
+        for t1 in heard.gaps_closed:
+            if self._audio_gap is not None:
+                w.gap_end(self._audio_gap, t1)
+                self._audio_gap = None
+        for h in heard.transcripts:
+            tr = h.transcript
+            w.transcript(tr.start_t, tr.end_t, tr.text, tr.confidence, tr.latency_s, h.t_ready)
+            if self.dialogue is not None and tr.text.strip():
+                self.dialogue.hear(tr.text, tr.confidence)
+        if heard.ended and not self.audio_end:
+            self.audio_end = heard.ended
+
+    def _close_hearing(self, t_end: float) -> None:
+        """Stop the audio stage and store what it still had (an open audio gap ends at t_end)."""
+        hearing, self.hearing = self.hearing, None
+        try:
+            self._store_heard(hearing.close(t_end))
+        except Exception as exc:  # noqa: BLE001 - never lose the session over the ears
+            self._warn(f"closing the audio failed: {type(exc).__name__}: {exc}")
+        if self._audio_gap is not None:
+            self.writer.gap_end(self._audio_gap, t_end)
+            self._audio_gap = None
+
     def _store_human_events(self, events: list) -> int:
         """Store each detected participant event once, at its completed report (perception reports it twice)."""
         n = 0
@@ -233,6 +283,7 @@ class SessionLoop:
         paused_ticks = 0
         started = False
         self._end_reason = ""
+        self._audio_gap: float | None = None
         wall0 = time.perf_counter()
         try:
             for tick in self.scheduler.ticks():
@@ -240,6 +291,8 @@ class SessionLoop:
                 if not started:  # unix time of session t = 0 (the scheduler's tick 0)
                     w.started(time.time() - self.scheduler.elapsed())
                     started = True
+                    if self.hearing is not None:  # the audio runs on the same session clock from here
+                        self.hearing.start(self.scheduler.elapsed, self.scheduler.t0 or time.monotonic())
                 if self.paused and self.display is not None and last_state is not None:
                     # paused: nothing is read, decided or stored; the window stays live to resume or quit
                     self._show(dataclasses.replace(last_state, t=t, paused=True), t)
@@ -279,6 +332,8 @@ class SessionLoop:
                     fault = f"perception error: {type(exc).__name__}: {exc}"
                 if obs is None:
                     obs = Observation.missing(t)
+                if self.hearing is not None:  # the voice side of perception (timed with it)
+                    self._hear(obs, t)
                 c2 = time.perf_counter()
                 # -- agent (the conversation's steering first: it never waits on the brain)
                 if self.dialogue is not None:
@@ -348,6 +403,10 @@ class SessionLoop:
             t_end = self.scheduler.emitted / self.scheduler.fps
             if gap_open is not None:
                 w.gap_end(gap_open[0], t_end)
+            if self.hearing is not None:  # the last utterance may still be decoding: store it, let the brain hear it
+                self._close_hearing(t_end)
+                if self.dialogue is not None:
+                    self._converse(Observation.missing(t_end), t_end)
             if self.dialogue is not None:  # the motion loop is over: replies still out may land (bounded wait)
                 try:
                     left = self.dialogue.finish(t_end)

@@ -5,6 +5,8 @@ option (a SettingError), and the CLI words them as its flags.
 from __future__ import annotations
 
 import math
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,8 @@ class DemoOptions:
     video: bool = True
     voice: str = "on"
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+    audio: str = "auto"  # auto | on | off: the participant speaks its utterance script aloud (auto: when there is one)
+    asr: str = "on"  # on: the spoken script reaches the brain through recognition; off: as text, audio analysed only
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class LiveOptions:
     video: Path | None = None
     voice: str = "on"
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+    audio: str = "auto"  # auto | off | mic | mic:N | a .wav / video file (auto: the clip's track, else a microphone)
+    asr: str = "on"  # on: what is heard goes to the brain as the participant's utterances; off: typing only
 
 
 @dataclass(frozen=True)
@@ -78,14 +84,86 @@ class OfflineOptions:
     max_frames: int | None = None
     voice: str = "on"
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
+    audio: str = "auto"  # auto (the video's audio track, if it has one) | off | a .wav / video file
+    asr: str = "on"
 
 
-def _dialogue(d: DialogueOptions, chat_box: bool = False, realtime: bool = True) -> tuple[Any, dict[str, Any]]:
+def _dialogue(d: DialogueOptions, chat_box: bool = False, realtime: bool = True,
+              heard: bool = False) -> tuple[Any, dict[str, Any]]:
     """The session's Dialogue (None when the brain is off) and what to store about it in session_meta."""
     from fep_motion.session.dialogue import dialogue_from_options
 
     return dialogue_from_options(d.utterances, d.brain, d.base_url, d.brain_model, d.brain_timeout,
-                               chat_box=chat_box, realtime=realtime)
+                               chat_box=chat_box, realtime=realtime, heard=heard)
+
+
+def _warn(text: str) -> None:
+    """One warning line on stderr (the session goes on)."""
+    print(f"fep-motion: warning: {text}", file=sys.stderr)
+
+
+def _check_asr(asr: str) -> bool:
+    if asr not in ("on", "off"):
+        raise SettingError("asr", f"{asr!r}: use on or off")
+    return asr == "on"
+
+
+def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]]:
+    """The script the virtual participant speaks aloud ([] when it stays silent): its utterance script."""
+    from fep_motion.session.dialogue import load_script
+
+    if opts.audio not in ("auto", "on", "off"):
+        raise SettingError("audio", f"{opts.audio!r}: use auto, on or off")
+    if opts.audio == "off":
+        return []
+    script = [(line.t, line.text) for line in load_script(opts.dialogue.utterances)] if opts.dialogue.utterances \
+        else []
+    if not script:
+        if opts.audio == "on":
+            raise SettingError("audio", "the virtual participant speaks its utterance script and none was given; "
+                                        "add utterances, or set audio off")
+        return []
+    if opts.audio == "auto" and shutil.which("espeak-ng") is None:
+        _warn("espeak-ng not found, the participant's script goes to the brain as text "
+              "(apt-get install -y espeak-ng to hear it)")
+        return []
+    return script
+
+
+def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool) -> Any:
+    """A Hearing on a video file's audio track; without a track: an error when asked for, else one warning, None."""
+    from fep_motion.session.hearing import Hearing
+    from perception.audio.sources import VideoAudioSource
+    from perception.errors import PerceptionError
+
+    try:
+        source = VideoAudioSource(path)
+    except PerceptionError as exc:
+        if explicit:
+            raise
+        _warn(f"{exc}; running without audio")
+        return None
+    return Hearing(source, asr=asr, realtime=realtime, label=f"audio track of {path}")
+
+
+def _live_hearing(opts: LiveOptions, camera_is_device: bool) -> Any:
+    """The live session's ears: --audio auto = the clip's track when the camera is a video, else a microphone if
+    one exists, else none (one warning line); an explicit source that cannot open is a one-line error."""
+    from fep_motion.session.hearing import open_hearing
+    from perception.errors import PerceptionError
+
+    asr = _check_asr(opts.asr)
+    if opts.audio == "off":
+        return None
+    if opts.audio == "auto":
+        if not camera_is_device:
+            return _clip_hearing(opts.camera, asr, True, explicit=False)
+        try:
+            return open_hearing("mic", asr=asr, realtime=True)
+        except PerceptionError as exc:
+            _warn(f"{exc}; running without audio")
+            return None
+    return open_hearing(opts.audio, asr=asr, realtime=True)
 
 
 def _print_summary(db: Path, sid: int, result: Any, extra: list[str] | None = None) -> str:
@@ -121,7 +199,14 @@ def run_demo(opts: DemoOptions, participant: Any) -> int:
     """A virtual participant drives the loop; store, H.264 video of the agent and summary go under `opts.out`."""
     _check_duration(opts.duration)
     _check_fps(opts.fps)
-    dialogue, brain_meta = _dialogue(opts.dialogue, realtime=not opts.fast)
+    asr = _check_asr(opts.asr)
+    speech = _demo_speech(opts)
+    dialogue, brain_meta = _dialogue(opts.dialogue, realtime=not opts.fast, heard=bool(speech) and asr)
+    hearing = None
+    if speech:
+        from fep_motion.session.hearing import spoken_script
+
+        hearing = spoken_script(speech, asr=asr, realtime=not opts.fast)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
@@ -130,7 +215,7 @@ def run_demo(opts: DemoOptions, participant: Any) -> int:
                        realtime=not opts.fast, seed=opts.seed, video_path=video, voice=opts.voice)
     meta = {"virtual_participant": _vp_meta(participant), **({"brain": brain_meta} if brain_meta else {})}
     sid, result = run_session(spec, VirtualParticipantSource(participant), source_label="virtual participant",
-                              participant=participant, meta=meta, dialogue=dialogue)
+                              participant=participant, meta=meta, dialogue=dialogue, hearing=hearing)
     extra = [f"database             {db} (session {sid})"] + ([f"agent video          {video}"] if video else [])
     text = _print_summary(db, sid, result, extra)
     (out / "summary.txt").write_text(text + "\n")
@@ -154,6 +239,7 @@ def run_live(opts: LiveOptions) -> int:
 
         display = OpenCVDisplay(say=dialogue.say if dialogue is not None else None)
     source = FrameSourceAdapter(opts.camera)
+    hearing = _live_hearing(opts, source.is_camera)
     db = Path(opts.store)
     video = Path(opts.video) if opts.video else None
     # never tick faster than the camera delivers (each tick without a new frame would be a gap)
@@ -163,7 +249,8 @@ def run_live(opts: LiveOptions) -> int:
                        voice=opts.voice)
     try:
         sid, result = run_session(spec, source, source_label=str(opts.camera), display=display,
-                                  meta={"brain": brain_meta} if brain_meta else None, dialogue=dialogue)
+                                  meta={"brain": brain_meta} if brain_meta else None, dialogue=dialogue,
+                                  hearing=hearing)
     finally:
         if display is not None:
             display.close()
@@ -175,6 +262,7 @@ def run_offline(opts: OfflineOptions) -> int:
     """A video file or a recorded session through a policy, faster than real time unless `opts.realtime`."""
     if opts.max_frames is not None and opts.max_frames < 1:
         raise SettingError("max_frames", f"must be >= 1, got {opts.max_frames}")
+    asr = _check_asr(opts.asr)
     dialogue, brain_meta = _dialogue(opts.dialogue, realtime=opts.realtime)
     out = Path(opts.out)
     recorded = parse_recorded_spec(opts.source)
@@ -200,7 +288,14 @@ def run_offline(opts: OfflineOptions) -> int:
     video = out / "agent.mp4" if opts.video else None
     spec = SessionSpec(db, participant, opts.policy, "run", fps=fps, duration=duration, realtime=opts.realtime,
                        seed=opts.seed, video_path=video, voice=opts.voice)
+    hearing = None
+    if opts.audio == "auto" and isinstance(source, FrameSourceAdapter):
+        hearing = _clip_hearing(opts.source, asr, opts.realtime, explicit=False)
+    elif opts.audio not in ("auto", "off"):
+        from fep_motion.session.hearing import open_hearing
+
+        hearing = open_hearing(opts.audio, asr=asr, realtime=opts.realtime)
     sid, result = run_session(spec, source, source_label=label, meta={"brain": brain_meta} if brain_meta else None,
-                              dialogue=dialogue)
+                              dialogue=dialogue, hearing=hearing)
     _print_summary(db, sid, result, [f"database             {db} (session {sid})"])
     return 0

@@ -95,11 +95,24 @@ def run_session(
     meta: dict[str, Any] | None = None,
     dialogue: Any = None,
     on_tick: Callable[[int, float], None] | None = None,
+    hearing: Any = None,
 ) -> tuple[int, LoopResult]:
     """Run the session to its end and return (session id, result); the database is left consistent on any exit.
 
     `dialogue` (fep_motion.session.dialogue.Dialogue) adds the conversation: utterances -> brain -> steering.
-    `on_tick(index, t)` is called after each stored tick (progress, soak instrumentation)."""
+    `on_tick(index, t)` is called after each stored tick (progress, soak instrumentation).
+    `hearing` (fep_motion.session.hearing.Hearing) adds the audio stage; it is closed however the session ends."""
+    try:
+        return _run_session(spec, source, source_label, participant, perceiver, agent, display, renderer, meta,
+                            dialogue, on_tick, hearing)
+    finally:
+        if hearing is not None:
+            hearing.shutdown()
+
+
+def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str, participant: Any, perceiver: Any,
+                 agent: Any, display: Callable | None, renderer: Any, meta: dict[str, Any] | None, dialogue: Any,
+                 on_tick: Callable[[int, float], None] | None, hearing: Any) -> tuple[int, LoopResult]:
     from fep_motion.session.agent import PolicyAgent
     from sampling.primitives import MotionTimeline
 
@@ -127,9 +140,11 @@ def run_session(
             store.set_meta(sid, "agent_video", str(spec.video_path))
         for k, v in (meta or {}).items():
             store.set_meta(sid, k, v)
+        if hearing is not None:
+            store.set_meta(sid, "audio", {"source": hearing.label, "asr": hearing.asr, "realtime": hearing.realtime})
         writer = SessionWriter(store, sid, spec.commit_interval)
-        if dialogue is not None:
-            dialogue.warm_up()
+        if dialogue is not None:  # with ears, the brain is loaded before the participant can speak (bounded wait)
+            dialogue.warm_up(wait_s=30.0 if hearing is not None and hearing.asr else 0.0)
         scheduler = Scheduler(spec.fps, spec.duration, realtime=spec.realtime)
         bar = _progress(spec, scheduler)
         worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
@@ -137,7 +152,7 @@ def run_session(
         loop = SessionLoop(
             source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
             participant=participant, on_tick=_tick_callbacks(bar, on_tick), dialogue=dialogue,
-            embodiment=embodiment,
+            embodiment=embodiment, hearing=hearing,
         )
         restore = _install_signal_handlers(loop)
         result: LoopResult | None = None
@@ -152,6 +167,8 @@ def run_session(
             status = result.status if result is not None else "interrupted"
             scheduled = result.scheduled if result is not None else scheduler.emitted + scheduler.dropped
             finish_error = _finish(store, sid, status, scheduled, result)
+            if hearing is not None and finish_error is None:
+                _audio_meta(store, sid, hearing, loop)
             if renderer is not None and hasattr(renderer, "close"):
                 try:
                     renderer.close()
@@ -181,6 +198,15 @@ def _finish_voice(store: Store, sid: int, embodiment: Any, spec: SessionSpec, du
         log.warning(msg)
         if result is not None:
             result.warnings.append(msg)
+
+
+def _audio_meta(store: Store, sid: int, hearing: Any, loop: SessionLoop) -> None:
+    """What the audio stage did: frames analysed and why the audio ended, beside its source (session_meta 'audio')."""
+    try:
+        store.set_meta(sid, "audio", {"source": hearing.label, "asr": hearing.asr, "realtime": hearing.realtime,
+                                      "frames": loop.heard_frames, "ended": loop.audio_end})
+    except sqlite3.Error as exc:
+        log.warning("recording the audio metadata failed: %s", exc)
 
 
 def _finish(store: Store, sid: int, status: str, scheduled: int, result: LoopResult | None) -> StoreWriteError | None:

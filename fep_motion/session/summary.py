@@ -1,5 +1,6 @@
 """The end-of-session summary read back from the store: gestures by agent and participant, an elicitation estimate
-against shuffled-onset surrogates, F over time, achieved fps and per-stage latency.
+against shuffled-onset surrogates, F over time, achieved fps and per-stage latency, and what the agent heard (speech
+time, utterances, transcripts, brain turns, utterance end -> transcript / reply latency).
 
 An interrupted session is summarized over the time it actually ran, and a statistic without the data it needs is
 reported as n/a (never as a number computed from nothing).
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fep_motion.elicitation import ElicitationResult, elicitation
-from fep_motion.store import Store
+from fep_motion.store import HeardRecord, Store
 
 NA = "n/a"
 
@@ -37,6 +38,8 @@ class SessionSummary:
     gaps: int = 0
     planned: int = 0  # ticks the session was configured for (0: open-ended)
     elicitation_na: str = ""  # why there is no elicitation estimate
+    heard: HeardRecord | None = None  # None: the session had no audio
+    realtime: bool = True  # False: virtual time, replies were awaited (their latency is not the brain's)
 
     @property
     def stored_fraction(self) -> float:
@@ -78,17 +81,36 @@ def summarize(store: Store, session_id: int, achieved_fps: float | None = None,
             sel = (t >= b0) & (t < b0 + bin_s)
             if sel.any():
                 bins.append((float(b0), float(np.mean(F[sel]))))
+    heard = store.heard(session_id)
+    meta = store.meta(session_id)
     return SessionSummary(
         session_id=session_id, status=info.status, duration_s=duration, scheduled=ticks,
         stored=stored, agent_gestures=dict(agent), participant_truth=dict(truth), participant_detected=dict(detected),
         decisions=store.decision_count(session_id), elicitation=el, free_energy_bins=bins, achieved_fps=achieved_fps,
         stage_ms=stage_ms or {}, gaps=len(store.gaps(session_id)), planned=info.scheduled_frames, elicitation_na=why,
+        heard=heard if heard.audio_frames or "audio" in meta else None, realtime=bool(meta.get("realtime", True)),
     )
 
 
 def _num(value: float | None, fmt: str) -> str:
     """`value` formatted, or n/a when it is missing or not finite (no data behind it)."""
     return format(value, fmt) if value is not None and np.isfinite(value) else NA
+
+
+def _p50_p95(x: np.ndarray) -> str:
+    if not len(x):
+        return NA
+    return f"p50 {np.percentile(x, 50):.2f} / p95 {np.percentile(x, 95):.2f} s (n {len(x)})"
+
+
+def hearing_lines(h: HeardRecord, realtime: bool = True) -> list[str]:
+    """The summary's hearing lines: speech time, utterances, transcripts, brain turns, and the two latencies."""
+    awaited = "" if realtime else " (virtual time: replies awaited)"
+    heard = (f"  heard                speech {h.speech_s:.1f} s in {h.utterances} utterances, {h.transcripts} "
+             f"transcripts; brain turns {h.brain_turns} ({h.heard_turns} from speech)")
+    delays = (f"  utterance end ->     transcript {_p50_p95(h.transcript_delays)}; "
+              f"agent reply {_p50_p95(h.reply_delays)}{awaited}")
+    return [heard, delays]
 
 
 def format_summary(s: SessionSummary) -> str:
@@ -118,6 +140,8 @@ def format_summary(s: SessionSummary) -> str:
         lines.append(f"  elicitation          {NA} ({s.elicitation_na or 'no agent gestures'})")
     lines.append("  F over time          " + ("  ".join(f"{t0:.0f}s:{_num(f, '.2f')}" for t0, f in s.free_energy_bins)
                                              or f"{NA} (the policy reported no F)"))
+    if s.heard is not None:
+        lines += hearing_lines(s.heard, s.realtime)
     if s.stage_ms:
         lines.append("  latency ms (p50/p95) " + "  ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s.stage_ms.items()))
     return "\n".join(lines)

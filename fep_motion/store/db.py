@@ -53,6 +53,23 @@ class EventRow:
     params: dict[str, Any]
 
 
+@dataclass
+class HeardRecord:
+    """What a session heard (migration 4): speech time, speech segments, transcripts and the replies they got.
+
+    `transcript_delays` are utterance end -> transcript in the loop (t_ready - end_t); `reply_delays` utterance end
+    -> the brain's reply reaching the agent (brain_turns.t_reply - end_t), both in session seconds."""
+
+    audio_frames: int
+    speech_s: float
+    utterances: int  # speech segments the VAD gate closed (offset events)
+    transcripts: int  # non-empty transcripts
+    transcript_delays: np.ndarray
+    reply_delays: np.ndarray
+    brain_turns: int
+    heard_turns: int  # brain turns whose utterance came from speech recognition
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -320,6 +337,25 @@ class Store:
                 "SELECT t_start, t_end, reason FROM gaps WHERE session_id = ? ORDER BY t_start", (session_id,)
             )
         ]
+
+    def heard(self, session_id: int, frame_s: float = 0.02) -> HeardRecord:
+        """The session's hearing, read back for the summary and the benchmarks (docs/architecture.md §4)."""
+        c = self.conn
+        n_frames, n_speech = c.execute("SELECT COUNT(*), COALESCE(SUM(in_speech), 0) FROM audio_features "
+                                       "WHERE session_id = ?", (session_id,)).fetchone()
+        segments = c.execute("SELECT COUNT(*) FROM speech_events WHERE session_id = ? AND kind = 'offset'",
+                             (session_id,)).fetchone()[0]
+        tr = c.execute("SELECT end_t, t_ready FROM transcripts WHERE session_id = ? AND TRIM(text) != '' "
+                       "ORDER BY end_t", (session_id,)).fetchall()
+        replies = c.execute(
+            "SELECT MIN(b.t_reply) - tr.end_t FROM transcripts tr JOIN brain_turns b ON b.session_id = tr.session_id "
+            "AND b.source = 'speech' AND b.t = tr.t_ready AND b.utterance = TRIM(tr.text) "
+            "WHERE tr.session_id = ? GROUP BY tr.id ORDER BY tr.end_t", (session_id,)).fetchall()
+        turns, heard_turns = c.execute("SELECT COUNT(*), COALESCE(SUM(source = 'speech'), 0) FROM brain_turns "
+                                       "WHERE session_id = ?", (session_id,)).fetchone()
+        return HeardRecord(int(n_frames), int(n_speech) * frame_s, int(segments), len(tr),
+                           np.array([b - a for a, b in tr], dtype=float),
+                           np.array([r[0] for r in replies], dtype=float), int(turns), int(heard_turns))
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -194,7 +194,7 @@ def _brain_turns(conn: sqlite3.Connection) -> None:
             t REAL NOT NULL,                      -- session seconds the utterance was sent
             t_reply REAL NOT NULL,                -- session seconds the reply reached the agent (and steering began)
             utterance TEXT NOT NULL,
-            source TEXT NOT NULL,                 -- script | chat
+            source TEXT NOT NULL,                 -- script | chat | speech (a transcript)
             summary TEXT NOT NULL,                -- perception summary sent with the utterance
             reply TEXT NOT NULL,
             intent TEXT NOT NULL,                 -- greet | listen | agree | ask | encourage | explain | farewell
@@ -207,5 +207,47 @@ def _brain_turns(conn: sqlite3.Connection) -> None:
             preference_shift TEXT NOT NULL DEFAULT '{}'   -- JSON {"modality.outcome": delta of C}
         );
         CREATE INDEX brain_turns_by_session ON brain_turns(session_id, t_reply);
+        """
+    )
+
+
+@migration(4, "audio")
+def _audio(conn: sqlite3.Connection) -> None:
+    """What the agent heard (docs/architecture.md §1, §4): per 20 ms audio frame its voice features, the derived speech
+    events, and the recognised utterances with their timing on the session clock."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE audio_features (
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            idx INTEGER NOT NULL,                 -- audio frame index (20 ms frames from the source's start)
+            t REAL NOT NULL,                      -- session seconds of the frame's first sample
+            vad INTEGER NOT NULL,                 -- raw voice-activity decision
+            in_speech INTEGER NOT NULL,           -- the hangover gate's speech state
+            energy_db REAL NOT NULL,              -- frame RMS, dBFS
+            f0_hz REAL NOT NULL,                  -- YIN pitch, 0 when unvoiced
+            voiced INTEGER NOT NULL,
+            PRIMARY KEY (session_id, idx)
+        );
+        CREATE TABLE speech_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            kind TEXT NOT NULL,                   -- onset | offset | pause | low_pitch
+            t REAL NOT NULL,                      -- session seconds it happened (backdated to the speech frame)
+            t_detected REAL NOT NULL,             -- session seconds the detector could know it
+            duration_s REAL NOT NULL DEFAULT 0    -- pause / low-pitch region length
+        );
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            start_t REAL NOT NULL,                -- session seconds: the utterance's speech onset
+            end_t REAL NOT NULL,                  -- session seconds: its last speech frame
+            text TEXT NOT NULL,
+            confidence REAL NOT NULL,             -- mean word posterior 0..1
+            latency_s REAL NOT NULL,              -- decoder wall time from the utterance's end to the result
+            t_ready REAL NOT NULL                 -- session seconds the transcript reached the session loop
+        );
+        CREATE INDEX speech_events_by_session ON speech_events(session_id, t);
+        CREATE INDEX transcripts_by_session ON transcripts(session_id, end_t);
         """
     )

@@ -189,6 +189,33 @@ class SessionWriter:
              json.dumps(habit_shift), json.dumps(preference_shift)),
         ))
 
+    def audio_frame(self, idx: int, t: float, vad: bool, in_speech: bool, energy_db: float, f0_hz: float,
+                    voiced: bool) -> None:
+        """One 20 ms audio frame's voice features (table audio_features, docs/architecture.md §4)."""
+        self._pending.append((
+            ("INSERT OR REPLACE INTO audio_features (session_id, idx, t, vad, in_speech, energy_db, f0_hz, voiced) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            (self.session_id, int(idx), float(t), int(bool(vad)), int(bool(in_speech)), float(energy_db),
+             float(f0_hz), int(bool(voiced))),
+        ))
+
+    def speech_event(self, kind: str, t: float, t_detected: float, duration_s: float = 0.0) -> None:
+        """One speech event: onset | offset | pause | low_pitch (table speech_events)."""
+        self._pending.append((
+            "INSERT INTO speech_events (session_id, kind, t, t_detected, duration_s) VALUES (?, ?, ?, ?, ?)",
+            (self.session_id, kind, float(t), float(t_detected), float(duration_s)),
+        ))
+
+    def transcript(self, start_t: float, end_t: float, text: str, confidence: float, latency_s: float,
+                   t_ready: float) -> None:
+        """One recognised utterance and when it reached the loop (table transcripts)."""
+        self._pending.append((
+            ("INSERT INTO transcripts (session_id, start_t, end_t, text, confidence, latency_s, t_ready) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+            (self.session_id, float(start_t), float(end_t), text, float(confidence), float(latency_s),
+             float(t_ready)),
+        ))
+
     # ---- committing ----------------------------------------------------------------------------------------------
     def tick(self, t: float) -> bool:
         """Commit if `commit_interval` of session time has passed since the last commit; True when it committed."""
