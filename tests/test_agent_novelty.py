@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_agent_contingency import FPS, SimulatedHuman
 
-from fep_motion.policies.fep_policy import FepPolicy
+from fep_motion.policies.fep_policy import DETECTION_LAG_S, FepPolicy
 from sampling.primitives import all_primitives, get_primitive
 
 CLASSES = {p.gesture_class for p in all_primitives()} - {"none"}
@@ -41,14 +41,20 @@ def test_every_gesture_class_tried_within_n_decisions(seed):
 
 
 def test_novelty_is_larger_for_untried_gestures():
-    """After a few decisions, candidates of classes not yet tried carry more parameter information gain."""
-    _, decisions = run(0, 12.0)
-    tried = {get_primitive(r.command.primitive).gesture_class for r in decisions[:-1] if r.command}
+    """After a few decisions, candidates of classes not yet tried carry more parameter information gain than those of
+    classes whose trial has been learned (a gesture's answer window must have passed; pending ones are left out)."""
+    agent, decisions = run(0, 12.0)
+    now = decisions[-1].t
+    learned_by = agent.cfg.response_window_s + DETECTION_LAG_S
+    gestures = [(get_primitive(r.command.primitive).gesture_class, r.command.onset)
+                for r in decisions[:-1] if r.command]
+    tried = {g for g, onset in gestures if onset + learned_by <= now}
+    pending = {g for g, _onset in gestures} - tried
     table = decisions[-1].candidates
     nov = {}
     for i in range(len(table)):
         nov.setdefault(table.gesture_class(i), []).append(table.novelty[i])
-    untried = [np.mean(v) for g, v in nov.items() if g not in tried and g != "none"]
+    untried = [np.mean(v) for g, v in nov.items() if g not in tried | pending and g != "none"]
     done = [np.mean(v) for g, v in nov.items() if g in tried]
     assert untried and done and min(untried) > max(done)
 

@@ -1,9 +1,10 @@
 """The generative model as arrays in pymdp conventions: A (likelihood), B (transitions per agent gesture), C, D, E.
 
-A[m]: (num_obs_m, 3 engagement, 4 activity) per-frame outcome probabilities. B[f]: (ns_f, ns_f, num_controls) over one
-planning step (step_s seconds), control = the agent's gesture class. The activity factor's B is the *response model*,
-learned online from Dirichlet counts pB (how this human answers each agent gesture); the engagement factor's B is fixed.
-C[m]: log-preferences; D: initial beliefs; E: habit log-weights over gesture classes.
+A[m]: (num_obs_m, 3 engagement, 4 activity) per-frame outcome probabilities. B[f]: (ns_f, ns_f, num_controls_f) over
+one planning step (step_s seconds). The activity factor's control is the agent's gesture class and its B is the
+*response model* (how this human answers each agent gesture); the engagement factor's control is idle / unprompted
+gesture / gesture answering the human's own event, its B a prior that answering engages most. Both are learned online
+from Dirichlet counts pB. C[m]: log-preferences; D: initial beliefs; E: habit log-weights over gesture classes.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fep_motion.model.spaces import (
     ACTIVITY,
     CONTROLS,
     ENGAGEMENT,
+    ENGAGEMENT_CONTROLS,
     FACTOR_NAMES,
     MODALITIES,
     MODALITY_NAMES,
@@ -52,9 +54,18 @@ _ACTIVITY_PRIOR = np.array([
     [0.07, 0.05, 0.35, 0.05],  # to gesturing
     [0.06, 0.10, 0.10, 0.40],  # to moving
 ])
-# Engagement over one step without an agent gesture, and with one (a gesture draws attention).
-_ENGAGEMENT_IDLE = np.array([[0.85, 0.15, 0.05], [0.12, 0.70, 0.20], [0.03, 0.15, 0.75]])
-_ENGAGEMENT_GESTURE = np.array([[0.70, 0.08, 0.03], [0.25, 0.67, 0.12], [0.05, 0.25, 0.85]])
+# Engagement over one step per engagement control (columns = from-state): without an agent gesture; with an unprompted
+# one (a gesture draws attention); with one that answers the human's own event (contingency engages most: Bavelas et
+# al. 2000, JPSP 79:941). The prior of pB_eng; the facing likelihood lets the agent learn each person's version.
+_ENGAGEMENT_B = {
+    "idle": np.array([[0.85, 0.15, 0.05], [0.12, 0.70, 0.20], [0.03, 0.15, 0.75]]),
+    "unprompted": np.array([[0.70, 0.08, 0.03], [0.25, 0.67, 0.12], [0.05, 0.25, 0.85]]),
+    "answer": np.array([[0.55, 0.04, 0.02], [0.33, 0.56, 0.06], [0.12, 0.40, 0.92]]),
+}
+
+# ρ_e: how much of the response model's answer probability a person realizes per engagement state (engaged: all of
+# it); an engaged person answers more (the evidence the engagement model learns from, once per own gesture).
+ANSWERED_GIVEN_ENGAGEMENT = np.array([0.1, 0.5, 1.0])
 
 
 @dataclass
@@ -101,13 +112,11 @@ def _likelihood() -> list[np.ndarray]:
 
 
 def build_generative_model(cfg: AgentConfig) -> GenerativeModel:
-    """The default model for `cfg`: fixed A and engagement B; response model pB = concentration × prior."""
+    """The default model for `cfg`: fixed A; pB = concentration × prior for the engagement and response models."""
     A = _likelihood()
-    B_eng = np.empty((len(ENGAGEMENT), len(ENGAGEMENT), NUM_CONTROLS))
-    B_eng[:, :, 0] = _ENGAGEMENT_IDLE
-    for u in range(1, NUM_CONTROLS):
-        B_eng[:, :, u] = _ENGAGEMENT_GESTURE
+    B_eng = np.stack([_ENGAGEMENT_B[u] for u in ENGAGEMENT_CONTROLS], axis=2)
     B_eng /= B_eng.sum(axis=0, keepdims=True)
+    pB_eng = B_eng * cfg.prior_concentration
     prior = _ACTIVITY_PRIOR / _ACTIVITY_PRIOR.sum(axis=0, keepdims=True)
     pB_act = np.repeat(prior[:, :, None] * cfg.prior_concentration, NUM_CONTROLS, axis=2)
     C = []
@@ -116,19 +125,41 @@ def build_generative_model(cfg: AgentConfig) -> GenerativeModel:
         C.append(np.array([float(prefs.get(o, 0.0)) for o in MODALITIES[m]]))
     D = [np.array([0.3, 0.5, 0.2]), np.array([0.7, 0.1, 0.1, 0.1])]
     E = np.array([float(cfg.habits.get(g, 0.0)) for g in CONTROLS])
-    model = GenerativeModel(A=A, B=[B_eng, pB_act.copy()], C=C, D=D, E=E, pB=[None, pB_act])
+    model = GenerativeModel(A=A, B=[B_eng.copy(), pB_act.copy()], C=C, D=D, E=E, pB=[pB_eng, pB_act])
     model.refresh_B()
     return model
 
 
-def update_response_model(model: GenerativeModel, qs_now: list[np.ndarray | None], qs_prev: list[np.ndarray | None],
-                          control: int, lr: float) -> None:
-    """Dirichlet learning of the response model: pB[:, :, u] += lr · q(s_t) ⊗ q(s_t−1), the conjugate count update
-    pymdp 1.0.4 `learning.update_state_transition_dirichlet` applies for the action taken."""
+def update_transitions(model: GenerativeModel, qs_now: list[np.ndarray | None], qs_prev: list[np.ndarray | None],
+                       controls: list[int], lr: float) -> None:
+    """Dirichlet learning of B: pB_f[:, :, u_f] += lr · q(s_f,t) ⊗ q(s_f,t−1) for each learned factor f given in
+    qs_now (None: that factor is not updated), the conjugate count update of pymdp 1.0.4
+    `learning.update_state_transition_dirichlet` for the action taken."""
     for f, p in enumerate(model.pB):
-        if p is not None:
-            p[:, :, control] += lr * np.outer(qs_now[f], qs_prev[f])
+        if p is not None and qs_now[f] is not None and qs_prev[f] is not None:
+            p[:, :, controls[f]] += lr * np.outer(qs_now[f], qs_prev[f])
     model.refresh_B()
+
+
+def answer_likelihood(model: GenerativeModel, q_activity: np.ndarray, control: int) -> np.ndarray:
+    """p(the human answers gesture u within its window | engagement e) = ρ_e · p(leave 'still' | u), the second
+    factor from the response model and the activity belief q (ANSWERED_GIVEN_ENGAGEMENT)."""
+    still = ACTIVITY.index("still")
+    leave = 1.0 - float((model.B[ACTIVITY_FACTOR][:, :, control] @ q_activity)[still])
+    return ANSWERED_GIVEN_ENGAGEMENT * leave
+
+
+def engagement_after_trial(model: GenerativeModel, q_onset: list[np.ndarray], controls: list[int],
+                           answered: bool) -> np.ndarray:
+    """q(engagement) at the end of a gesture's answer window given whether the human answered it: Bayes' rule with
+    the prediction B_eng[:, :, u] q(e) as prior and p(answered | e, gesture) (answer_likelihood) as likelihood (a
+    class this person rarely answers says little about their engagement when unanswered). q_onset, controls: per
+    factor, at the gesture's onset."""
+    f_e, f_a = ENGAGEMENT_FACTOR, ACTIVITY_FACTOR
+    prior = model.B[f_e][:, :, controls[f_e]] @ q_onset[f_e]
+    p_answer = answer_likelihood(model, q_onset[f_a], controls[f_a])
+    post = prior * (p_answer if answered else 1.0 - p_answer)
+    return post / post.sum()
 
 
 def frame_transition(B_step: np.ndarray, dt: float, step_s: float) -> np.ndarray:

@@ -26,12 +26,22 @@ from fep_motion.model.generative import (
     ACTIVITY_FACTOR,
     ENGAGEMENT_FACTOR,
     build_generative_model,
+    engagement_after_trial,
     frame_transition,
-    update_response_model,
+    update_transitions,
 )
 from fep_motion.model.outcomes import discretize
 from fep_motion.model.rhythm import RhythmTracker
-from fep_motion.model.spaces import ACTIVITY, CONTROLS, ENGAGEMENT, MODALITIES, MODALITY_NAMES, NUM_STATES
+from fep_motion.model.spaces import (
+    ACTIVITY,
+    ANSWER_LAG_S,
+    CONTROLS,
+    ENGAGEMENT,
+    ENGAGEMENT_CONTROLS,
+    MODALITIES,
+    MODALITY_NAMES,
+    NUM_STATES,
+)
 from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy
 from perception.types import Observation
 from sampling.primitives.base import MotionCommand
@@ -43,6 +53,7 @@ from selection.efe import EfeKernel
 ANSWER_STATE: dict[str, int] = {"nod": ACTIVITY.index("nodding"), "gesture": ACTIVITY.index("gesturing"),
                                 "shake": ACTIVITY.index("moving")}
 STILL = ACTIVITY.index("still")
+IDLE, UNPROMPTED, ANSWER = (ENGAGEMENT_CONTROLS.index(u) for u in ("idle", "unprompted", "answer"))
 DETECTION_LAG_S = 1.0  # perception confirms an event after it began (README: events are confirmed after they begin)
 
 
@@ -127,9 +138,10 @@ class FepPolicy(MotionPolicy):
         self._tick_t: float | None = None
         self._tick_qs = [d.copy() for d in self.model.D]
         self._tick_observed = False
-        self._gesture: tuple[int, float, float] | None = None  # (class index, onset, end)
-        self._history: list[tuple[int, float, float]] = []
-        self._trials: list[tuple[int, float, np.ndarray | None]] = []  # own gestures awaiting their answer window
+        self._gesture: tuple[int, float, float, int] | None = None  # (class index, onset, end, engagement control)
+        self._history: list[tuple[int, float, float, int]] = []
+        # own gestures awaiting their answer window: (class, onset, engagement control, q(activity), q(engagement))
+        self._trials: list[tuple[int, float, int, np.ndarray | None, np.ndarray | None]] = []
         self._human_events: list[tuple[float, str]] = []  # detected human event onsets (s) and kinds
         self._free_since: float | None = None
         self._wait_until = -math.inf
@@ -141,21 +153,30 @@ class FepPolicy(MotionPolicy):
         self.belief: BeliefSummary | None = None
         self._steering: tuple[str, dict[str, float], dict[tuple[str, str], float]] | None = None
 
-    def _control_over(self, a: float, b: float) -> int:
-        """The agent's control during (a, b]: the class of the latest gesture whose onset lies in
-        [a − response_window_s, b − response_latency_s]: the human answers a gesture's onset, after a latency."""
+    def _control_over(self, a: float, b: float) -> tuple[int, int]:
+        """The agent's (engagement, activity) controls during (a, b]: those of the latest gesture whose onset lies in
+        [a − response_window_s, b − response_latency_s] (the human answers a gesture's onset, after a latency)."""
         w, lat = self.cfg.response_window_s, self.cfg.response_latency_s
-        for cls, onset, _end in reversed(self._history[-3:]):
+        for cls, onset, _end, u_eng in reversed(self._history[-3:]):
             if a - w <= onset <= b - lat:
-                return cls
-        return 0
+                return u_eng, cls
+        return IDLE, 0
+
+    def answers_human(self, onsets: np.ndarray) -> np.ndarray:
+        """Whether a gesture begun at each of `onsets` (s) answers a human event: it starts ANSWER_LAG_S after the
+        onset of one the agent has detected (the contingency engagement follows, docs/architecture.md §5)."""
+        h = np.array([t for t, _kind in self._human_events])
+        if h.size == 0:
+            return np.zeros(np.shape(onsets), bool)
+        lag = np.asarray(onsets, dtype=float)[..., None] - h
+        return np.any((lag >= ANSWER_LAG_S[0]) & (lag <= ANSWER_LAG_S[1]), axis=-1)
 
     # -- per frame ----------------------------------------------------------------------------------------------
     def _perceive(self, obs: Observation, now: float) -> None:
         cfg, model = self.cfg, self.model
         dt = 0.0 if self._t is None else max(now - self._t, 0.0)
         u = self._control_over(now - dt, now)
-        prior = [frame_transition(model.B[f][:, :, u], dt, cfg.step_s) @ self.qs[f] for f in range(len(self.qs))]
+        prior = [frame_transition(model.B[f][:, :, u[f]], dt, cfg.step_s) @ self.qs[f] for f in range(len(self.qs))]
         so = discretize(obs)
         logL = log_likelihood(model.A, so.dists, so.weights)
         upd = minimize_free_energy(prior, logL, cfg.inference_iterations)
@@ -168,9 +189,10 @@ class FepPolicy(MotionPolicy):
             self._tick_t = now
         elif now - self._tick_t >= cfg.step_s:
             u_tick = self._control_over(self._tick_t, now)
-            if self._tick_observed and u_tick == 0:  # the human's own dynamics, from intervals with evidence;
-                # the gestures' columns learn once per gesture (_learn_from_trials)
-                update_response_model(model, self.qs, self._tick_qs, u_tick, cfg.learning_rate)
+            if self._tick_observed and u_tick[ACTIVITY_FACTOR] == 0:  # the human's own dynamics, from intervals with
+                # evidence; the gestures' columns of both factors learn once per gesture (_learn_from_trials)
+                update_transitions(model, _activity_only(self.qs[ACTIVITY_FACTOR]),
+                                   _activity_only(self._tick_qs[ACTIVITY_FACTOR]), list(u_tick), cfg.learning_rate)
             self._tick_t = now
             self._tick_qs = [q.copy() for q in self.qs]
             self._tick_observed = False
@@ -186,31 +208,40 @@ class FepPolicy(MotionPolicy):
         )
 
     def _learn_from_trials(self, obs: Observation, now: float) -> None:
-        """Each own gesture is one trial of the response model: the human's activity at its onset (belief) and what
-        the human did within [onset + response_latency_s, onset + response_window_s] (detected events: a nod ->
-        nodding, a hand gesture -> gesturing, a shake -> moving; none -> still). Once the window has passed (plus
-        DETECTION_LAG_S, perception confirms an event after its onset), pB[:, :, u] += lr · q(s') ⊗ q(s): the Dirichlet
-        update of pymdp 1.0.4 `learning.update_state_transition_dirichlet`, with the transition taken over the
-        gesture's response window (one count per gesture rather than a fraction spread over planning steps)."""
+        """Each own gesture is one trial of the response and the engagement models: the human's activity and
+        engagement at its onset (beliefs) and what the human did within [onset + response_latency_s, onset +
+        response_window_s] (detected events: a nod -> nodding, a hand gesture -> gesturing, a shake -> moving; none ->
+        still). Once the window has passed (plus DETECTION_LAG_S, perception confirms an event after its onset),
+        pB[:, :, u] += lr · q(s') ⊗ q(s) per factor: the Dirichlet update of pymdp 1.0.4
+        `learning.update_state_transition_dirichlet`, with the transition taken over the gesture's response window
+        (one count per gesture). For engagement, q(e') is the posterior given whether the human answered
+        (generative.engagement_after_trial), under the gesture's engagement control (answer / unprompted)."""
         cfg = self.cfg
         for e in new_events(obs):
             self._human_events.append((float(e.t_onset), e.kind))
         self._human_events = [ev for ev in self._human_events if ev[0] >= now - 3 * cfg.response_window_s - 10.0]
         keep = []
-        for cls, onset, q_from in self._trials:
+        for cls, onset, u_eng, q_from, qe_from in self._trials:
             if q_from is None and now >= onset:
-                q_from = self.qs[ACTIVITY_FACTOR].copy()
-            if q_from is not None and now >= onset + cfg.response_window_s + DETECTION_LAG_S:
+                q_from, qe_from = self.qs[ACTIVITY_FACTOR].copy(), self.qs[ENGAGEMENT_FACTOR].copy()
+            if q_from is not None and qe_from is not None and now >= onset + cfg.response_window_s + DETECTION_LAG_S:
                 q_to = np.zeros(len(ACTIVITY))
                 for t, kind in self._human_events:
                     if onset + cfg.response_latency_s <= t <= onset + cfg.response_window_s and kind in ANSWER_STATE:
                         q_to[ANSWER_STATE[kind]] += 1.0
-                if q_to.sum() == 0:
+                answered = bool(q_to.sum() > 0)
+                if not answered:
                     q_to[STILL] = 1.0  # no answer: the human stayed still (as far as this gesture is concerned)
-                update_response_model(self.model, _activity_only(q_to / q_to.sum()), _activity_only(q_from), cls,
-                                      cfg.learning_rate)
+                controls = [0] * len(NUM_STATES)
+                controls[ACTIVITY_FACTOR], controls[ENGAGEMENT_FACTOR] = cls, u_eng
+                qs_to: list[np.ndarray | None] = [None] * len(NUM_STATES)
+                qs_from: list[np.ndarray | None] = [None] * len(NUM_STATES)
+                qs_from[ACTIVITY_FACTOR], qs_from[ENGAGEMENT_FACTOR] = q_from, qe_from
+                qs_to[ENGAGEMENT_FACTOR] = engagement_after_trial(self.model, qs_from, controls, answered)
+                qs_to[ACTIVITY_FACTOR] = q_to / q_to.sum()
+                update_transitions(self.model, qs_to, qs_from, controls, cfg.learning_rate)
             else:
-                keep.append((cls, onset, q_from))
+                keep.append((cls, onset, u_eng, q_from, qe_from))
         self._trials = keep
 
     def _decision_reason(self, obs: Observation, now: float) -> str | None:
@@ -267,23 +298,30 @@ class FepPolicy(MotionPolicy):
         return self.decide(now, reason)
 
     # -- decision -----------------------------------------------------------------------------------------------
-    def candidate_policies(self, onset_delay: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
-        """(K, horizon, 2) control sequences (the same control for both factors): the candidate's gesture class in the
-        steps its response window [onset, onset + response_window_s] overlaps, 'none' elsewhere. Timing enters B
-        through the steps at which the gesture acts."""
+    def candidate_policies(self, onset_delay: np.ndarray, gesture_index: np.ndarray,
+                           now: float | None = None) -> np.ndarray:
+        """(K, horizon, 2) control sequences: in the steps the candidate's response window [onset, onset +
+        response_window_s] overlaps, the activity control is its gesture class and the engagement control 'answer'
+        (its onset answers a human event, `answers_human`) or 'unprompted'; 'none' / 'idle' elsewhere. Timing enters
+        B through the steps at which the gesture acts and through whether it answers."""
         H, step = self.cfg.horizon, self.cfg.step_s
         ends = step * np.arange(1, H + 1)
         on = onset_delay[:, None]
         active = (on < ends[None, :]) & (on + self.cfg.response_window_s > ends[None, :] - step)  # (K, H)
-        u = np.where(active, gesture_index[:, None], 0)
-        return np.repeat(u[:, :, None], 2, axis=2)
+        active &= gesture_index[:, None] != 0
+        now = self._t if now is None else now
+        answer = self.answers_human(now + onset_delay) if now is not None else np.zeros(len(onset_delay), bool)
+        u = np.empty(active.shape + (2,), dtype=np.int64)
+        u[:, :, ACTIVITY_FACTOR] = np.where(active, gesture_index[:, None], 0)
+        u[:, :, ENGAGEMENT_FACTOR] = np.where(active, np.where(answer, ANSWER, UNPROMPTED)[:, None], IDLE)
+        return u
 
     def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
         """Propose K candidates, score G, choose; returns the command (None when the choice is to wait)."""
         cfg = self.cfg
         log_E, log_Q, kernel, steering = self._steered()
         cands = self.proposer.propose(cfg.num_candidates, self.rng, log_E, self.rhythm.estimate())
-        pols = self.candidate_policies(cands.onset_delay, cands.gesture_index)
+        pols = self.candidate_policies(cands.onset_delay, cands.gesture_index, now)
         terms = kernel.evaluate(self.qs, self.model.B, pols, self.model.pB if cfg.novelty else None)
         log_w = (log_E - log_Q)[cands.primitive_index]
         idx, prob = choose(terms.G, log_w, cfg.gamma, self.rng, cfg.choice)
@@ -306,9 +344,10 @@ class FepPolicy(MotionPolicy):
             cmd = MotionCommand(primitive=prim.name, params=params, issued_at=now,
                                 onset_delay=float(cands.onset_delay[idx]), source=self.name,
                                 meta={"G": float(terms.G[idx]), "gesture_class": CONTROLS[cls]})
-            self._gesture = (cls, onset, onset + duration)
+            u_eng = ANSWER if bool(self.answers_human(np.array([onset]))[0]) else UNPROMPTED
+            self._gesture = (cls, onset, onset + duration, u_eng)
             self._history.append(self._gesture)
-            self._trials.append((cls, onset, None))
+            self._trials.append((cls, onset, u_eng, None, None))
             self._history = self._history[-8:]
         belief = self.belief if self.belief is None or not steering else dataclasses.replace(self.belief,
                                                                                              steering=steering)
