@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--no-display", action="store_true",
                    help="with --camera: do not open the window showing the agent to the participant")
     r.add_argument("--seed", type=int, default=0, help="simulation seed for virtual participants")
+    r.add_argument("--audio", choices=("on", "off"), default="off",
+                   help="with --virtual and the loop engine: on = the participant speaks each condition's utterance "
+                        "script aloud and the brain hears it through speech recognition; off (default) = as text")
     r.set_defaults(func=_run)
 
     s = sub.add_parser("simulate", help="simulate a whole study with a virtual cohort (fast path)",
@@ -81,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
                         source=args.source, questionnaire=args.questionnaire, engine=args.engine, fps=args.fps,
                         display=not args.no_display,
                         web_port=args.web_port,
-                        breaks=not args.no_breaks, seed=args.seed)
+                        breaks=not args.no_breaks, seed=args.seed, speech=args.audio == "on")
     print(f"{s.participant} (index {s.index}, order {' -> '.join(s.order)}): {s.trials_run} trial(s) run, "
           f"{s.trials_skipped} already completed; answers in {args.store}")
     return 0

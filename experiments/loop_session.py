@@ -67,11 +67,12 @@ def check_policies(protocol: Protocol) -> None:
 def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial_index: int, duration: float,
                    seed: int, *, virtual: VirtualParticipantConfig | None = None, camera: int | None = None,
                    source: str | None = None, fps: float = 30.0, display: bool = False,
-                   utterances: str | Path | None = None) -> LoopTrial:
+                   utterances: str | Path | None = None, speech: bool = False) -> LoopTrial:
     """Run one condition as a session of the study database; live cameras run in real time with the agent shown in
     the session dashboard window (display=True), video files and virtual participants faster, unrendered. A
     condition's utterance script is said to the embedded brain during the trial (replies, intents and the agent's
-    preference shifts are stored with the session)."""
+    preference shifts are stored with the session). With `speech` a virtual participant says the script aloud and the
+    brain hears it through speech recognition (fep_motion/session/hearing.py)."""
     import dataclasses
 
     from fep_motion.policies import make_policy
@@ -104,12 +105,19 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
                            realtime=camera is not None, seed=seed, progress=True, **extra)
         agent = PolicyAgent(make_policy(cond.policy, **cond.params), seed)
         meta = {"trial": {"trial_index": trial_index, "condition": cond.id, "engine": "loop"}}
-        dialogue = None
+        dialogue, hearing = None, None
         if utterances is not None:
-            from fep_motion.session.dialogue import dialogue_from_options
+            from fep_motion.session.dialogue import dialogue_from_options, load_script
 
-            dialogue, brain_meta = dialogue_from_options(str(utterances), None, realtime=camera is not None)
+            spoken = speech and vp is not None
+            dialogue, brain_meta = dialogue_from_options(str(utterances), None, realtime=camera is not None,
+                                                         heard=spoken)
             meta["brain"] = brain_meta
+            if spoken:
+                from fep_motion.session.hearing import spoken_script
+
+                hearing = spoken_script([(x.t, x.text) for x in load_script(utterances)], asr=True,
+                                        realtime=camera is not None)
         window = None
         if display:
             from fep_motion.session.display import OpenCVDisplay
@@ -117,7 +125,7 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
             window = OpenCVDisplay()
         try:
             sid, result = run_session(spec, src, source_label=label, participant=vp, agent=agent, meta=meta,
-                                      display=window, dialogue=dialogue)
+                                      display=window, dialogue=dialogue, hearing=hearing)
         finally:
             if window is not None:
                 window.close()

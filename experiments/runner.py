@@ -44,10 +44,11 @@ def _virtual_config(spec: str) -> VirtualParticipantConfig:
 def run_participant(protocol: Protocol, db_path: str | Path, participant: str, *, virtual: str | None = None,
                     camera: int | None = None, source: str | None = None, questionnaire: str = "terminal",
                     engine: str = "loop", fps: float = 30.0, display: bool = True, web_port: int = 0,
-                    breaks: bool = True, seed: int = 0,
+                    breaks: bool = True, seed: int = 0, speech: bool = False,
                     stdin: TextIO | None = None, stdout: TextIO | None = None,
                     on_web_url: Callable[[str], None] | None = None) -> RunSummary:
-    """Run (or resume) one participant; every input is validated before the database is touched."""
+    """Run (or resume) one participant; every input is validated before the database is touched. `speech`: a
+    virtual participant speaks its condition's utterance script aloud and the brain hears it (loop engine)."""
     out = stdout or sys.stdout
     if sum(x is not None for x in (virtual, camera, source)) != 1:
         raise ExperimentError("pass exactly one of --virtual SPEC, --camera INDEX or --source VIDEO")
@@ -108,7 +109,7 @@ def run_participant(protocol: Protocol, db_path: str | Path, participant: str, *
                 out.write(f"Trial {tr.trial_index + 1}/{len(rows)}: {cond.label} ({tr.duration_s:g} s)\n")
                 out.flush()
                 felt = _session(store, db_path, protocol, participant, tr, rng, engine, cfg, camera, source, fps,
-                                virtual, display and camera is not None)
+                                virtual, display and camera is not None, speech)
                 contingencies.append(felt)
             first = False
             answers: Answers = {}
@@ -129,7 +130,8 @@ def run_participant(protocol: Protocol, db_path: str | Path, participant: str, *
 
 def _session(store, db_path: str | Path, protocol: Protocol, participant: str, tr: ss.TrialRow,
              rng: np.random.Generator, engine: str, cfg: VirtualParticipantConfig | None, camera: int | None,
-             source: str | None, fps: float, virtual: str | None, display: bool) -> tuple[float, float]:
+             source: str | None, fps: float, virtual: str | None, display: bool,
+             speech: bool = False) -> tuple[float, float]:
     """Run the trial's session; returns (experienced contingency, fraction of agent gestures answered)."""
     cond = protocol.condition(tr.condition_id)
     if engine == "events":
@@ -141,7 +143,7 @@ def _session(store, db_path: str | Path, protocol: Protocol, participant: str, t
     ss.set_trial(store, tr.id, "running")
     lt = run_loop_trial(db_path, cond, participant, tr.trial_index, tr.duration_s, int(rng.integers(2**31)),
                         virtual=cfg, camera=camera, source=source, fps=fps, display=display,
-                        utterances=protocol.utterance_script(cond.id))
+                        utterances=protocol.utterance_script(cond.id), speech=speech)
     record_loop_trial(store, protocol, participant, tr, lt)
     return lt.experienced_contingency, lt.answered_fraction_of_agent
 

@@ -1,4 +1,5 @@
-"""The live dashboard composes camera + skeleton + events, the agent's view and the F / G charts (headless)."""
+"""The live dashboard composes camera + skeleton + events, the agent's view, the F / G charts, the speech strip and
+the chat (headless)."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,3 +50,46 @@ def test_dashboard_without_a_person_says_so():
     img = dash.compose(_state(0.0, PoseFrame.empty(0.0, (640, 480)), None))
     red = (img[..., 2] == 255) & (img[..., 0] == 0) & (img[..., 1] == 0)
     assert red[:CAMERA_SIZE[1], :CAMERA_SIZE[0]].any()
+
+
+def test_speech_strip_shows_voice_activity_as_a_band_and_pitch_as_a_line():
+    from fep_motion.session.display import F0_COLOR, SPEECH_H, VAD_COLOR
+
+    dash = Dashboard(chat=True)
+    width = CAMERA_SIZE[0] + AGENT_SIZE[0]
+    for i in range(90):  # 3 s: quiet, then speaking with a rising pitch from 1 s to 2 s, quiet again
+        t = i / 30
+        s = _state(t, None, 1.0)
+        speaking = 1.0 <= t < 2.0
+        s.observation.speaking = speaking
+        s.observation.f0_hz = 100.0 + 100.0 * (t - 1.0) if speaking else None
+        img = dash.compose(s)
+    strip = img[CAMERA_SIZE[1] + CHART_H:CAMERA_SIZE[1] + CHART_H + SPEECH_H]
+    band = np.all(strip == VAD_COLOR, axis=2).any(axis=0)
+    cols = np.nonzero(band)[0]
+    span = (cols.max() - cols.min()) / (width - 20) * dash.history_s  # the band covers the second of speech
+    assert 0.8 < span < 1.2
+    line = np.all(strip == F0_COLOR, axis=2)
+    rows = [np.nonzero(line[:, c])[0].mean() for c in np.nonzero(line.any(axis=0))[0]]
+    assert len(rows) > 5 and rows[0] > rows[-1]  # the pitch rises: the line climbs (smaller row index)
+    no_audio = Dashboard(chat=True).compose(_state(0.0, None, 1.0))
+    assert img.shape[0] == no_audio.shape[0] + SPEECH_H  # the strip only exists in sessions with audio
+
+
+def test_heard_chat_line_is_labelled_with_its_confidence():
+    import cv2
+
+    from fep_motion.session.dialogue import ChatLine
+
+    dash = Dashboard(chat=True)
+    s = _state(3.0, None, 1.0)
+    s.chat = (ChatLine(2.2, "participant", "hello", heard=0.83),)
+    heard = dash.chat_panel(s, 800)
+    s.chat = (ChatLine(2.2, "participant", "hello"),)
+    typed = dash.chat_panel(s, 800)
+    # the heard line is longer by exactly the width of its label
+    label_w = cv2.getTextSize(" (heard 0.83)", cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0]
+
+    def ink(panel):
+        return np.nonzero((panel[:24] > 100).any(axis=(0, 2)))[0].max()
+    assert abs(ink(heard) - ink(typed) - label_w) <= 3

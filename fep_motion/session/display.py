@@ -1,5 +1,6 @@
 """The live dashboard: camera + skeleton + detected events, the agent's view, strip charts of F and of the last
-decision's G per gesture class, and the chat with the agent; an OpenCV window maps keys q (quit), space (pause),
+decision's G per gesture class, with audio a speech strip (voice activity as a band, F0 as a line), and the chat with
+the agent (recognised speech marked as heard, with its confidence); an OpenCV window maps keys q (quit), space (pause),
 m (marker), and t or Tab to type to the agent (Enter sends, Esc cancels, Backspace deletes).
 
 `compose` and `ChatBox.key` are pure (no window) so they are testable headless; `OpenCVDisplay` shows them.
@@ -29,6 +30,9 @@ KEYS = {ord("q"): "quit", 27: "quit", ord(" "): "pause", ord("m"): "marker"}
 TYPE_KEYS = (ord("t"), 9)  # t or Tab: focus the chat box
 ENTER, BACKSPACE, ESC = (10, 13), (8, 127), 27
 CHAT_H = 118
+SPEECH_H = 48  # the speech strip under the F chart (only in sessions with audio)
+F0_RANGE = (60.0, 400.0)  # Hz drawn from the strip's bottom to its top
+VAD_COLOR, F0_COLOR = (90, 60, 160), (255, 255, 0)
 CHAT_COLORS = {"participant": (255, 255, 255), "agent": (120, 255, 120), "system": (80, 80, 255)}
 
 
@@ -72,6 +76,7 @@ class Dashboard:
         self.chat = chat  # draw the chat panel under the charts (the live window with a brain)
         self.F: collections.deque[tuple[float, float]] = collections.deque()
         self.events: collections.deque[tuple[float, str]] = collections.deque(maxlen=6)
+        self.voice: collections.deque[tuple[float, bool, float]] = collections.deque()  # (t, speaking, F0 or NaN)
 
     def compose(self, s: DisplayState) -> np.ndarray:
         import cv2
@@ -132,9 +137,49 @@ class Dashboard:
                     cv2.putText(chart, cls[:5], (x0, CHART_H - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (220, 220, 220), 1)
                 cv2.putText(chart, "min G per class (taller = lower G)", (half + 10, 16), cv2.FONT_HERSHEY_SIMPLEX,
                             0.45, (0, 160, 255), 1)
-        if not self.chat:
-            return np.vstack([top, chart])
-        return np.vstack([top, chart, self.chat_panel(s, top.shape[1])])
+        parts = [top, chart]
+        if s.observation.speaking is not None:
+            parts.append(self.speech_strip(s, top.shape[1]))
+        if self.chat:
+            parts.append(self.chat_panel(s, top.shape[1]))
+        return np.vstack(parts)
+
+    def speech_strip(self, s: DisplayState, width: int) -> np.ndarray:
+        """The last `history_s` of audio: a band where the person was speaking (VAD gate), F0 as a line."""
+        import cv2
+
+        strip = np.full((SPEECH_H, width, 3), 20, np.uint8)
+        obs = s.observation
+        f0 = obs.f0_hz if obs.f0_hz is not None else float("nan")
+        self.voice.append((s.t, bool(obs.speaking), f0))
+        while self.voice and s.t - self.voice[0][0] > self.history_s:
+            self.voice.popleft()
+        t0 = s.t - self.history_s
+
+        def x_of(t: float) -> int:
+            return int(10 + (t - t0) / self.history_s * (width - 20))
+
+        pts: list[tuple[int, int]] = []
+        lo, hi = F0_RANGE
+        for i, (t, speaking, hz) in enumerate(self.voice):
+            t_next = self.voice[i + 1][0] if i + 1 < len(self.voice) else s.t
+            if speaking:
+                cv2.rectangle(strip, (x_of(t), 4), (max(x_of(t_next), x_of(t) + 1), SPEECH_H - 4), VAD_COLOR, -1)
+            if np.isfinite(hz):
+                y = SPEECH_H - 4 - (min(max(hz, lo), hi) - lo) / (hi - lo) * (SPEECH_H - 8)
+                pts.append((x_of(t), int(y)))
+            elif len(pts) > 1:
+                cv2.polylines(strip, [np.array(pts, np.int32)], False, F0_COLOR, 1)
+                pts = []
+            else:
+                pts = []
+        if len(pts) > 1:
+            cv2.polylines(strip, [np.array(pts, np.int32)], False, F0_COLOR, 1)
+        label = "speaking" if obs.speaking else "quiet"
+        if obs.speaking and obs.f0_hz is not None:
+            label += f"  F0 {obs.f0_hz:.0f} Hz  {obs.speech_s:.1f} s"
+        cv2.putText(strip, label, (10, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (220, 220, 220), 1)
+        return strip
 
     def chat_panel(self, s: DisplayState, width: int, typing: str | None = None) -> np.ndarray:
         """The conversation's last lines (participant white, agent green, time-outs red) and the input line."""
@@ -144,6 +189,9 @@ class Dashboard:
         lines = list(s.chat)[-5:]
         for i, line in enumerate(lines):
             who = {"participant": "you", "agent": "agent"}.get(line.speaker, "!")
+            heard = getattr(line, "heard", None)
+            if heard is not None:  # recognised speech, not typed: say so, with the recogniser's confidence
+                who = f"you (heard {heard:.2f})"
             text = f"{line.t:5.1f}s {who}: {line.text}"[:100]
             cv2.putText(panel, text, (8, 16 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                         CHAT_COLORS.get(line.speaker, (200, 200, 200)), 1)
