@@ -23,10 +23,11 @@ def add_dialogue_flags(p: argparse.ArgumentParser) -> None:
                         "(default on; off = text only, the mouth still moves)")
 
 
-def add_audio_flags(p: argparse.ArgumentParser, choices: tuple[str, ...] | None, audio_help: str) -> None:
+def add_audio_flags(p: argparse.ArgumentParser, choices: tuple[str, ...] | None, audio_help: str,
+                    default: str = "auto") -> None:
     """--audio (what the agent hears) and --asr (whether what it hears reaches the brain), for demo, live and run."""
     g = p.add_argument_group("hearing (voice activity, pitch and speech recognition on the session clock)")
-    g.add_argument("--audio", default="auto", choices=choices, metavar="|".join(choices) if choices else "SOURCE",
+    g.add_argument("--audio", default=default, choices=choices, metavar="|".join(choices) if choices else "SOURCE",
                    help=audio_help)
     g.add_argument("--asr", choices=("on", "off"), default="on",
                    help="on (default when audio is on): recognised speech goes to the brain like a typed line; "
@@ -57,9 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true", help="virtual time: run as fast as possible instead of real time")
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
     add_dialogue_flags(p)
-    add_audio_flags(p, ("auto", "on", "off"),
-                    "auto (default): the virtual participant speaks its --utterances script aloud (espeak-ng) when "
-                    "there is one; on: it must; off: the script goes to the brain as text")
+    add_audio_flags(p, ("on", "off"),
+                    "on: the virtual participant speaks its --utterances script aloud (espeak-ng) and the agent hears "
+                    "it; off (default): the script goes to the brain as text", default="off")
     p.set_defaults(func=_run)
 
 

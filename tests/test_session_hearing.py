@@ -44,7 +44,7 @@ def spoken_demo(tmp_path_factory) -> tuple[Path, str]:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert main(["demo", "--fast", "--no-video", "--duration", "11", "--seed", "2", "--out", str(out),
-                     "--utterances", str(_script(tmp))]) == 0
+                     "--utterances", str(_script(tmp)), "--audio", "on"]) == 0
     return out / "study.db", buf.getvalue()
 
 
@@ -92,7 +92,7 @@ def test_export_writes_the_audio_tables(spoken_demo, tmp_path):
 def test_asr_off_sends_the_script_as_text_and_still_analyses_the_voice(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--fast", "--no-video", "--duration", "9", "--seed", "2", "--out", str(out),
-                 "--utterances", str(_script(tmp_path)), "--asr", "off"]) == 0
+                 "--utterances", str(_script(tmp_path)), "--audio", "on", "--asr", "off"]) == 0
     db = out / "study.db"
     assert _rows(db, "SELECT COUNT(*) FROM transcripts")[0][0] == 0
     assert _rows(db, "SELECT COUNT(*) FROM audio_features WHERE in_speech = 1")[0][0] > 50

@@ -47,7 +47,7 @@ class DemoOptions:
     video: bool = True
     voice: str = "on"
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
-    audio: str = "auto"  # auto | on | off: the participant speaks its utterance script aloud (auto: when there is one)
+    audio: str = "off"  # on: the participant speaks its utterance script aloud (espeak-ng); off: it is sent as text
     asr: str = "on"  # on: the spoken script reaches the brain through recognition; off: as text, audio analysed only
 
 
@@ -112,21 +112,18 @@ def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]]:
     """The script the virtual participant speaks aloud ([] when it stays silent): its utterance script."""
     from fep_motion.session.dialogue import load_script
 
-    if opts.audio not in ("auto", "on", "off"):
-        raise SettingError("audio", f"{opts.audio!r}: use auto, on or off")
+    if opts.audio not in ("on", "off"):
+        raise SettingError("audio", f"{opts.audio!r}: use on or off")
     if opts.audio == "off":
         return []
     script = [(line.t, line.text) for line in load_script(opts.dialogue.utterances)] if opts.dialogue.utterances \
         else []
     if not script:
-        if opts.audio == "on":
-            raise SettingError("audio", "the virtual participant speaks its utterance script and none was given; "
-                                        "add utterances, or set audio off")
-        return []
-    if opts.audio == "auto" and shutil.which("espeak-ng") is None:
-        _warn("espeak-ng not found, the participant's script goes to the brain as text "
-              "(apt-get install -y espeak-ng to hear it)")
-        return []
+        raise SettingError("audio", "the virtual participant speaks its utterance script and none was given; "
+                                    "add utterances, or set audio off")
+    if shutil.which("espeak-ng") is None:
+        raise SettingError("audio", "the participant speaks with espeak-ng, which is not installed; "
+                                    "apt-get install -y espeak-ng, or set audio off")
     return script
 
 
