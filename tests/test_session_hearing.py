@@ -186,3 +186,27 @@ def test_observation_voice_fields_follow_the_speech():
     lengths = [s[4] for s in speaking]
     assert lengths == sorted(lengths) and lengths[-1] == pytest.approx(speaking[-1][0] - u.start_t, abs=0.1)
     assert all(s[4] == 0.0 for s in seen if not s[1])
+
+
+def test_run_hears_the_clips_own_audio_track(tmp_path, vtest_path):
+    import subprocess
+
+    from scipy.io import wavfile
+
+    from perception.audio.sources import ffmpeg_exe, speech_extent
+
+    speech = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), synthesize("How was your day"),
+                             np.zeros(SAMPLE_RATE, np.int16)])
+    wavfile.write(tmp_path / "s.wav", SAMPLE_RATE, speech)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(vtest_path), "-i", str(tmp_path / "s.wav"),
+                    "-t", "3", "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    str(clip)], check=True)
+    assert main(["run", str(clip), "--out", str(tmp_path / "out"), "--no-video", "--max-frames", "75"]) == 0
+    db = tmp_path / "out" / "study.db"
+    onset = _rows(db, "SELECT t FROM speech_events WHERE kind = 'onset'")
+    a, _ = speech_extent(speech)
+    assert onset and abs(onset[0][0] - a) < 0.1  # on the clip's clock, which is the frames' session clock
+    assert _rows(db, "SELECT COUNT(*) FROM transcripts WHERE TRIM(text) != ''")[0][0] == 1
+    with Store.open(db) as st:
+        assert st.meta(1)["audio"]["source"] == f"audio track of {clip}"
