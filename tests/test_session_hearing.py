@@ -210,3 +210,22 @@ def test_run_hears_the_clips_own_audio_track(tmp_path, vtest_path):
     assert _rows(db, "SELECT COUNT(*) FROM transcripts WHERE TRIM(text) != ''")[0][0] == 1
     with Store.open(db) as st:
         assert st.meta(1)["audio"]["source"] == f"audio track of {clip}"
+
+
+def test_real_time_hearing_decodes_beside_the_loop(tmp_path):
+    """In real time the recogniser runs in its own process: the loop keeps its ticks and the transcript arrives
+    within the hangover plus decoding of the utterance's end."""
+    from experiments.virtual_participant import VirtualParticipant
+    from fep_motion.session.hearing import spoken_script
+
+    vp = VirtualParticipant(seed=0)
+    hearing = spoken_script([(0.5, "I started running again last month")], asr=True, realtime=True)
+    (u,) = hearing.source.utterances
+    spec = SessionSpec(tmp_path / "s.db", "P01", "fep", "demo", duration=4.0, realtime=True, progress=False)
+    _, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, hearing=hearing)
+    assert result.status == "completed" and result.stored >= 0.9 * 120
+    ((end_t, t_ready, text),) = _rows(tmp_path / "s.db", "SELECT end_t, t_ready, text FROM transcripts")
+    assert text and abs(end_t - u.end_t) < 0.1 and 0.4 <= t_ready - end_t < 1.5
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the recogniser process ended with the session
