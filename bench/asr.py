@@ -5,9 +5,13 @@ voices x two speeds. Rows, all in this run on the same audio:
   default   pocketsphinx's own en-us LM, espeak's 22,050 Hz resampled naively (linear interpolation, no
             anti-alias filter), each sentence's whole clip decoded as one utterance (the peer);
   +audio    pocketsphinx's LM, our audio path: resample_poly to 16 kHz, a session stream cut by the VAD gate;
-  ours      our conversational LM (perception/audio/lm) with our audio path.
-Latency: utterance end (last speech sample) -> transcript ready = the gate's hangover (audio time) plus the
-decoder's end-of-utterance wall time; the real-time factor shows the frame-by-frame part keeps up.
+  ours      our conversational LM (perception/audio/lm) with our audio path;
+  +brain    ours, its N-best list re-ranked by the embedded brain's dialogue log-probability
+            (llm.brain.rescore.BrainRescorer through Recognizer's rescorer hook).
+Latency (ours+brain): utterance end (last speech sample) -> transcript ready = the gate's hangover (audio time)
+plus the decoder's end-of-utterance wall time with the rescoring; the real-time factor shows the frame-by-frame part
+keeps up. --heldout N draws sentences from chitchat conversations held out of both the LM (10 %) and the brain (5 %):
+the only sentences the rescoring weights and VAD settings were tuned on.
 VAD: the sentences with random silences (0.6-2.0 s) under white or babble noise at 20 and 10 dB SNR; onset and
 offset F1 within +-100 ms of the clean speech's extent.
 
@@ -28,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
+from llm.brain.rescore import BrainRescorer
 from perception.audio.asr import Recognizer, RecognizerConfig, SegmentedRecognizer
 from perception.audio.features import AnalyzerConfig, AudioAnalyzer
 from perception.audio.sources import ArraySource, speech_extent, synthesize
@@ -168,11 +173,12 @@ def babble(sentences: list[str], length: int, rng: np.random.Generator, talkers:
 
 
 def heldout_sentences(n: int, rng: np.random.Generator) -> list[str]:
-    """n sentences of 4-10 words from the LM's held-out chitchat conversations, all in the LM's vocabulary."""
+    """n sentences of 4-10 words from chitchat conversations held out of the LM and the brain (the brain's 5 % split,
+    inside the LM's 10 %), all in the LM's vocabulary."""
     from perception.audio import build_lm
 
     vocab = build_lm.dictionary_words()
-    pool = sorted({" ".join(s) for cid, text in build_lm.corpus_messages() if build_lm.is_heldout(cid)
+    pool = sorted({" ".join(s) for cid, text in build_lm.corpus_messages() if build_lm.is_heldout(cid, 5.0)
                    for s in build_lm.sentences(text) if 4 <= len(s) <= 10 and all(w in vocab for w in s)})
     return [pool[i] for i in rng.choice(len(pool), n, replace=False)]
 
@@ -184,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--heldout", type=int, default=0,
                     help="use N held-out chitchat sentences (4-10 words) instead of the hand-written ones")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads of the brain rescorer")
+    ap.add_argument("--no-vad", action="store_true", help="skip the VAD segmentation table")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     sentences = heldout_sentences(args.heldout, rng) if args.heldout else [
@@ -194,37 +202,46 @@ def main(argv: list[str] | None = None) -> int:
     default_cfg = RecognizerConfig(lm="default")
     ours_cfg = RecognizerConfig()
     peer, plus_audio, ours = Recognizer(default_cfg), Recognizer(default_cfg), Recognizer(ours_cfg)
+    brain = Recognizer(ours_cfg, rescorer=BrainRescorer(threads=args.threads))
+    brain.rescorer(["hello"])   # load the weights before the clock starts
     refs: list[str] = []
-    hyp_default, hyp_audio, hyp_ours, latencies, end_walls, rtf = [], [], [], [], [], []
+    hyp_default, hyp_audio, hyp_ours, hyp_brain, latencies, end_walls, rtf = [], [], [], [], [], [], []
     for voice in args.voices:
         for speed in args.speeds:
             clips = [Clip(s, synthesize(s, voice, speed), espeak_raw(s, voice, speed)) for s in sentences]
             refs += [c.text for c in clips]
             hyp_default += [peer.transcribe(naive_16k(c.raw22k)).text for c in clips]
             stream, spans = session_stream(clips, rng)
-            for rec, sink in ((plus_audio, hyp_audio), (ours, hyp_ours)):
+            for rec, sink in ((plus_audio, hyp_audio), (ours, hyp_ours), (brain, hyp_brain)):
                 _, trs, wall = run_stream(stream, SegmentedRecognizer(rec.config, rec))
                 sink += assign([t for t, _ in trs], spans)
-                if rec is ours:
+                if rec is brain:
                     rtf.append(wall / (len(stream) / SAMPLE_RATE))
                     latencies += [hang + t.latency_s for t, hang in trs]
                     end_walls += [t.latency_s for t, _ in trs]
-            w = [wer(refs[-len(clips):], h[-len(clips):]) for h in (hyp_default, hyp_audio, hyp_ours)]
-            print(f"  {voice:9s} {speed} wpm: WER default {w[0]:.3f}  +audio {w[1]:.3f}  ours {w[2]:.3f}")
+            w = [wer(refs[-len(clips):], h[-len(clips):]) for h in (hyp_default, hyp_audio, hyp_ours, hyp_brain)]
+            print(f"  {voice:9s} {speed} wpm: WER default {w[0]:.3f}  +audio {w[1]:.3f}  ours {w[2]:.3f}  "
+                  f"+brain {w[3]:.3f}", flush=True)
     w_def, w_audio, w_ours = wer(refs, hyp_default), wer(refs, hyp_audio), wer(refs, hyp_ours)
+    w_brain = wer(refs, hyp_brain)
     print("\nrow       LM                 audio path                          WER")
     print(f"default   pocketsphinx en-us  linear resample, whole clip         {w_def:.3f}")
     print(f"+audio    pocketsphinx en-us  resample_poly, VAD-cut stream       {w_audio:.3f}")
     print(f"ours      chitchat trigram    resample_poly, VAD-cut stream       {w_ours:.3f}")
-    print(f"ratio ours / default = {w_ours / w_def:.2f} (target <= 0.60) over {len(refs)} utterances")
+    print(f"+brain    trigram + brain     resample_poly, VAD-cut stream       {w_brain:.3f}")
+    print(f"ratio ours / default = {w_ours / w_def:.2f}, +brain / default = {w_brain / w_def:.2f} (target <= 0.60) "
+          f"over {len(refs)} utterances")
     lat = np.array(latencies)
     print(f"utterance end -> transcript: p50 {np.percentile(lat, 50):.3f} s, p95 {np.percentile(lat, 95):.3f} s "
           f"(target p95 <= 1.0 s; gate hangover {AnalyzerConfig().gate.hangover_ms / 1000:.1f} s + end_utt wall p50 "
           f"{np.percentile(end_walls, 50) * 1000:.0f} ms, p95 {np.percentile(end_walls, 95) * 1000:.0f} ms); "
           f"stream real-time factor {np.mean(rtf):.2f} (VAD + pitch + decoding per frame)")
     for i in range(0, len(refs), max(1, len(refs) // 6)):
-        print(f"  ref {refs[i]!r}\n     default {hyp_default[i]!r}\n     ours    {hyp_ours[i]!r}")
+        print(f"  ref {refs[i]!r}\n     default {hyp_default[i]!r}\n     ours    {hyp_ours[i]!r}\n"
+              f"     +brain  {hyp_brain[i]!r}")
 
+    if args.no_vad:
+        return 0
     print("\nVAD segmentation (onset/offset F1 within +-100 ms; 30 sentences, en-us 150 wpm, silences 0.6-2.0 s)")
     clips = [Clip(s, synthesize(s, "en-us", 150), np.zeros(0)) for s in sentences]
     stream, spans = session_stream(clips, rng)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perception.audio.asr import CHITCHAT_LM, Recognizer, RecognizerConfig, SegmentedRecognizer
+from perception.audio.asr import CHITCHAT_LM, Recognizer, RecognizerConfig, SegmentedRecognizer, rescore_choice
 from perception.audio.build_lm import count, logprob, witten_bell
 from perception.audio.features import AudioAnalyzer
 from perception.audio.sources import SpeechSynthSource, synthesize
@@ -82,3 +82,37 @@ def test_vad_cut_recognition_gives_one_transcript_per_utterance(recognizer):
 def test_missing_language_model_is_a_one_line_error(tmp_path):
     with pytest.raises(PerceptionError, match="nope.arpa: language model not found; run `python -m"):
         Recognizer(RecognizerConfig(lm=tmp_path / "nope.arpa"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(scores=st.lists(st.floats(-50.0, 0.0), min_size=1, max_size=8), penalty=st.floats(0.0, 3.0),
+       bonus=st.floats(0.0, 10.0))
+def test_rescore_choice_is_the_argmax_of_the_combined_score(scores, penalty, bonus):
+    cands = [" ".join(["w"] * (i + 1)) for i in range(len(scores))]
+    cfg = RecognizerConfig(rescore_word_penalty=penalty, rescore_first_bonus=bonus)
+    pick, posterior = rescore_choice(cands, scores, cfg)
+    total = [s - penalty * (i + 1) + (bonus if i == 0 else 0.0) for i, s in enumerate(scores)]
+    assert total[pick] == pytest.approx(max(total))
+    assert 1.0 / len(scores) - 1e-9 <= posterior <= 1.0
+    with pytest.raises(ValueError, match="rescorer returned 1 scores for 2 candidates"):
+        rescore_choice(["a", "b"], [0.0])
+
+
+def test_rescorer_hook_reorders_the_n_best_list_as_its_scores_say():
+    _needs_espeak()
+    seen: list[list[str]] = []
+
+    def prefer_last(hyps: list[str]) -> list[float]:
+        seen.append(list(hyps))
+        return [10.0 * i for i in range(len(hyps))]
+
+    clip = np.concatenate([np.zeros(3200, np.int16), synthesize("i have a job interview tomorrow", "en-us", 150)])
+    plain = Recognizer(RecognizerConfig()).transcribe(clip)
+    cfg = RecognizerConfig(nbest=6, rescore_word_penalty=0.0, rescore_first_bonus=0.0)
+    tr = Recognizer(cfg, rescorer=prefer_last).transcribe(clip)
+    assert len(seen) == 1 and tuple(seen[0]) == tr.alternatives and 2 <= len(tr.alternatives) <= 6
+    assert tr.alternatives[0] == plain.text and len(set(tr.alternatives)) == len(tr.alternatives)
+    assert tr.text == tr.alternatives[-1] != plain.text and tr.words == tuple(tr.text.split())
+    assert 0.0 < tr.confidence <= 1.0
+    keep = Recognizer(cfg, rescorer=lambda hyps: [0.0] + [-100.0] * (len(hyps) - 1)).transcribe(clip)
+    assert keep.text == plain.text and keep.confidence == pytest.approx(plain.confidence)

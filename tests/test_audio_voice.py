@@ -14,6 +14,7 @@ from perception.audio.features import AudioAnalyzer
 from perception.audio.pitch import PitchTracker, yin
 from perception.audio.sources import ArraySource, speech_extent, synthesize
 from perception.audio.types import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, AudioFrameFeatures
+from perception.audio.vad import OffsetRefineConfig, OffsetRefiner
 
 PHRASES = ("I have a job interview tomorrow", "thank you for listening", "see you later")
 GAPS_S = (0.8, 1.3)
@@ -61,7 +62,8 @@ def test_vad_finds_each_phrase_within_100_ms(clips):
     assert len(onsets) == len(offsets) == len(PHRASES)
     for (a, b), on, off in zip(spans, onsets, offsets):
         assert abs(on.t - a) <= 0.1 and abs(off.t - b) <= 0.1
-        assert on.t_detected - on.t <= 0.1 and off.t_detected - off.t == pytest.approx(0.4, abs=0.021)
+        # decided one hangover (0.4 s) after webrtcvad's last speech frame; the envelope moves the offset itself
+        assert on.t_detected - on.t <= 0.1 and off.t_detected - off.t == pytest.approx(0.4, abs=0.21)
 
 
 @settings(max_examples=25, deadline=None)
@@ -141,3 +143,35 @@ def test_vad_in_white_noise_at_20_db_snr(clips):
     assert len(onsets) == len(offsets) == len(PHRASES)
     assert all(abs(on - a) <= 0.1 for on, (a, _) in zip(onsets, spans))
     assert all(abs(off - b) <= 0.1 for off, (_, b) in zip(offsets, spans))
+
+
+def _refiner_over(levels_db: list[float], noise_frames: int = 60, seed: int = 0) -> OffsetRefiner:
+    """A refiner fed `noise_frames` of white noise at -60 dBFS, then 10 ms half-frames at the given levels."""
+    rng = np.random.default_rng(seed)
+    ref = OffsetRefiner(OffsetRefineConfig())
+    unit = 32768.0 * 10 ** (-60 / 20)
+    for i in range(noise_frames):
+        ref.update(i * 0.02, rng.normal(0, unit, FRAME_SAMPLES), speech=False)
+    half = FRAME_SAMPLES // 2
+    t0 = noise_frames * 0.02
+    for k in range(0, len(levels_db), 2):
+        pair = [rng.normal(0, 32768.0 * 10 ** (db / 20), half) for db in levels_db[k:k + 2]]
+        ref.update(t0 + k * 0.01, np.concatenate(pair), speech=True)
+    return ref
+
+
+def test_offset_refiner_trims_overhang_extends_a_quiet_tail_and_bridges_a_closure():
+    t0 = 1.2
+    speech, noise = [-20.0] * 20, [-60.0] * 40
+    # webrtcvad's overhang: the gate ends 100 ms after the speech did -> back to the end of the speech
+    ref = _refiner_over(speech + noise)
+    assert ref.refine(t0 + 0.3, floor_db=-60.0) == pytest.approx(t0 + 0.2, abs=1e-6)
+    # a quiet tail (-45 dBFS, 15 dB over the floor) the gate missed -> extended to its end
+    ref = _refiner_over(speech + [-45.0] * 8 + noise)
+    assert ref.refine(t0 + 0.2, floor_db=-60.0) == pytest.approx(t0 + 0.28, abs=1e-6)
+    # a 40 ms stop closure, then a 20 ms release: one utterance up to the release
+    ref = _refiner_over(speech + [-60.0] * 4 + [-30.0] * 2 + noise)
+    assert ref.refine(t0 + 0.2, floor_db=-60.0) == pytest.approx(t0 + 0.26, abs=1e-6)
+    # a burst after 200 ms of silence is not bridged
+    ref = _refiner_over(speech + [-60.0] * 20 + [-30.0] * 2 + noise)
+    assert ref.refine(t0 + 0.2, floor_db=-60.0) == pytest.approx(t0 + 0.2, abs=1e-6)

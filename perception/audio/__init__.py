@@ -5,7 +5,9 @@ sources' fault model (SourceEvent dropout/recovered/end): MicrophoneSource (Port
 WavFileSource, SpeechSynthSource (espeak-ng script) and ArraySource. AudioAnalyzer (perception.audio.features) turns
 each frame into AudioFrameFeatures (webrtcvad, energy, YIN pitch) and SpeechEvents (onset, offset, pause, and the
 Ward & Tsukahara 2000 low-pitch backchannel cue). SegmentedRecognizer (perception.audio.asr) cuts utterances at
-the VAD's onsets/offsets and decodes them with pocketsphinx and our chitchat trigram LM into Transcripts.
+the VAD's onsets/offsets and decodes them with pocketsphinx and our chitchat trigram LM into Transcripts; pass
+Recognizer(config, rescorer=...) a `list[str] -> list[float]` log-probability callable (the brain's is
+llm.brain.rescore.BrainRescorer) to re-rank each utterance's N-best list.
 Bottom layer: never imports fep_motion, experiments or cli.
 """
 from perception.audio.asr import Recognizer, RecognizerConfig, SegmentedRecognizer

@@ -2,7 +2,8 @@
 
 The default language model is our conversational trigram (perception/audio/lm/chitchat.arpa.gz, built by
 perception.audio.build_lm from chitchat-dataset); pass lm="default" for pocketsphinx's own en-us model
-(docs/architecture.md §1).
+(docs/architecture.md §1). An optional rescorer (`list[str] -> list[float]`, log-probabilities in nats, e.g.
+llm.brain.rescore.BrainRescorer) re-ranks the decoder's N-best list at the end of each utterance.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from perception.errors import PerceptionError
 
 CHITCHAT_LM = Path(__file__).with_name("lm") / "chitchat.arpa.gz"
 _FILLERS = ("<s>", "</s>", "<sil>")
+Rescorer = Callable[[list[str]], list[float]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class RecognizerConfig:
     lm: str | Path = CHITCHAT_LM
     lw: float = 6.5                 # pocketsphinx's default language weight
     preroll_ms: int = 300
+    # With a rescorer: how many distinct N-best word strings it sees, and the combined score
+    # rescorer log-prob - word_penalty * words + first_bonus [decoder's own best path] (nats). pocketsphinx's
+    # N-best path scores are left out: on held-out chitchat sentences they did not help pick (bench/asr.py).
+    nbest: int = 20
+    rescore_word_penalty: float = 1.5
+    rescore_first_bonus: float = 5.0
 
 
 def _plain_lm(path: Path) -> Path:
@@ -68,11 +76,29 @@ def load_decoder(config: RecognizerConfig = RecognizerConfig()):  # -> pocketsph
                               "rebuild it with `python -m perception.audio.build_lm`") from None
 
 
-class Recognizer:
-    """One pocketsphinx decoder used utterance by utterance: start(t), feed(samples)..., finish() -> Transcript."""
+def rescore_choice(candidates: Sequence[str], scores: Sequence[float], config: RecognizerConfig = RecognizerConfig()
+                   ) -> tuple[int, float]:
+    """Index of the best candidate under rescorer score - word penalty + first-candidate bonus, and its posterior
+    among the candidates (softmax of the combined scores)."""
+    if len(candidates) != len(scores) or not candidates:
+        raise ValueError(f"rescorer returned {len(scores)} scores for {len(candidates)} candidates; return one each")
+    total = np.array([float(s) - config.rescore_word_penalty * len(c.split()) for c, s in zip(candidates, scores)])
+    total[0] += config.rescore_first_bonus
+    total = np.where(np.isfinite(total), total, -1e30)
+    best = int(np.argmax(total))
+    post = np.exp(total - total[best])
+    return best, float(1.0 / post.sum())
 
-    def __init__(self, config: RecognizerConfig = RecognizerConfig()) -> None:
+
+class Recognizer:
+    """One pocketsphinx decoder used utterance by utterance: start(t), feed(samples)..., finish() -> Transcript.
+
+    `rescorer` (optional) maps word strings to log-probabilities; with it, finish() picks among the decoder's best
+    path and its N-best list by rescore_choice."""
+
+    def __init__(self, config: RecognizerConfig = RecognizerConfig(), rescorer: Rescorer | None = None) -> None:
         self.config = config
+        self.rescorer = rescorer
         self.decoder = load_decoder(config)
         self._start_t: float | None = None
         self._n = 0
@@ -105,12 +131,31 @@ class Recognizer:
         # Confidence: the mean lattice posterior of the recognised words (pocketsphinx's forward-backward
         # word posteriors); 0 when nothing was recognised.
         conf = float(np.clip(np.mean([s.prob for s in segs]), 0.0, 1.0)) if segs else 0.0
+        text = hyp.hypstr if hyp is not None else ""
+        alternatives: tuple[str, ...] = ()
+        if self.rescorer is not None and text:
+            alternatives = self._candidates(" ".join(words))
+            pick, posterior = rescore_choice(alternatives, self.rescorer(list(alternatives)), self.config)
+            if pick != 0:   # the rescorer changed the words: their confidence is the N-best posterior
+                text, conf = alternatives[pick], posterior
+                words = tuple(text.split())
         latency = time.perf_counter() - t0
         start = self._start_t
         self._start_t = None
         end = end_t if end_t is not None else start + self._n / SAMPLE_RATE
-        return Transcript(text=hyp.hypstr if hyp is not None else "", confidence=conf, start_t=start, end_t=end,
-                          latency_s=latency, words=words)
+        return Transcript(text=text, confidence=conf, start_t=start, end_t=end, latency_s=latency, words=words,
+                          alternatives=alternatives)
+
+    def _candidates(self, best: str) -> tuple[str, ...]:
+        """The best path's words first, then distinct N-best word strings (fillers dropped), up to config.nbest."""
+        out = [best]
+        for k, h in enumerate(self.decoder.nbest()):
+            if len(out) >= self.config.nbest or k >= 10 * self.config.nbest:
+                break
+            words = " ".join(w.split("(")[0] for w in h.hypstr.split() if w not in _FILLERS and not w.startswith("["))
+            if words and words not in out:
+                out.append(words)
+        return tuple(out)
 
     def transcribe(self, samples: np.ndarray, start_t: float = 0.0) -> Transcript:
         """Decode one whole clip as a single utterance."""
@@ -154,7 +199,7 @@ class SegmentedRecognizer:
         onset = self._onset_t if self._onset_t is not None else tr.start_t
         self._onset_t = None
         return Transcript(text=tr.text, confidence=tr.confidence, start_t=onset, end_t=ev.t,
-                          latency_s=tr.latency_s, words=tr.words)
+                          latency_s=tr.latency_s, words=tr.words, alternatives=tr.alternatives)
 
     def flush(self, events: Sequence[SpeechEvent] = ()) -> Transcript | None:
         """End an open utterance at the end of the stream (pass the analyzer's flushed offset event if any)."""

@@ -1,12 +1,20 @@
 """Per-frame voice analysis: VAD + hangover gate + energy + YIN pitch + listener cues, in one streaming object."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from perception.audio.events import CueConfig, CueDetector
 from perception.audio.pitch import PitchConfig, PitchTracker
 from perception.audio.types import AudioFrame, AudioFrameFeatures, SpeechEvent
-from perception.audio.vad import GateConfig, NoiseFloor, SpeechGate, WebRtcVad, energy_db
+from perception.audio.vad import (
+                                  GateConfig,
+                                  NoiseFloor,
+                                  OffsetRefineConfig,
+                                  OffsetRefiner,
+                                  SpeechGate,
+                                  WebRtcVad,
+                                  energy_db,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class AnalyzerConfig:
     noise_margin_db: float = 10.0
     hold_margin_db: float = 0.0
     gate: GateConfig = field(default_factory=GateConfig)
+    offset_refine: OffsetRefineConfig | None = field(default_factory=OffsetRefineConfig)   # None: the gate's own
     pitch: PitchConfig = field(default_factory=PitchConfig)
     cues: CueConfig = field(default_factory=CueConfig)
 
@@ -35,6 +44,7 @@ class AudioAnalyzer:
         self.pitch = PitchTracker(config.pitch)
         self.cues = CueDetector(config.cues)
         self.noise = NoiseFloor()
+        self.refiner = OffsetRefiner(config.offset_refine) if config.offset_refine is not None else None
         self._prev_raw = False
 
     def process(self, frame: AudioFrame) -> tuple[AudioFrameFeatures, list[SpeechEvent]]:
@@ -46,11 +56,18 @@ class AudioAnalyzer:
         raw = loud and self.vad.is_speech(frame.samples)
         self._prev_raw = raw
         events = self.gate.update(frame.t, raw)
+        if self.refiner is not None:
+            self.refiner.update(frame.t, frame.samples, raw or self.gate.in_speech)
+            events = [self._refined(e, floor) if e.kind == "offset" else e for e in events]
         p = self.pitch.update(frame.samples)
         feats = AudioFrameFeatures(t=frame.t, index=frame.index, vad=raw, in_speech=self.gate.in_speech,
                                    energy_db=db, f0_hz=p.f0_hz, voiced=p.voiced, periodicity=p.periodicity)
         events += self.cues.update(feats)
         return feats, events
+
+    def _refined(self, ev: SpeechEvent, floor_db: float) -> SpeechEvent:
+        t = self.refiner.refine(ev.t, floor_db)
+        return replace(ev, t=t, duration_s=max(0.0, ev.duration_s + t - ev.t))
 
     def dropout(self, t: float) -> list[SpeechEvent]:
         """A source drop-out at t: close any open segment and forget the pitch window and turn state."""

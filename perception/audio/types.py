@@ -58,3 +58,4 @@ class Transcript:
     end_t: float
     latency_s: float       # wall time from the utterance's last frame being handed over to this transcript
     words: tuple[str, ...] = ()
+    alternatives: tuple[str, ...] = ()   # with a rescorer: the candidates it ranked (decoder's best path first)

@@ -5,6 +5,7 @@ webrtcvad-wheels is the maintained binary build of Google's WebRTC GMM VAD: offl
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,3 +112,69 @@ class SpeechGate:
         duration = self._last_speech_end - onset
         self.onset_t = None
         return [SpeechEvent("offset", t=self._last_speech_end, t_detected=t, duration_s=duration, detail="flushed")]
+
+
+@dataclass(frozen=True)
+class OffsetRefineConfig:
+    """Offset refinement on the 10 ms energy envelope: from the gate's offset, extend over contiguous loud half-frames
+    (at most `forward_ms`) or trim back over quiet ones (at most `back_ms`). Quiet: at most `trim_margin_db` above
+    the noise floor or within the noise's own spread (the `noise_percentile` of non-speech half-frames, which
+    babble lifts far above the floor and white noise does not); loud: also `margin_db` above the floor."""
+
+    margin_db: float = 6.0
+    trim_margin_db: float = 2.0
+    noise_percentile: float = 90.0
+    back_ms: int = 200
+    forward_ms: int = 200
+    bridge_ms: int = 60        # a quiet gap this short (a stop's closure before its release) does not end speech
+
+
+class OffsetRefiner:
+    """Keeps the recent 10 ms energies (dBFS) and moves a gate offset to where the envelope falls into the noise.
+
+    webrtcvad decides on 20 ms frames and keeps flagging noise after speech (its overhang) while a quiet final
+    consonant can fall under its decision; the energy envelope against the running noise statistics places the
+    end of the speech more exactly (docs/architecture.md §1)."""
+
+    def __init__(self, config: OffsetRefineConfig = OffsetRefineConfig(), history_ms: int = 1200,
+                 noise_ms: int = 5000) -> None:
+        self.config = config
+        self._half: deque[tuple[float, float]] = deque(maxlen=history_ms // (FRAME_MS // 2))
+        self._noise: deque[float] = deque(maxlen=noise_ms // (FRAME_MS // 2))
+
+    def update(self, t: float, samples: np.ndarray, speech: bool) -> None:
+        """Add one 20 ms frame starting at session time t; `speech` = the gate holds speech at it."""
+        half = len(samples) // 2
+        dbs = (energy_db(samples[:half]), energy_db(samples[half:]))
+        self._half.append((t, dbs[0]))
+        self._half.append((t + FRAME_MS / 2000.0, dbs[1]))
+        if not speech:
+            self._noise.extend(dbs)
+
+    def refine(self, offset_t: float, floor_db: float) -> float:
+        """The refined offset time for a gate offset at `offset_t` (end of its last speech frame)."""
+        cfg, step = self.config, FRAME_MS / 2000.0
+        spread = float(np.percentile(self._noise, cfg.noise_percentile)) if len(self._noise) >= 50 else floor_db
+        quiet_db = max(floor_db + cfg.trim_margin_db, spread)
+        loud_db = max(floor_db + cfg.margin_db, quiet_db)
+        hf = list(self._half)
+        ends = [t + step for t, _ in hf]
+        idx = [i for i, e in enumerate(ends) if e <= offset_t + 1e-9]
+        if not idx:
+            return offset_t
+        i = idx[-1]
+        if hf[i][1] <= quiet_db:                 # webrtcvad's overhang: back to the last half-frame above the noise
+            j = i
+            while j >= 0 and hf[j][1] <= quiet_db and ends[j] > offset_t - cfg.back_ms / 1000.0:
+                j -= 1
+            return ends[j] if j >= 0 and hf[j][1] > quiet_db else offset_t
+        # forward over loud half-frames, bridging quiet gaps up to bridge_ms
+        last, k, limit = i if hf[i][1] > loud_db else None, i + 1, offset_t + cfg.forward_ms / 1000.0
+        gap_limit = cfg.bridge_ms / 1000.0
+        while k < len(hf) and ends[k] <= limit + 1e-9:
+            if hf[k][1] > loud_db:
+                last = k
+            elif ends[k] - (ends[last] if last is not None else offset_t) > gap_limit + 1e-9:
+                break
+            k += 1
+        return ends[last] if last is not None and ends[last] > offset_t else offset_t
