@@ -229,3 +229,32 @@ def test_real_time_hearing_decodes_beside_the_loop(tmp_path):
     import multiprocessing
 
     assert multiprocessing.active_children() == []  # the recogniser process ended with the session
+
+
+def test_a_database_from_before_audio_opens_and_takes_audio_rows(tmp_path):
+    import time
+
+    from fep_motion.store import SessionWriter
+    from fep_motion.store import migrations as mig
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+    for m in mig.registered():
+        if m.version < 4:  # the schema as it was before the audio tables
+            conn.execute("BEGIN")
+            m.apply(conn)
+            conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (m.version, m.name, time.time()))
+            conn.execute("COMMIT")
+    conn.close()
+    with Store.open(path) as st:
+        assert 4 in st.applied_versions()
+        sid = st.start_session("P01", "fep", "live", 30.0, started_at=time.time())
+        w = SessionWriter(st, sid)
+        w.audio_frame(0, 0.0, True, False, -30.0, 120.0, True)
+        w.speech_event("onset", 0.0, 0.08)
+        w.transcript(0.0, 1.2, "hello there", 0.9, 0.05, 1.63)
+        w.flush()
+        h = st.heard(sid)
+    assert (h.audio_frames, h.utterances, h.transcripts) == (1, 0, 1)
+    assert h.transcript_delays.tolist() == [pytest.approx(0.43)]
