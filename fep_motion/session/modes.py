@@ -241,6 +241,8 @@ def run_live(opts: LiveOptions) -> int:
     video = Path(opts.video) if opts.video else None
     # never tick faster than the camera delivers (each tick without a new frame would be a gap)
     fps = min(opts.fps, source.fps) if source.is_camera else opts.fps
+    if hearing is not None and not source.is_camera and not hearing.live and opts.audio == "auto":
+        fps = source.fps  # a clip heard through its own track: one clip frame per tick keeps picture and sound together
     spec = SessionSpec(db, opts.participant, opts.policy, "live", fps=fps, duration=opts.duration,
                        realtime=True, seed=opts.seed, video_path=video, render=display is not None,
                        voice=opts.voice)
