@@ -2,7 +2,7 @@
 # One device call for the kernels: GPU tests, correctness vs the fp64 reference, the model's GPU-vs-CPU logits, then the
 # timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core
 # 0.6.0: `pip download --no-deps --only-binary=:all: -d .whl/kernels fla-core==0.6.0`; .whl/ is git-ignored).
-# SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
+# NCU=1 adds Nsight Compute counters for one bf16 prefill at the end. SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
 set -o pipefail
 OUT=${OUT:-out/device}
 mkdir -p "$OUT"
@@ -18,3 +18,11 @@ python3 -c 'import fla; print("fla", fla.__version__)' 2>&1 | tee -a "$OUT/env.t
   | tee "$OUT/pytest.log" | tail -n 15
 python3 bench/lightning_gpu.py --json "$OUT/lightning_gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"
 echo "bench exit $?"
+if [ "${NCU:-0}" = 1 ]; then  # counters for one bf16 prefill (T=16K, H=64): SM/DRAM throughput, stalls, gmma pipe
+  N="ncu --clock-control none -k regex:prefill --launch-skip 1 --launch-count 1"
+  { timeout 60 $N --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
+      python3 bench/lightning_ncu.py bf16 16384 64
+    timeout 40 $N --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+      python3 bench/lightning_ncu.py bf16 16384 64; } > "$OUT/ncu_bf16.txt" 2>&1
+  grep -E "Duration|DRAM Throughput|Compute \(SM\)|Issue Slots Busy|No Eligible|gmma|dram__" "$OUT/ncu_bf16.txt"
+fi

@@ -557,8 +557,8 @@ def tma_ready(layout: str, T: int, H: int, *xs: Tensor) -> bool:
 def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Tensor) -> Tensor:
     """Two-level scan: each of nseg segments per sequence runs in parallel from its own start state.
 
-    Pass 1 computes each segment's state from zero (k, v only; the last segment's is never needed, so its programs
-    walk no rows and store zeros); the start state of segment p is then
+    Pass 1 computes each segment's state from zero (k, v only; the last segment's is never needed, so on the Triton
+    kernels its programs walk no rows and store zeros); the start state of segment p is then
     Σ_{j<p} λ^(SEG·(p-1-j)) S_loc[j] + λ^(SEG·p) S0 (the recurrence unrolled over whole segments, LA-2 eq. 11 with
     the segment as the block), one small einsum; pass 2 is the one-pass kernel on every segment.
     """
