@@ -6,7 +6,8 @@ body timeline -> store; no rendering, virtual time). fep runs first; oracle and 
 that participant's fep rate (random: RandomPolicy.matched_to). Every condition of a participant meets the same
 virtual participant seed. Elicitation is computed from the detected participant events as `experiment analyze` does
 (1,000 shuffled-onset surrogates), conditions are compared by Wilcoxon signed-rank with Holm correction over all pairs
-(experiments.analysis.group_tests), and the learning curve is elicitation per 30 s window (experiments.analysis.learning).
+(experiments.analysis.group_tests), and the learning curve is elicitation per 30 s window
+(experiments.analysis.learning).
 The peer is the oracle (it reads the participant's configuration): the table prints fep / oracle.
 
     .venv/bin/python bench/adaptivity.py [--n 12] [--first-index 0] [--duration 180] [--jobs 2]
@@ -36,7 +37,8 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COHORTS = {"default": ROOT / "examples/cohorts/default.yaml", "heterogeneous": ROOT / "examples/cohorts/heterogeneous.yaml",
+COHORTS = {"default": ROOT / "examples/cohorts/default.yaml",
+           "heterogeneous": ROOT / "examples/cohorts/heterogeneous.yaml",
            "null": ROOT / "examples/cohorts/null.yaml"}
 CONDITIONS = ("fep", "reactive", "random", "mimic", "oracle")
 CURVE_WIDTH_S = 30.0

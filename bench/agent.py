@@ -35,7 +35,7 @@ import numpy as np
 
 KS = (32, 256, 1024)
 HORIZONS = (1, 2, 3, 4)
-DEFAULT_PEER = ("/tmp/pymdp-venv/bin/python",)
+DEFAULT_PEER = (sys.executable,)  # pymdp is in the dev extras (inferactively-pymdp), beside this package
 
 
 def pin_one_core() -> None:
@@ -103,7 +103,9 @@ def peer_main(npz_path: str, repeats: int) -> None:
 def find_peer(arg: str | None) -> str | None:
     cands = [arg] if arg else [os.environ.get("PYMDP_PYTHON", ""), *DEFAULT_PEER]
     for c in cands:
-        if c and Path(c).exists() and subprocess.run([c, "-c", "import pymdp"], capture_output=True, check=False).returncode == 0:
+        if not (c and Path(c).exists()):
+            continue
+        if subprocess.run([c, "-c", "import pymdp"], capture_output=True, check=False).returncode == 0:
             return c
     return None
 

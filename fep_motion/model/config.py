@@ -89,7 +89,8 @@ class AgentConfig:
     def _known_names(self) -> AgentConfig:
         for m, prefs in self.preferences.items():
             if m not in MODALITIES:
-                raise yamlconf.FieldError(("preferences", m), "is not a modality", f"use one of {', '.join(MODALITIES)}")
+                raise yamlconf.FieldError(("preferences", m), "is not a modality",
+                                          f"use one of {', '.join(MODALITIES)}")
             for o in prefs:
                 if o not in MODALITIES[m]:
                     raise yamlconf.FieldError(("preferences", m, o), "is not an outcome of that modality",
