@@ -192,10 +192,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="use N held-out chitchat sentences (4-10 words) instead of the hand-written ones")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads of the brain rescorer")
     ap.add_argument("--no-vad", action="store_true", help="skip the VAD segmentation table")
+    ap.add_argument("--vad-only", action="store_true", help="only the VAD segmentation table")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     sentences = heldout_sentences(args.heldout, rng) if args.heldout else [
         s.strip() for s in SENTENCES.read_text().splitlines() if s.strip()]
+    if args.vad_only:
+        vad_table(sentences, np.random.default_rng(args.seed + 1))
+        return 0
     print(f"{len(sentences)} sentences x voices {args.voices} x speeds {args.speeds}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
@@ -240,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ref {refs[i]!r}\n     default {hyp_default[i]!r}\n     ours    {hyp_ours[i]!r}\n"
               f"     +brain  {hyp_brain[i]!r}")
 
-    if args.no_vad:
-        return 0
+    if not args.no_vad:
+        vad_table(sentences, np.random.default_rng(args.seed + 1))
+    return 0
+
+
+def vad_table(sentences: list[str], rng: np.random.Generator) -> None:
+    """Onset/offset F1 of the VAD gate on the sentences (en-us 150 wpm) with silences, clean and under noise."""
     print("\nVAD segmentation (onset/offset F1 within +-100 ms; 30 sentences, en-us 150 wpm, silences 0.6-2.0 s)")
     clips = [Clip(s, synthesize(s, "en-us", 150), np.zeros(0)) for s in sentences]
     stream, spans = session_stream(clips, rng)
@@ -258,7 +267,6 @@ def main(argv: list[str] | None = None) -> int:
         off = [e.t for e in evs if e.kind == "offset"]
         print(f"{name:7s} {snr:>6s}  {f1([a for a, _ in spans], on):8.3f}  {f1([b for _, b in spans], off):9.3f}  "
               f"{len(on)}/{len(spans)}")
-    return 0
 
 
 if __name__ == "__main__":

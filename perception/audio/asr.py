@@ -37,7 +37,7 @@ class RecognizerConfig:
     preroll_ms: int = 300
     # With a rescorer: how many distinct N-best word strings it sees, and the combined score
     # rescorer log-prob - word_penalty * words + first_bonus [decoder's own best path] (nats). pocketsphinx's
-    # N-best path scores are left out: on held-out chitchat sentences they did not help pick (bench/asr.py).
+    # N-best path scores are left out: on held-out chitchat sentences they did not help pick the right words.
     nbest: int = 20
     rescore_word_penalty: float = 1.5
     rescore_first_bonus: float = 5.0

@@ -28,6 +28,9 @@ class AnalyzerConfig:
     # never on the benchmark's sentences).
     noise_margin_db: float = 10.0
     hold_margin_db: float = 0.0
+    # ... and, with offset refinement on, stays only while above the noise's own peaks (the refiner's 90th
+    # percentile of non-speech energies) plus this: babble's peaks stand well above its floor, white noise's do not.
+    hold_over_noise_db: float | None = -2.0
     gate: GateConfig = field(default_factory=GateConfig)
     offset_refine: OffsetRefineConfig | None = field(default_factory=OffsetRefineConfig)   # None: the gate's own
     pitch: PitchConfig = field(default_factory=PitchConfig)
@@ -52,6 +55,8 @@ class AudioAnalyzer:
         db = energy_db(frame.samples)
         floor = self.noise.update(db)
         margin = self.config.hold_margin_db if self._prev_raw else self.config.noise_margin_db
+        if self._prev_raw and self.refiner is not None and self.config.hold_over_noise_db is not None:
+            margin = max(margin, self.refiner.noise_level_db(floor) - floor + self.config.hold_over_noise_db)
         loud = db > max(self.config.min_energy_db, floor + margin)
         raw = loud and self.vad.is_speech(frame.samples)
         self._prev_raw = raw

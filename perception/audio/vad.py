@@ -151,10 +151,14 @@ class OffsetRefiner:
         if not speech:
             self._noise.extend(dbs)
 
+    def noise_level_db(self, floor_db: float) -> float:
+        """The `noise_percentile` level of the recent non-speech half-frames (the floor until 0.5 s were heard)."""
+        return float(np.percentile(self._noise, self.config.noise_percentile)) if len(self._noise) >= 50 else floor_db
+
     def refine(self, offset_t: float, floor_db: float) -> float:
         """The refined offset time for a gate offset at `offset_t` (end of its last speech frame)."""
         cfg, step = self.config, FRAME_MS / 2000.0
-        spread = float(np.percentile(self._noise, cfg.noise_percentile)) if len(self._noise) >= 50 else floor_db
+        spread = self.noise_level_db(floor_db)
         quiet_db = max(floor_db + cfg.trim_margin_db, spread)
         loud_db = max(floor_db + cfg.margin_db, quiet_db)
         hf = list(self._half)
