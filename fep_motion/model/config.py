@@ -30,6 +30,14 @@ class DecisionConfig:
     on_human_event: bool = True
     yield_to_human: bool = True  # defer a due decision while the human is mid-action (turn-taking)
     max_yield_s: NonNegative = 2.0
+    on_speech_cue: bool = True  # decide when the human's speech gives a pause cue (the end of a speech segment)
+    # while the human speaks, hold a due decision for their next pause (at most max_yield_s) once G says a backchannel
+    # there beats letting it pass by more than backchannel_margin (nats): the learned value of this speaker's pauses
+    await_pause: bool = True
+    backchannel_margin: NonNegative = 0.1
+    # turn-taking in speech: a large gesture over the human's speech only when its G is this much below every small
+    # candidate's (the decision record then says 'over_speech')
+    over_speech_margin: NonNegative = 1.0
 
 
 @dataclass
@@ -73,12 +81,14 @@ class AgentConfig:
     exploration: Annotated[float, Field(ge=0, le=1)] = 0.2
     max_onset_s: NonNegative = 0.75
     inference_iterations: Annotated[int, Field(ge=1, le=256)] = 8
+    pause_outcome_s: Positive = 1.5  # a pause trial's outcome: is the human speaking this long after the cue?
     # log-preferences C: modality -> outcome -> value (unlisted outcomes 0)
     preferences: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "head": {"pitching": 2.0, "yawing": -1.0},
         "arms": {"moving": 2.0},
         "facing": {"toward": 1.0},
         "event": {"nod": 3.0, "gesture": 2.0, "shake": -2.0},
+        "speech": {"speaking": 1.0},
     })
     # habits E: gesture class -> log weight (unlisted 0)
     habits: dict[str, float] = field(default_factory=dict)

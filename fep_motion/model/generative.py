@@ -3,7 +3,8 @@
 A[m]: (num_obs_m, 3 engagement, 4 activity) per-frame outcome probabilities. B[f]: (ns_f, ns_f, num_controls_f) over
 one planning step (step_s seconds). The activity factor's control is the agent's gesture class and its B is the
 *response model* (how this human answers each agent gesture); the engagement factor's control is idle / unprompted
-gesture / gesture answering the human's own event, its B a prior that answering engages most. Both are learned online
+gesture / gesture answering the human's own event / backchannel in the human's pause / pause let pass, its B a prior
+that answering engages most (the speech controls start flat). Both are learned online
 from Dirichlet counts pB. C[m]: log-preferences; D: initial beliefs; E: habit log-weights over gesture classes.
 """
 from __future__ import annotations
@@ -62,6 +63,16 @@ _ENGAGEMENT_B = {
     "unprompted": np.array([[0.70, 0.08, 0.03], [0.25, 0.67, 0.12], [0.05, 0.25, 0.85]]),
     "answer": np.array([[0.55, 0.04, 0.02], [0.33, 0.56, 0.06], [0.12, 0.40, 0.92]]),
 }
+# In the human's speech nothing is built in: a nod or tilt in their pause and a pause let pass start equal (as any
+# unprompted gesture); whether this speaker's backchannels engage them is learned from pause trials (eq. 3.12).
+_ENGAGEMENT_B["backchannel"] = _ENGAGEMENT_B["unprompted"]
+_ENGAGEMENT_B["let_pass"] = _ENGAGEMENT_B["unprompted"]
+
+# p(speech outcome | engagement) per frame: silent / speaking / pause cue. An engaged speaker keeps talking
+# (KEEPS_TALKING, the chance that the speaker goes on after a pause of theirs; the likelihood of a pause trial's
+# outcome, eq. 3.12); a pause cue is a small share of a speaker's frames (a 20-40 ms event every few seconds).
+KEEPS_TALKING_GIVEN_ENGAGEMENT = np.array([0.35, 0.6, 0.85])
+_SPEECH = {e: (1.0 - k, 0.97 * k, 0.03 * k) for e, k in zip(ENGAGEMENT, KEEPS_TALKING_GIVEN_ENGAGEMENT)}
 
 # ρ_e: how much of the response model's answer probability a person realizes per engagement state (engaged: all of
 # it); an engaged person answers more (the evidence the engagement model learns from, once per own gesture).
@@ -78,6 +89,7 @@ class GenerativeModel:
     D: list[np.ndarray]
     E: np.ndarray  # (NUM_CONTROLS,) log habit weights over gesture classes; the fep policy's habit prior reads it
     pB: list[np.ndarray | None]
+    pB_prior: list[np.ndarray | None] | None = None  # the counts pB started from (what learning added: pB − pB_prior)
 
     @property
     def num_states(self) -> tuple[int, ...]:
@@ -107,6 +119,8 @@ def _likelihood() -> list[np.ndarray]:
                     a[:, i, j] = _EVENT[s]
                 elif m == "facing":
                     a[:, i, j] = _FACING[e]
+                elif m == "speech":
+                    a[:, i, j] = _SPEECH[e]
         A.append(a / a.sum(axis=0, keepdims=True))
     return A
 
@@ -125,7 +139,8 @@ def build_generative_model(cfg: AgentConfig) -> GenerativeModel:
         C.append(np.array([float(prefs.get(o, 0.0)) for o in MODALITIES[m]]))
     D = [np.array([0.3, 0.5, 0.2]), np.array([0.7, 0.1, 0.1, 0.1])]
     E = np.array([float(cfg.habits.get(g, 0.0)) for g in CONTROLS])
-    model = GenerativeModel(A=A, B=[B_eng.copy(), pB_act.copy()], C=C, D=D, E=E, pB=[pB_eng, pB_act])
+    model = GenerativeModel(A=A, B=[B_eng.copy(), pB_act.copy()], C=C, D=D, E=E, pB=[pB_eng, pB_act],
+                            pB_prior=[pB_eng.copy(), pB_act.copy()])
     model.refresh_B()
     return model
 
@@ -160,6 +175,40 @@ def engagement_after_trial(model: GenerativeModel, q_onset: list[np.ndarray], co
     p_answer = answer_likelihood(model, q_onset[f_a], controls[f_a])
     post = prior * (p_answer if answered else 1.0 - p_answer)
     return post / post.sum()
+
+
+def engagement_after_pause(model: GenerativeModel, q_cue: np.ndarray, control: int, kept_talking: bool
+                           ) -> np.ndarray:
+    """q(engagement) after a pause trial (eq. 3.12): the prediction B_eng[:, :, u] q(e) at the pause cue, u =
+    backchannel or let_pass, times p(the speaker goes on | e) (KEEPS_TALKING_GIVEN_ENGAGEMENT) or its complement."""
+    prior = model.B[ENGAGEMENT_FACTOR][:, :, control] @ q_cue
+    k = KEEPS_TALKING_GIVEN_ENGAGEMENT
+    post = prior * (k if kept_talking else 1.0 - k)
+    return post / post.sum()
+
+
+SPEECH_CONTROLS = tuple(ENGAGEMENT_CONTROLS.index(u) for u in ("backchannel", "let_pass"))
+
+
+def pooled_speech_B(model: GenerativeModel) -> np.ndarray:
+    """B_eng with the speech controls (backchannel, let_pass) estimated under one shared prior (eq. 3.13): what both
+    learned from pause trials, pooled and scaled to the prior's concentration, plus each control's own counts. An
+    empirical-Bayes prior: a control tried less is judged by what this speaker's pauses do in general, so neither
+    looks better only because the initial prior outweighs its few trials."""
+    pB, p0 = model.pB[ENGAGEMENT_FACTOR], model.pB_prior[ENGAGEMENT_FACTOR] if model.pB_prior else None
+    B = model.B[ENGAGEMENT_FACTOR]
+    if pB is None or p0 is None:
+        return B
+    learned = {u: pB[:, :, u] - p0[:, :, u] for u in SPEECH_CONTROLS}
+    pooled = sum(learned.values())
+    mass = pooled.sum(axis=0, keepdims=True)
+    shared = np.where(mass > 0, pooled / np.maximum(mass, 1e-12), B[:, :, SPEECH_CONTROLS[0]]) \
+        * p0[:, :, SPEECH_CONTROLS[0]].sum(axis=0, keepdims=True)
+    out = B.copy()
+    for u in SPEECH_CONTROLS:
+        counts = shared + learned[u]
+        out[:, :, u] = counts / counts.sum(axis=0, keepdims=True)
+    return out
 
 
 def frame_transition(B_step: np.ndarray, dt: float, step_s: float) -> np.ndarray:

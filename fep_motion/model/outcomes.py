@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fep_motion.model.spaces import MODALITIES, MODALITY_NAMES
+from fep_motion.model.spaces import MODALITIES, MODALITY_NAMES, PAUSE_CUES
 from perception.types import FEATURE_INDEX, Observation
 
 # Soft thresholds (centre, width) of the logistic discretization.
@@ -18,6 +18,10 @@ HEAD_VEL = (0.5, 0.12)  # rad/s of head pitch/yaw velocity
 WRIST_SPEED = (0.8, 0.2)  # shoulder widths per second
 MOTION_ENERGY = (0.35, 0.1)  # shoulder widths per second
 FACING = (0.5, 0.1)  # facing score
+# Precision of the speech modality per frame: the voice says little about engagement in one 33 ms frame (the speaker
+# talks or not for seconds), so a frame counts 1/20 (about 1.5 frames' worth of evidence per second at 30 fps).
+SPEECH_PRECISION = 0.05
+SPEECH = MODALITY_NAMES.index("speech")
 
 
 @dataclass
@@ -86,5 +90,10 @@ def discretize(obs: Observation) -> SoftOutcomes:
         dists[4] = ev / ev.sum()
         conf = obs.confidence[obs.mask] if tracked else np.zeros(0)
         w[4] = 1.0 if detected else (float(np.max(conf)) if conf.size else 0.0)
+    # Speech: only in sessions with audio (obs.speaking None = no ears); a pause cue this frame, else the VAD gate.
+    if obs.speaking is not None:
+        k = 2 if any(e in PAUSE_CUES for e in obs.speech_events) else (1 if obs.speaking else 0)
+        dists[SPEECH] = np.eye(3)[k]
+        w[SPEECH] = SPEECH_PRECISION
     w = np.where(np.isfinite(w), np.clip(w, 0.0, 1.0), 0.0)
     return SoftOutcomes(dists=dists, weights=w)

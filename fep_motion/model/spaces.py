@@ -14,8 +14,14 @@ CONTROLS: tuple[str, ...] = GESTURE_CLASSES
 NUM_CONTROLS = len(CONTROLS)
 # Controls of the engagement factor: what the agent's gesture is to the human, not which one it is: none, a gesture
 # unprompted, or a gesture that answers the human's own event (its onset ANSWER_LAG_S after that event's onset).
-ENGAGEMENT_CONTROLS: tuple[str, ...] = ("idle", "unprompted", "answer")
+# Two more are the agent's part in the human's speech: a nod or tilt that starts in the human's pause (a
+# backchannel), or a pause let pass without one (docs/architecture.md §3).
+ENGAGEMENT_CONTROLS: tuple[str, ...] = ("idle", "unprompted", "answer", "backchannel", "let_pass")
 ANSWER_LAG_S: tuple[float, float] = (0.3, 3.0)  # a contingent response's lag (docs/architecture.md §5)
+BACKCHANNEL_CLASSES: tuple[str, ...] = ("nod", "tilt")  # the gestures a listener gives in a speaker's pauses
+LARGE_CLASSES: tuple[str, ...] = ("wave", "welcome", "lean", "beat")  # gestures that take the floor (turn-taking)
+PAUSE_CUES: tuple[str, ...] = ("offset",)  # the speech event that opens a pause: a segment ended (perception.audio)
+PAUSE_WINDOW_S = 0.2  # a gesture starting at most this long after a pause cue starts in the pause
 
 MODALITIES: dict[str, tuple[str, ...]] = {
     "head": ("still", "pitching", "yawing"),  # from head pitch / yaw velocity
@@ -23,5 +29,6 @@ MODALITIES: dict[str, tuple[str, ...]] = {
     "body": ("calm", "active"),  # from motion energy
     "facing": ("away", "toward"),  # from the facing score
     "event": ("none", "nod", "shake", "gesture"),  # perception's detected human events this frame
+    "speech": ("silent", "speaking", "pause"),  # the voice: VAD gate, and a pause cue this frame
 }
 MODALITY_NAMES: tuple[str, ...] = tuple(MODALITIES)

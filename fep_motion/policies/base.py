@@ -32,6 +32,9 @@ DECISION_REASONS: dict[str, str] = {
     "wait_end": "fep: a pause the agent chose is over",
     "human_event": "fep: perception detected a human event (decision.on_human_event)",
     "hazard": "fep: the hazard clock fired (decision.hazard_rate_hz)",
+    "speech_cue": "fep: the human's speech gave a pause cue, low pitch or a segment's end (decision.on_speech_cue)",
+    "over_speech": "fep: a large gesture over the human's speech, chosen because its G was lower than every small "
+                   "candidate's by decision.over_speech_margin (the record's extra.trigger says why it decided)",
     "manual": "fep: FepPolicy.decide called directly, outside the frame loop",
     "rate": "random, oracle: the policy's own gesture rate",
     "answer": "oracle: answering the participant's event after answer_delay_s",

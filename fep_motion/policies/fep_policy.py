@@ -26,8 +26,10 @@ from fep_motion.model.generative import (
     ACTIVITY_FACTOR,
     ENGAGEMENT_FACTOR,
     build_generative_model,
+    engagement_after_pause,
     engagement_after_trial,
     frame_transition,
+    pooled_speech_B,
     update_transitions,
 )
 from fep_motion.model.outcomes import discretize
@@ -35,12 +37,16 @@ from fep_motion.model.rhythm import RhythmTracker
 from fep_motion.model.spaces import (
     ACTIVITY,
     ANSWER_LAG_S,
+    BACKCHANNEL_CLASSES,
     CONTROLS,
     ENGAGEMENT,
     ENGAGEMENT_CONTROLS,
+    LARGE_CLASSES,
     MODALITIES,
     MODALITY_NAMES,
     NUM_STATES,
+    PAUSE_CUES,
+    PAUSE_WINDOW_S,
 )
 from fep_motion.policies.base import BeliefSummary, CandidateTable, DecisionRecord, MotionPolicy
 from perception.types import Observation
@@ -53,7 +59,10 @@ from selection.efe import EfeKernel
 ANSWER_STATE: dict[str, int] = {"nod": ACTIVITY.index("nodding"), "gesture": ACTIVITY.index("gesturing"),
                                 "shake": ACTIVITY.index("moving")}
 STILL = ACTIVITY.index("still")
-IDLE, UNPROMPTED, ANSWER = (ENGAGEMENT_CONTROLS.index(u) for u in ("idle", "unprompted", "answer"))
+IDLE, UNPROMPTED, ANSWER, BACKCHANNEL, LET_PASS = (ENGAGEMENT_CONTROLS.index(u) for u in ENGAGEMENT_CONTROLS)
+BACKCHANNEL_IDX = np.array([CONTROLS.index(c) for c in BACKCHANNEL_CLASSES])
+LARGE_IDX = np.array([CONTROLS.index(c) for c in LARGE_CLASSES])
+SPEECH = MODALITY_NAMES.index("speech")
 DETECTION_LAG_S = 1.0  # perception confirms an event after it began (README: events are confirmed after they begin)
 
 
@@ -62,6 +71,27 @@ def _activity_only(q: np.ndarray) -> list[np.ndarray | None]:
     out: list[np.ndarray | None] = [None] * len(NUM_STATES)
     out[ACTIVITY_FACTOR] = q
     return out
+
+
+@dataclasses.dataclass
+class PauseTrial:
+    """One pause of the human's speech as a trial of the engagement model (eq. 3.12): the cue's time, q(engagement)
+    then, the agent's part (backchannel / let_pass) and whether the human has started a new speech segment since."""
+
+    t_cue: float
+    q_engagement: np.ndarray
+    control: int = LET_PASS
+    resumed: bool = False
+
+    def in_window(self, onset: np.ndarray | float) -> np.ndarray:
+        """Does a gesture starting at `onset` start in this pause (PAUSE_WINDOW_S after the cue)?"""
+        lag = np.asarray(onset, dtype=float) - self.t_cue
+        return (lag >= 0.0) & (lag <= PAUSE_WINDOW_S)
+
+
+def _without_speech(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """A or C without the speech modality: an agent with no audio in its session has no ears to predict with."""
+    return [x for m, x in enumerate(xs) if m != SPEECH]
 
 
 def new_events(obs: Observation) -> list:
@@ -115,15 +145,20 @@ class FepPolicy(MotionPolicy):
     def _steered(self) -> tuple[np.ndarray, np.ndarray, EfeKernel, dict[str, Any]]:
         """(ln E, ln Q, G kernel, deltas in force) for this decision: the base ones when nothing steers."""
         if self._steering is None:
-            return self._log_E_prims, self._log_Q_prims, self.kernel, {}
+            return self._log_E_prims, self._log_Q_prims, self.kernel if self._hears else self._kernel_mute, {}
         intent, h, c = self._steering
         lnE, lnQ = self._habit_priors(h)
         C = [cm.copy() for cm in self.model.C]
         for (m, o), v in c.items():  # C is a log-preference: p(o|C) = softmax(C_m) (selection/efe.py)
             C[MODALITY_NAMES.index(m)][MODALITIES[m].index(o)] += v
-        kernel = EfeKernel(self.model.A, C, self.model.num_states)
+        kernel = self._kernel(C)
         return lnE, lnQ, kernel, {"intent": intent, "habits": dict(h),
                                   "preferences": {f"{m}.{o}": v for (m, o), v in c.items()}}
+
+    def _kernel(self, C: Sequence[np.ndarray]) -> EfeKernel:
+        """The G kernel over every modality when the session has audio, else over all but speech."""
+        A = self.model.A if self._hears else _without_speech(self.model.A)
+        return EfeKernel(A, C if self._hears else _without_speech(C), self.model.num_states)
 
     # -- state -------------------------------------------------------------------------------------------------
     def reset(self, seed: int = 0) -> None:
@@ -131,6 +166,13 @@ class FepPolicy(MotionPolicy):
         cfg = self.cfg
         self.model = build_generative_model(cfg)
         self.kernel = EfeKernel(self.model.A, self.model.C, self.model.num_states)
+        self._kernel_mute = EfeKernel(_without_speech(self.model.A), _without_speech(self.model.C),
+                                      self.model.num_states)
+        self._hears = False  # the session has audio (an Observation with speaking not None was seen)
+        self._speaking = False
+        self._pause: PauseTrial | None = None
+        self._cue_now = False
+        self._held_for_pause = False
         self._log_E_prims, self._log_Q_prims = self._habit_priors({})
         self.qs = [d.copy() for d in self.model.D]
         self.rhythm = RhythmTracker(cfg.rhythm)
@@ -185,6 +227,7 @@ class FepPolicy(MotionPolicy):
         self._tick_observed |= so.observed()
         self._t = now
         self._learn_from_trials(obs, now)
+        self._listen(obs, now)
         if self._tick_t is None:
             self._tick_t = now
         elif now - self._tick_t >= cfg.step_s:
@@ -237,12 +280,46 @@ class FepPolicy(MotionPolicy):
                 qs_to: list[np.ndarray | None] = [None] * len(NUM_STATES)
                 qs_from: list[np.ndarray | None] = [None] * len(NUM_STATES)
                 qs_from[ACTIVITY_FACTOR], qs_from[ENGAGEMENT_FACTOR] = q_from, qe_from
-                qs_to[ENGAGEMENT_FACTOR] = engagement_after_trial(self.model, qs_from, controls, answered)
+                if u_eng != BACKCHANNEL:  # a backchannel's engagement count is its pause trial's (_listen)
+                    qs_to[ENGAGEMENT_FACTOR] = engagement_after_trial(self.model, qs_from, controls, answered)
                 qs_to[ACTIVITY_FACTOR] = q_to / q_to.sum()
                 update_transitions(self.model, qs_to, qs_from, controls, cfg.learning_rate)
             else:
                 keep.append((cls, onset, u_eng, q_from, qe_from))
         self._trials = keep
+
+    def _listen(self, obs: Observation, now: float) -> None:
+        """The human's speech: a pause cue opens a pause trial; `pause_outcome_s` later, whether the human went on
+        talking (speaking then, or a new segment began) updates the engagement model under the agent's part in that
+        pause: pB_eng[:, :, u] += lr · q(e′) ⊗ q(e) with q(e′) from generative.engagement_after_pause (eq. 3.12)."""
+        self._cue_now = False
+        if obs.speaking is None:
+            return
+        if not self._hears:
+            self._hears = True
+        self._speaking = bool(obs.speaking)
+        trial = self._pause
+        if trial is not None:
+            trial.resumed |= "onset" in obs.speech_events
+            if now >= trial.t_cue + self.cfg.pause_outcome_s:
+                kept = self._speaking or trial.resumed
+                q_to = engagement_after_pause(self.model, trial.q_engagement, trial.control, kept)
+                qs_to: list[np.ndarray | None] = [None] * len(NUM_STATES)
+                qs_from: list[np.ndarray | None] = [None] * len(NUM_STATES)
+                qs_to[ENGAGEMENT_FACTOR], qs_from[ENGAGEMENT_FACTOR] = q_to, trial.q_engagement
+                controls = [0] * len(NUM_STATES)
+                controls[ENGAGEMENT_FACTOR] = trial.control
+                update_transitions(self.model, qs_to, qs_from, controls, self.cfg.learning_rate)
+                self._pause = trial = None
+        if trial is None and any(e in PAUSE_CUES for e in obs.speech_events):
+            self._pause = PauseTrial(now, self.qs[ENGAGEMENT_FACTOR].copy())
+            self._cue_now = True
+
+    def _in_pause(self, onsets: np.ndarray) -> np.ndarray:
+        """Per onset (s): does it start in the open pause trial's window?"""
+        if self._pause is None:
+            return np.zeros(np.shape(onsets), bool)
+        return self._pause.in_window(onsets)
 
     def _decision_reason(self, obs: Observation, now: float) -> str | None:
         """Why to decide now (None: not now). With `decision.yield_to_human`, a due decision waits while the human
@@ -257,8 +334,42 @@ class FepPolicy(MotionPolicy):
         mid_action = self.qs[ACTIVITY_FACTOR][STILL] < 0.5
         if d.yield_to_human and mid_action and now - since < d.max_yield_s and reason != "start":
             return None
+        if reason != "start" and now - since < d.max_yield_s and self._awaits_pause():
+            self._held_for_pause = True
+            return None
         self._deferred = None
+        if self._held_for_pause and self._pause is not None and bool(self._pause.in_window(now)):
+            reason = "speech_cue"  # held for this pause, which came
+        self._held_for_pause = False
         return reason
+
+    def _awaits_pause(self) -> bool:
+        """Hold decisions for the human's next pause: the session hears, the human is speaking outside a pause, and
+        G of a nod given as a backchannel beats the same nod with the pause let pass by decision.backchannel_margin."""
+        d = self.cfg.decision
+        in_pause = self._pause is not None and bool(self._pause.in_window(self._t or 0.0))
+        if not (d.await_pause and self._hears and self._speaking and not in_pause):
+            return False
+        return self.backchannel_gain() > d.backchannel_margin
+
+    def backchannel_gain(self) -> float:
+        """G(a nod now, the pause let pass) − G(a nod now as a backchannel): what the learned engagement model says a
+        backchannel in this speaker's pause is worth (0 until pause trials tell the two apart: they start equal)."""
+        pols = np.zeros((2, self.cfg.horizon, 2), dtype=np.int64)
+        pols[:, 0, ACTIVITY_FACTOR] = CONTROLS.index("nod")
+        pols[:, 0, ENGAGEMENT_FACTOR] = (BACKCHANNEL, LET_PASS)
+        pB = self.model.pB if self.cfg.novelty else None  # an untried backchannel is worth trying (novelty)
+        G = self.kernel.evaluate(self.qs, self._decision_B(), pols, pB).G
+        return float(G[1] - G[0])
+
+    def _decision_B(self) -> list[np.ndarray]:
+        """The B that G reads: the model's, with the speech controls under their pooled prior when the session hears
+        (generative.pooled_speech_B)."""
+        if not self._hears:
+            return self.model.B
+        B = list(self.model.B)
+        B[ENGAGEMENT_FACTOR] = pooled_speech_B(self.model)
+        return B
 
     def _due_reason(self, obs: Observation, now: float) -> str | None:
         """A decision point (None: none now). Never while the body is busy, nor within min_pause_s of it ending."""
@@ -282,6 +393,8 @@ class FepPolicy(MotionPolicy):
             return "wait_end"
         if self.cfg.decision.on_human_event and new_events(obs):
             return "human_event"
+        if self.cfg.decision.on_speech_cue and self._cue_now:
+            return "speech_cue"
         h = self.cfg.decision.hazard_rate_hz
         if h > 0 and self.rng.random() < 1.0 - math.exp(-h * self._frame_dt):
             return "hazard"
@@ -311,9 +424,17 @@ class FepPolicy(MotionPolicy):
         active &= gesture_index[:, None] != 0
         now = self._t if now is None else now
         answer = self.answers_human(now + onset_delay) if now is not None else np.zeros(len(onset_delay), bool)
+        eng = np.where(answer, ANSWER, UNPROMPTED)
+        if now is not None and self._pause is not None:  # the human's pause: a nod or tilt in it is a backchannel,
+            pause = self._in_pause(now + onset_delay)  # a wait lets it pass
+            eng = np.where(pause & np.isin(gesture_index, BACKCHANNEL_IDX), BACKCHANNEL, eng)
+            let_pass = (gesture_index == 0) & bool(self._pause.in_window(now))
+        else:
+            let_pass = np.zeros(len(onset_delay), bool)
         u = np.empty(active.shape + (2,), dtype=np.int64)
         u[:, :, ACTIVITY_FACTOR] = np.where(active, gesture_index[:, None], 0)
-        u[:, :, ENGAGEMENT_FACTOR] = np.where(active, np.where(answer, ANSWER, UNPROMPTED)[:, None], IDLE)
+        u[:, :, ENGAGEMENT_FACTOR] = np.where(active, eng[:, None], IDLE)
+        u[let_pass, 0, ENGAGEMENT_FACTOR] = LET_PASS
         return u
 
     def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
@@ -322,9 +443,14 @@ class FepPolicy(MotionPolicy):
         log_E, log_Q, kernel, steering = self._steered()
         cands = self.proposer.propose(cfg.num_candidates, self.rng, log_E, self.rhythm.estimate())
         pols = self.candidate_policies(cands.onset_delay, cands.gesture_index, now)
-        terms = kernel.evaluate(self.qs, self.model.B, pols, self.model.pB if cfg.novelty else None)
+        terms = kernel.evaluate(self.qs, self._decision_B(), pols, self.model.pB if cfg.novelty else None)
         log_w = (log_E - log_Q)[cands.primitive_index]
+        over_speech = self._turn_taking(terms.G, cands.gesture_index)
+        log_w = np.where(over_speech, -np.inf, log_w)
         idx, prob = choose(terms.G, log_w, cfg.gamma, self.rng, cfg.choice)
+        trigger = reason
+        if self._holds_floor() and bool(np.isin(cands.gesture_index[idx], LARGE_IDX)):
+            reason = "over_speech"  # chosen in the human's turn: its G beat every small gesture's by the margin
         self._decided_once = True
         table = CandidateTable(
             primitive_names=cands.primitive_names, primitive_index=cands.primitive_index,
@@ -345,6 +471,8 @@ class FepPolicy(MotionPolicy):
                                 onset_delay=float(cands.onset_delay[idx]), source=self.name,
                                 meta={"G": float(terms.G[idx]), "gesture_class": CONTROLS[cls]})
             u_eng = ANSWER if bool(self.answers_human(np.array([onset]))[0]) else UNPROMPTED
+            if self._pause is not None and cls in BACKCHANNEL_IDX and bool(self._pause.in_window(onset)):
+                u_eng = self._pause.control = BACKCHANNEL
             self._gesture = (cls, onset, onset + duration, u_eng)
             self._history.append(self._gesture)
             self._trials.append((cls, onset, u_eng, None, None))
@@ -353,8 +481,23 @@ class FepPolicy(MotionPolicy):
                                                                                              steering=steering)
         self._record(DecisionRecord(t=now, policy=self.name, reason=reason, candidates=table, chosen=idx,
                                     gamma=cfg.gamma, belief=belief, free_energy=self.free_energy, command=cmd,
-                                    extra={"steering": steering} if steering else {}))
+                                    extra={**({"steering": steering} if steering else {}),
+                                           **({"trigger": trigger} if reason != trigger else {})}))
         return cmd
+
+    def _holds_floor(self) -> bool:
+        """The human has the turn: speaking, or in a pause of theirs not yet long enough to end it (a pause trial
+        is open until pause_outcome_s after the cue)."""
+        return self._speaking or self._pause is not None
+
+    def _turn_taking(self, G: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
+        """Candidates to leave out while the human has the turn: the large gestures whose G is not at least
+        decision.over_speech_margin below every small candidate's (a gesture that takes the floor needs a reason)."""
+        large = np.isin(gesture_index, LARGE_IDX)
+        if not self._holds_floor() or not large.any() or large.all():
+            return np.zeros(len(G), bool)
+        best_small = float(np.min(G[~large]))
+        return large & (G > best_small - self.cfg.decision.over_speech_margin)
 
     def response_model(self) -> dict[str, np.ndarray]:
         """The learned p(activity' | activity, gesture class) per gesture class (columns = from-state)."""
