@@ -65,9 +65,9 @@ _ORDERS = {"bh": 0, "tile": 1, "vllm": 2}
 
 def default_decode_config(rows: int) -> tuple[int, int, str]:
     """(block_v, num_warps, order) for a step over `rows` = B·H state rows (measured per card, NOTES-kernels.md)."""
-    if rows >= 512:  # H100, run 2: BV=128 with 8 warps at B·H >= 512 (B=64: 185 µs, 96 % of the floor)
-        return 128, 8, "bh"
-    return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H100 B=1: 5.7 µs)
+    if rows >= 512:  # H200 sweep: BV=64, 4 warps, one head's tiles side by side (B=64 136.0 µs vs 139.3 for the
+        return 64, 4, "tile"  # H100's BV=128 w8; B=8 20.0 vs 21.0)
+    return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H200 B=1: 5.03 µs, best swept)
 
 
 def lightning_decode_step(
