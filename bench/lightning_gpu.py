@@ -4,7 +4,8 @@ Prints (1) correctness of every kernel against the fp64 PyTorch reference on fre
 of the prefill kernel (SWEEP, each variant in its own process), (3) the kernel table: prefill T in
 {4K,16K,64K,128K} at B=1 H=64 D=128 and T=1M at H=8, bf16 and fp32 inputs, decode B in {1,8,64} at H=64 D=128 (fp32
 state; beside a bare copy of the state bytes and an empty kernel in the same CUDA graph), with the copy-bandwidth
-floor measured in the same run and ratios. Run it through bench/device_kernels.sh on the lent GPU (the table's header names the card).
+floor measured in the same run and ratios. Run it through bench/device_kernels.sh on the lent GPU (the table's header
+names the card).
 Usage: python bench/lightning_gpu.py [--quick] [--json OUT.json] [--skip-sdpa] [--variants [--sweep-cases fp32]]
        [--only-sweep] [--no-check] [--no-decode] [--precision fast|split-p|exact]
 """
@@ -16,6 +17,7 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +63,6 @@ def copy_bandwidth() -> float:
     src = torch.randn(2**29, device="cuda")  # 2 GiB fp32
     dst = torch.empty_like(src)
     ms = bench_ms(lambda: dst.copy_(src))
-    del src, dst
     return 2 * 2**29 * 4 / (ms * 1e-3)
 
 
@@ -103,7 +104,7 @@ def correctness() -> None:
                 # the defaults (fold kernel for fp32, TMA kernel for 16-bit), the pointer kernel with its launch-shape
                 # options, and the Triton TMA kernel with the decay on k (fold off: what fp32 takes for steep slopes)
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
-                          + [(prec_list[0], "ptr+fuse-off"), (prec_list[0], "ptr decay-k"), (prec_list[0], "tma decay-k")])
+                          + [(prec_list[0], o) for o in ("ptr+fuse-off", "ptr decay-k", "tma decay-k")])
                 for prec, opt in combos:
                     kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
                           "ptr decay-k": {"tma": False, "decay_v": False},
@@ -277,10 +278,12 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             sl = slopes(H)
             nbytes = 4 * q.numel() * q.element_size()
             floor = nbytes / bw * 1e3
-            ours = bench_ms(lambda: lightning_prefill(q, k, v, sl, layout="bthd", precision=precision))
+            ours = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(q, k, v, sl, layout="bthd",
+                                                                           precision=precision))
             row = Row(f"prefill {str(dtype)[6:]} T={T // 1024}K H={H}", ours, floor)
             if dtype == torch.float32 and T <= 131072:  # the fp32-accurate mode's cost (3xTF32, Triton TMA kernel)
-                row.extra["ieee_ms"] = bench_ms(lambda: lightning_prefill(q, k, v, sl, layout="bthd", precision="ieee"))
+                row.extra["ieee_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
+                    q, k, v, sl, layout="bthd", precision="ieee"))
             o_ours, st_ours = lightning_prefill(q, k, v, sl, layout="bthd", precision=precision)
             if have_fla:
                 try:
@@ -297,11 +300,12 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             # the same kernel in [B,H,T,D] layout
             qh, kh, vh = (x.transpose(1, 2).contiguous() for x in (q, k, v))
             del q, k, v
-            row.extra["ours_bhtd_ms"] = bench_ms(lambda: lightning_prefill(qh, kh, vh, sl, precision=precision))
+            row.extra["ours_bhtd_ms"] = bench_ms(lambda qh=qh, kh=kh, vh=vh, sl=sl: lightning_prefill(
+                qh, kh, vh, sl, precision=precision))
             if dtype == torch.bfloat16 and not skip_sdpa and T <= 131072:
                 try:
-                    row.sdpa_ms = bench_ms(lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True),
-                                           warmup=1, rep=1 if T >= 65536 else 20)
+                    row.sdpa_ms = bench_ms(lambda qh=qh, kh=kh, vh=vh: F.scaled_dot_product_attention(
+                        qh, kh, vh, is_causal=True), warmup=1, rep=1 if T >= 65536 else 20)
                 except Exception as exc:  # noqa: BLE001
                     print(f"  sdpa failed at {row.case}: {str(exc).splitlines()[0][:200]}")
             del qh, kh, vh
@@ -345,7 +349,7 @@ def sweep_one(case: str, idx: int, bw: float) -> dict:
         q, k, v = fused.split(128, dim=-1)
     tag = (f"{dtype_name} T={T // 1024}K H={H} " + ("qkv-views " if q.stride(2) != 128 else "")
            + (" ".join(f"{a}={b}" for a, b in kw.items()) or "default"))
-    fn = lambda: lp.lightning_prefill(q, k, v, sl, layout="bthd", **kw)  # noqa: E731
+    fn = lambda: lp.lightning_prefill(q, k, v, sl, layout="bthd", **kw)
     o, _ = lp.lightning_prefill(q, k, v, sl, layout="bthd", out_dtype=torch.float32, **kw)
     ck = lp.LAST_COMPILED
     diag = (f"regs {getattr(ck, 'n_regs', '?')} spills {getattr(ck, 'n_spills', '?')} "
@@ -369,7 +373,7 @@ def variant_sweep(bw: float, cases: str | None = None) -> list[dict]:
         for idx in range(len(vs)):
             cmd = [sys.executable, __file__, "--sweep-one", f"{name}:{idx}:{bw}"]
             try:
-                res = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
                 line = [x for x in res.stdout.splitlines() if x.startswith("SWEEP ")]
                 rec = json.loads(line[-1][6:]) if line else {
                     "variant": f"{name} {vs[idx]}", "error": (res.stderr.strip().splitlines() or ["?"])[-1][:300]}
@@ -440,33 +444,37 @@ def decode_rows(bw: float, sweep: bool = True) -> list[Row]:
         slots = torch.arange(B, device="cuda", dtype=torch.int32)
         out = torch.empty(B, H, D, device="cuda")
         floor = (2 * B * H * D * D * 4) / bw * 1e3
-        ours = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, slots, out), pools)
-        no_slots = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, None, out), pools)
-        pdl = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, slots, out, pdl=True), pools)
-        peer = _decode_graph_ms(lambda p: vllm_layout_decode(q, k, v, p, sl, slots, out), pools)
+        # step(pool): partials bind this batch size's tensors (a graph node is step(pool), one per pool)
+        step = partial(lightning_decode_step, q, k, v, sl, slots=slots, out=out)
+        step_ns = partial(lightning_decode_step, q, k, v, sl, slots=None, out=out)
+        peer_step = partial(vllm_layout_decode, q, k, v, slope=sl, slots=slots, out=out)
+        ours = _decode_graph_ms(step, pools)
+        no_slots = _decode_graph_ms(step_ns, pools)
+        pdl = _decode_graph_ms(partial(step, pdl=True), pools)
+        peer = _decode_graph_ms(peer_step, pools)
         # the same two kernels on ONE pool replayed 16 times: the state stays in L2 when it fits (B <= 8 on an H200)
-        ours_l2 = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, slots, out), [pools[0]] * R)
-        peer_l2 = _decode_graph_ms(lambda p: vllm_layout_decode(q, k, v, p, sl, slots, out), [pools[0]] * R)
-        eager = bench_ms(lambda: lightning_decode_step(q, k, v, sl, pools[0], slots, out))
+        ours_l2 = _decode_graph_ms(step, [pools[0]] * R)
+        peer_l2 = _decode_graph_ms(peer_step, [pools[0]] * R)
+        eager = bench_ms(partial(step, pools[0]))
         print(f"  decode B={B}: default {ours * 1e3:.2f} us/step, no slots {no_slots * 1e3:.2f}, pdl {pdl * 1e3:.2f}, "
               f"vllm-layout peer {peer * 1e3:.2f}; one pool (L2): ours {ours_l2 * 1e3:.2f}, peer {peer_l2 * 1e3:.2f}; "
               f"eager {eager * 1e3:.1f}", flush=True)
         best = (ours, "default")
         for bv, nw, order in DECODE_CONFIGS if sweep else []:
             kw = {"block_v": bv, "num_warps": nw, "order": order}
-            ms = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, slots, out, **kw), pools)
-            ms_ns = _decode_graph_ms(lambda p: lightning_decode_step(q, k, v, sl, p, None, out, **kw), pools)
+            ms = _decode_graph_ms(partial(step, **kw), pools)
+            ms_ns = _decode_graph_ms(partial(step_ns, **kw), pools)
             print(f"    BV={bv:<3d} warps={nw} order={order:<4s}: {ms * 1e3:7.2f} us/step, no slots "
                   f"{ms_ns * 1e3:7.2f}", flush=True)
             if ms < best[0]:
                 best = (ms, f"BV={bv} w{nw} {order}")
-        ref = bench_ms(lambda: ref_decode(q, k, v, sl, pools[0]))
+        ref = bench_ms(partial(ref_decode, q, k, v, sl, pools[0]))
         # peers in the same 16-node graph: a copy of the same bytes (each pool to its own buffer: read + write the
         # state once, what a step must move) and an empty kernel (the per-node launch cost)
         dsts = [torch.empty_like(p) for p in pools]
         copy_ms = _graph_ms([lambda p=p, d=d: d.copy_(p) for p, d in zip(pools, dsts)])
         touch = _touch_kernel()
-        empty_ms = _graph_ms([lambda d=d: touch[(1,)](d) for d in dsts])
+        empty_ms = _graph_ms([partial(touch[(1,)], d) for d in dsts])
         print(f"  decode B={B}: graph of state copies {copy_ms * 1e3:.2f} us/step, empty kernels "
               f"{empty_ms * 1e3:.2f} us/step; best swept {best[0] * 1e3:.2f} ({best[1]})", flush=True)
         rows.append(Row(f"decode B={B} H=64 fp32 state", ours, floor, ref_ms=ref,
@@ -494,10 +502,9 @@ def print_table(rows: list[Row], bw: float, card: str) -> None:
         peer = r.extra.get("vllm_layout_ms", math.nan) if dec else r.fla_ms
         copy = r.extra.get("graph_state_copy_ms", math.nan)
         print(f"| {r.case:<28s} | {fmt(r.ours_ms):>9s} | {fmt(r.floor_ms):>8s} | "
-              f"{r.floor_ms / r.ours_ms * 100:6.1f}% | {fmt(peer) if peer == peer else '-':>8s} | "
-              f"{peer / r.ours_ms if peer == peer else float('nan'):9.2f} | {fmt(copy) if copy == copy else '-':>8s} | "
-              f"{r.sdpa_ms if r.sdpa_ms == r.sdpa_ms else float('nan'):8.1f} | "
-              f"{fmt(r.ref_ms) if r.ref_ms == r.ref_ms else '-':>10s} |")
+              f"{r.floor_ms / r.ours_ms * 100:6.1f}% | {'-' if math.isnan(peer) else fmt(peer):>8s} | "
+              f"{peer / r.ours_ms:9.2f} | {'-' if math.isnan(copy) else fmt(copy):>8s} | "
+              f"{r.sdpa_ms:8.1f} | {'-' if math.isnan(r.ref_ms) else fmt(r.ref_ms):>10s} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-one", default=None, help=argparse.SUPPRESS)  # NAME:INDEX:BW, used by variant_sweep
     ap.add_argument("--no-decode", action="store_true", help="skip the decode rows")
     ap.add_argument("--no-decode-sweep", action="store_true", help="decode rows without the launch-shape sweep")
-    ap.add_argument("--sweep-cases", default=None, help="with --variants: only SWEEP cases with these prefixes (fp32,bf16)")
-    ap.add_argument("--only-sweep", action="store_true", help="no prefill table: correctness (unless --no-check), the sweep and decode")
+    ap.add_argument("--sweep-cases", default=None,
+                    help="with --variants: only SWEEP cases with these prefixes (fp32,bf16)")
+    ap.add_argument("--only-sweep", action="store_true",
+                    help="no prefill table: correctness (unless --no-check), the sweep and decode")
     args = ap.parse_args(argv)
     if args.sweep_one:
         case, idx, bw = args.sweep_one.rsplit(":", 2)

@@ -69,7 +69,8 @@ def _check() -> None:
     out = torch.empty(B, H, D, device="cuda", dtype=torch.float32)
     vllm_layout_decode(q, k, v, pool, sl, slots, out)
     ro, rs = ref_decode(q.double(), k.double(), v.double(), sl.double(), before[slots.long()].double())
-    err = max(float((out.double() - ro).norm() / ro.norm()), float((pool[slots.long()].double() - rs).norm() / rs.norm()))
+    err = max(float((out.double() - ro).norm() / ro.norm()),
+              float((pool[slots.long()].double() - rs).norm() / rs.norm()))
     print(f"vllm-layout peer vs fp64 reference: rel err {err:.2e}")
     assert err < 2e-3
 

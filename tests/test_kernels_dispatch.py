@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llm.kernels
 from llm.errors import LLMError
@@ -50,8 +51,8 @@ def test_cpu_keeps_the_reference_and_env_switch_removes_the_route(monkeypatch):
 def test_unsupported_head_dim_runs_the_reference_through_the_kernel_route():
     q, k, v, _ = _qkv(1, 2, 3, 21, 8, 8)
     slope = decay_slopes(3, 1, 3)
-    o, s = llm.kernels.cuda_lightning_attention(q.float(), k.float(), v.float(), slope)
-    ro, rs = lightning_recurrent(q, k, v, slope)
+    o, _ = llm.kernels.cuda_lightning_attention(q.float(), k.float(), v.float(), slope)
+    ro, _ = lightning_recurrent(q, k, v, slope)
     torch.testing.assert_close(o.double(), ro.double(), rtol=1e-4, atol=1e-4)
     assert [llm.kernels.supported_head_dim(d) for d in (8, 16, 48, 64, 128, 256)] == [
         False, True, False, True, True, False]
@@ -60,20 +61,20 @@ def test_unsupported_head_dim_runs_the_reference_through_the_kernel_route():
 @pytest.mark.parametrize(
     "change, field",
     [
-        (dict(layout="thd"), "layout"),
-        (dict(precision="fp8"), "precision"),
-        (dict(q=torch.zeros(1, 2, 5, 16, dtype=torch.int32)), "q must be"),
-        (dict(v=torch.zeros(1, 2, 6, 16)), "do not agree"),
-        (dict(q=torch.zeros(1, 2, 5, 24), k=torch.zeros(1, 2, 5, 24)), "Dk must be a power of two"),
-        (dict(slope=torch.zeros(3)), "slope must be [H=2]"),
-        (dict(initial_state=torch.zeros(1, 2, 16, 8)), "initial_state must be (1, 2, 16, 16)"),
-        (dict(cu_seqlens=torch.tensor([0, 2, 4])), "cu_seqlens must rise from 0 to T=5"),
-        (dict(cu_seqlens=torch.tensor([0.0, 5.0])), "cu_seqlens must be int32/int64"),
+        ({"layout": "thd"}, "layout"),
+        ({"precision": "fp8"}, "precision"),
+        ({"q": torch.zeros(1, 2, 5, 16, dtype=torch.int32)}, "q must be"),
+        ({"v": torch.zeros(1, 2, 6, 16)}, "do not agree"),
+        ({"q": torch.zeros(1, 2, 5, 24), "k": torch.zeros(1, 2, 5, 24)}, "Dk must be a power of two"),
+        ({"slope": torch.zeros(3)}, "slope must be [H=2]"),
+        ({"initial_state": torch.zeros(1, 2, 16, 8)}, "initial_state must be (1, 2, 16, 16)"),
+        ({"cu_seqlens": torch.tensor([0, 2, 4])}, "cu_seqlens must rise from 0 to T=5"),
+        ({"cu_seqlens": torch.tensor([0.0, 5.0])}, "cu_seqlens must be int32/int64"),
     ],
 )
 def test_prefill_argument_errors_name_the_argument(change, field):
-    args = dict(q=torch.zeros(1, 2, 5, 16), k=torch.zeros(1, 2, 5, 16), v=torch.zeros(1, 2, 5, 16),
-                slope=torch.zeros(2), initial_state=None, layout="bhtd", cu_seqlens=None, precision="fast")
+    args = {"q": torch.zeros(1, 2, 5, 16), "k": torch.zeros(1, 2, 5, 16), "v": torch.zeros(1, 2, 5, 16),
+            "slope": torch.zeros(2), "initial_state": None, "layout": "bhtd", "cu_seqlens": None, "precision": "fast"}
     args.update(change)
     with pytest.raises(KernelInputError) as exc:
         check_prefill_args(**args)
@@ -176,7 +177,8 @@ def test_the_model_loads_the_kernel_routes_and_untiled_decode_runs_the_reference
     import sys
 
     code = "import sys, llm.model; print('llm.kernels' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "True"
     from llm.lightning import lightning_decode
 
     g = torch.Generator().manual_seed(3)

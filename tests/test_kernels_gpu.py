@@ -171,7 +171,7 @@ def test_exact_precision_is_near_fp32_for_bf16_inputs():
     slope = decay_slopes(2, 0, 4).to(DEV)
     ro, _ = lightning_block(q.double(), k.double(), v.double(), slope, block_size=64)
     fast, _ = lightning_prefill(q, k, v, slope, out_dtype=torch.float32, precision="fast", block_t=BT)
-    exact, st = lightning_prefill(q, k, v, slope, out_dtype=torch.float32, precision="exact", block_t=BT)
+    exact, _ = lightning_prefill(q, k, v, slope, out_dtype=torch.float32, precision="exact", block_t=BT)
     assert rel(exact, ro) < 1e-4 < rel(fast, ro) < 5e-3
 
 
@@ -310,7 +310,8 @@ def test_selfcheck_command_core_passes_on_this_device():
     """What `fep-motion kernels check` runs: every kernel within 2e-3 of the fp64 reference."""
     from llm.kernels.selfcheck import run_selfcheck
 
-    size = dict(seq_len=1000, heads=8, head_dim=128) if DEV == "cuda" else dict(seq_len=90, heads=2, head_dim=32)
+    size = ({"seq_len": 1000, "heads": 8, "head_dim": 128} if DEV == "cuda"
+            else {"seq_len": 90, "heads": 2, "head_dim": 32})
     results = run_selfcheck(**size, device=DEV)
     assert len(results) == 8 and all(r.ok for r in results), [r for r in results if not r.ok]
 

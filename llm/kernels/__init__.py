@@ -12,10 +12,16 @@ import os
 import torch
 from torch import Tensor
 
-__all__ = ["available", "register", "cuda_lightning_attention", "cuda_lightning_decode", "supported_head_dim", "KernelInputError"]
-
 from llm.kernels.errors import KernelInputError
 
+__all__ = [
+    "KernelInputError",
+    "available",
+    "cuda_lightning_attention",
+    "cuda_lightning_decode",
+    "register",
+    "supported_head_dim",
+]
 
 # Prefill precision the model gets (llm.kernels.lightning_prefill: "fast" | "split-p" | "exact"). H100, run 3, bf16
 # T=128K: fast 4.9 ms (rel. err 2.05e-3 on N(0,1) inputs, 4.6e-4 on silu'd ones), split-p 5.4 ms (1.7e-3 / 4.0e-4),

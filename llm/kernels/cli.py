@@ -30,7 +30,7 @@ def _info(args: argparse.Namespace) -> int:
 
     import torch
 
-    import llm.kernels as kernels
+    from llm import kernels
     from llm.lightning import registered_kernel
 
     spec = importlib.util.find_spec("triton")
@@ -52,7 +52,8 @@ def _info(args: argparse.Namespace) -> int:
             if dt == torch.float32:
                 shapes.insert(0, (True, True, "Gluon fold kernel (the TMA path's default)"))
             for tma, fold, kernel in shapes:
-                print(f"prefill launch at D=128, {str(dt)[6:]}, {kernel}: {default_config(128, 128, dt, tma, fold=fold)}")
+                config = default_config(128, 128, dt, tma, fold=fold)
+                print(f"prefill launch at D=128, {str(dt)[6:]}, {kernel}: {config}")
     return 0
 
 

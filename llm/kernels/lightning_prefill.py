@@ -541,7 +541,7 @@ def _row_map(x: Tensor, layout: str, T: int, H: int) -> tuple[int, int, int, int
 
 
 def tma_ready(layout: str, T: int, H: int, *xs: Tensor) -> bool:
-    """TMA descriptors need a row map (_row_map), 16-byte aligned bases and row strides (and Triton's descriptor API)."""
+    """TMA descriptors need a row map (_row_map), 16-byte aligned bases and row strides and Triton's descriptor API."""
     try:
         from triton.tools.tensor_descriptor import TensorDescriptor  # noqa: F401
     except ImportError:

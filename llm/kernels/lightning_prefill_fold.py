@@ -1,4 +1,5 @@
-"""Prefill kernel for fp32 inputs (tf32 products), written in Gluon: the decay folded out of the scores, explicit layouts.
+"""Prefill kernel for fp32 inputs (tf32 products), written in Gluon: the decay folded out of the scores, explicit
+layouts.
 
 Same recurrence as lightning_prefill (Lightning Attention-2, arXiv:2401.04658, eqs. 8-12), rewritten per block of n
 rows around a centre row c (λ = exp(-slope), i, j rows of the block):

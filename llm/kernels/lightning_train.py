@@ -11,7 +11,7 @@ so no block states are stored and no second implementation is needed: the backwa
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -22,7 +22,7 @@ Scan = Callable[[Tensor, Tensor, Tensor, Tensor, "Tensor | None", bool, torch.dt
 def reference_scan(
     q: Tensor, k: Tensor, v: Tensor, slope: Tensor, init: Tensor | None, reverse: bool, out_dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
-    """The scan primitive in PyTorch ([B,H,T,D]): llm.lightning.lightning_block, run on time-flipped inputs if reverse."""
+    """The scan primitive in PyTorch ([B,H,T,D]): llm.lightning.lightning_block, on time-flipped inputs if reverse."""
     from llm.lightning import lightning_block
 
     if reverse:
@@ -64,7 +64,7 @@ class LightningAttentionFunction(torch.autograd.Function):
     def backward(ctx, do: Tensor | None, dst: Tensor | None):
         q, k, v, slope, s0 = ctx.saved_tensors
         scan: Scan = ctx.scan
-        B, H, T, DK = q.shape
+        B, H, T, _ = q.shape
         DV = v.shape[-1]
         f32 = torch.float32
         if do is None:

@@ -36,7 +36,7 @@ def run_selfcheck(seq_len: int = 1000, heads: int = 8, head_dim: int = 128, dtyp
 
     device="cpu" runs the same kernels through Triton's interpreter (TRITON_INTERPRET=1; slow, small sizes only).
     """
-    import llm.kernels as kernels
+    from llm import kernels
 
     if device == "cuda" and not kernels.available():
         raise KernelUnavailableError("no CUDA device with triton here: the kernels need an NVIDIA GPU and "
