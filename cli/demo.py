@@ -59,8 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-video", action="store_true", help="skip rendering the agent video")
     add_dialogue_flags(p)
     add_audio_flags(p, ("on", "off"),
-                    "on: the virtual participant speaks its --utterances script aloud (espeak-ng) and the agent hears "
-                    "it; off (default): the script goes to the brain as text", default="off")
+                    "on: the virtual participant talks aloud (espeak-ng) and the agent hears it: its --utterances "
+                    "script, else its own turns of phrases and pauses (stored as ground truth for the backchannel "
+                    "analysis; a silent --participant-config talks with the default speech settings); "
+                    "off (default): no audio, a script goes to the brain as text", default="off")
     p.set_defaults(func=_run)
 
 
@@ -68,10 +70,15 @@ def _run(args: argparse.Namespace) -> int:
     # The CLI is the one layer allowed to wire experiments (the virtual participant) into fep_motion's session loop.
     from experiments.virtual_participant import VirtualParticipant
     from experiments.vp_config import VirtualParticipantConfig, load_config
+    from experiments.vp_hearing import speech_truth_rows, talking
     from fep_motion.session.modes import DemoOptions, run_demo
 
     config = load_config(args.participant_config) if args.participant_config else VirtualParticipantConfig()
+    own_voice = args.audio == "on" and not args.utterances
+    if own_voice:
+        config = talking(config)
     opts = DemoOptions(out=Path(args.out), duration=args.duration, policy=args.policy, fps=args.fps, seed=args.seed,
                        fast=args.fast, video=not args.no_video, voice=args.voice, dialogue=dialogue_options(args),
                        audio=args.audio, asr=args.asr)
-    return run_demo(opts, VirtualParticipant(config, seed=args.seed))
+    vp = VirtualParticipant(config, seed=args.seed)
+    return run_demo(opts, vp, speech_truth=(lambda: speech_truth_rows(vp)) if own_voice else None)

@@ -32,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --camera: do not open the window showing the agent to the participant")
     r.add_argument("--seed", type=int, default=0, help="simulation seed for virtual participants")
     r.add_argument("--audio", choices=("on", "off"), default="off",
-                   help="with --virtual and the loop engine: on = the participant speaks each condition's utterance "
-                        "script aloud and the brain hears it through speech recognition; off (default) = as text")
+                   help="with --virtual and the loop engine: on = the participant talks aloud (espeak-ng) and the "
+                        "agent hears it: a condition's utterance script, else its own turns of phrases and pauses "
+                        "(recognised for the brain, stored as ground truth: the report draws the backchannel "
+                        "learning curve); off (default) = no audio, a script goes to the brain as text")
     r.set_defaults(func=_run)
 
     s = sub.add_parser("simulate", help="simulate a whole study with a virtual cohort (fast path)",
@@ -47,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--engine", default="events", choices=("events", "loop"),
                    help="events: fast path, event-level simulator (default); loop: every trial through the real "
                    "session loop with a virtual participant, no rendering (about 6x faster than real time)")
+    s.add_argument("--audio", choices=("on", "off"), default="off",
+                   help="with --engine loop: on = the participants talk aloud and the agent hears them, as in "
+                        "`experiment run --audio on`; off (default) = no audio")
     s.set_defaults(func=_simulate)
 
     for name, helptext in (("analyze", "metrics.csv + report.html + group statistics of a study database"),
@@ -102,7 +107,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ExperimentError(f"--n must be >= 1, got {args.n}")
     with progress("simulate", "trial", args.n * len(protocol.conditions)) as bar:
-        s = simulate_study(protocol, cohort, args.n, args.store, seed=args.seed, progress=bar.set, engine=args.engine)
+        s = simulate_study(protocol, cohort, args.n, args.store, seed=args.seed, progress=bar.set, engine=args.engine,
+                           speech=args.audio == "on")
     print(f"simulated {s.participants} participants of '{protocol.name}' with cohort '{cohort.name}': "
           f"{s.trials_run} trials run, {s.trials_skipped} already completed -> {args.store}")
     return 0

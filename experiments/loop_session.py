@@ -72,7 +72,9 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
     the session dashboard window (display=True), video files and virtual participants faster, unrendered. A
     condition's utterance script is said to the embedded brain during the trial (replies, intents and the agent's
     preference shifts are stored with the session). With `speech` a virtual participant says the script aloud and the
-    brain hears it through speech recognition (fep_motion/session/hearing.py)."""
+    brain hears it through speech recognition (fep_motion/session/hearing.py); without a script it talks with its own
+    talk model (a silent config gets the default speech settings), is heard and recognised the same way, and its
+    phrases are stored as ground truth for the backchannel analysis (experiments.vp_hearing)."""
     import dataclasses
 
     from fep_motion.policies import make_policy
@@ -88,11 +90,13 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
     from fep_motion.store import Store
 
     vp = None
+    own_voice = speech and virtual is not None and utterances is None
     try:
         if virtual is not None:
             from experiments.virtual_participant import VirtualParticipant
+            from experiments.vp_hearing import talking
 
-            vp = VirtualParticipant(virtual, seed=seed)
+            vp = VirtualParticipant(talking(virtual) if own_voice else virtual, seed=seed)
             src, label, mode = VirtualParticipantSource(vp), "virtual participant", "run"
         elif source is not None and is_recorded(source):
             db_in, sid_in = parse_recorded_spec(source)  # a stored participant's pose stream, replayed
@@ -118,6 +122,12 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
 
                 hearing = spoken_script([(x.t, x.text) for x in load_script(utterances)], asr=True,
                                         realtime=camera is not None)
+        elif own_voice:
+            from experiments.vp_hearing import participant_hearing
+            from fep_motion.session.dialogue import dialogue_from_options
+
+            dialogue, meta["brain"] = dialogue_from_options(None, "embedded", realtime=False, heard=True)
+            hearing = participant_hearing(vp, asr=True)
         window = None
         if display:
             from fep_motion.session.display import OpenCVDisplay
@@ -131,6 +141,10 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
                 window.close()
     except SessionError as exc:
         raise ExperimentError(f"trial {trial_index + 1} ({cond.id}): {exc}") from None
+    if own_voice:
+        from experiments.vp_hearing import store_speech_truth
+
+        store_speech_truth(db_path, sid, vp)
     with Store.open(db_path, recover=False) as store:
         ev = store.events(sid)
     agent_t = np.array([e.t_onset for e in ev if e.actor == "agent"])

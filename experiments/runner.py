@@ -59,6 +59,9 @@ def run_participant(protocol: Protocol, db_path: str | Path, participant: str, *
     if questionnaire == "virtual" and virtual is None:
         raise ExperimentError("--questionnaire virtual needs --virtual (a live participant answers in the terminal "
                               "or web form)")
+    if speech and (virtual is None or engine != "loop"):
+        raise ExperimentError("--audio on needs --virtual and --engine loop (the virtual participant talks; a live "
+                              "or recorded participant's audio is not taken here)")
     if engine == "events" and virtual is None:
         raise ExperimentError("--engine events simulates a virtual participant: pass --virtual, or use --engine loop")
     if source is not None and not Path(source).is_file():

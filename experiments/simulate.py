@@ -41,14 +41,18 @@ ENGINES: tuple[str, ...] = ("events", "loop")
 
 
 def simulate_study(protocol: Protocol, cohort: Cohort, n: int, db_path: str | Path, seed: int = 0,
-                   progress: Callable[[int, int], None] | None = None, engine: str = "events") -> SimulationSummary:
+                   progress: Callable[[int, int], None] | None = None, engine: str = "events",
+                   speech: bool = False) -> SimulationSummary:
     """Simulate n virtual participants (ids V001..) through the protocol into the study database.
     engine 'events' is the fast path (event-level simulator); 'loop' runs every trial through the real session loop
-    (virtual participant poses -> perception -> policy -> body -> store) without rendering."""
+    (virtual participant poses -> perception -> policy -> body -> store) without rendering. `speech` (loop only):
+    the participants talk aloud and the agent hears them (experiments.loop_session.run_loop_trial)."""
     if n < 1:
         raise ExperimentError(f"--n must be >= 1, got {n}")
     if engine not in ENGINES:
         raise ExperimentError(f"--engine '{engine}' is unknown: use one of {list(ENGINES)}")
+    if speech and engine != "loop":
+        raise ExperimentError("--audio on needs --engine loop (the event-level fast path has no audio)")
     if engine == "events":
         _check_policies(protocol)
     else:
@@ -82,7 +86,7 @@ def simulate_study(protocol: Protocol, cohort: Cohort, n: int, db_path: str | Pa
                 if engine == "events":
                     _run_trial(store, protocol, cohort, cfg, offset, pid, idx, tr, seed)
                 else:
-                    _run_loop_trial(store, db_path, protocol, cohort, cfg, offset, pid, idx, tr, seed)
+                    _run_loop_trial(store, db_path, protocol, cohort, cfg, offset, pid, idx, tr, seed, speech)
                 run += 1
                 if progress:
                     progress(done, total)
@@ -140,14 +144,14 @@ def _run_trial(store, protocol: Protocol, cohort: Cohort, cfg, offset: float, pi
 
 
 def _run_loop_trial(store, db_path: str | Path, protocol: Protocol, cohort: Cohort, cfg, offset: float, pid: str,
-                    idx: int, tr: ss.TrialRow, seed: int) -> None:
+                    idx: int, tr: ss.TrialRow, seed: int, speech: bool = False) -> None:
     from experiments.loop_session import run_loop_trial
 
     cond = protocol.condition(tr.condition_id)
     rng = np.random.default_rng([seed, protocol.order.seed, cohort.seed, idx, tr.trial_index])
     ss.set_trial(store, tr.id, "running")
     lt = run_loop_trial(db_path, cond, pid, tr.trial_index, tr.duration_s, int(rng.integers(2**31)), virtual=cfg,
-                        utterances=protocol.utterance_script(cond.id))
+                        utterances=protocol.utterance_script(cond.id), speech=speech)
     record_loop_trial(store, protocol, pid, tr, lt)
     answers = {}
     if protocol.administer == "after_each_trial":

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import shutil
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from fep_motion.session.sources import (
     parse_recorded_spec,
 )
 from fep_motion.session.summary import format_summary, summarize
-from fep_motion.store import Store
+from fep_motion.store import EventRow, Store
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class DemoOptions:
     video: bool = True
     voice: str = "on"
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
-    audio: str = "off"  # on: the participant speaks its utterance script aloud (espeak-ng); off: it is sent as text
-    asr: str = "on"  # on: the spoken script reaches the brain through recognition; off: as text, audio analysed only
+    audio: str = "off"  # on: the participant speaks aloud (espeak-ng): its utterance script, else its own talk model
+    asr: str = "on"  # on: what it says reaches the brain through recognition; off: audio analysed only
 
 
 @dataclass(frozen=True)
@@ -108,23 +109,34 @@ def _check_asr(asr: str) -> bool:
     return asr == "on"
 
 
-def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]]:
-    """The script the virtual participant speaks aloud ([] when it stays silent): its utterance script."""
+def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]] | None:
+    """What the virtual participant says aloud: its utterance script, [] for its own talk model, None when silent."""
     from fep_motion.session.dialogue import load_script
 
     if opts.audio not in ("on", "off"):
         raise SettingError("audio", f"{opts.audio!r}: use on or off")
     if opts.audio == "off":
-        return []
-    script = [(line.t, line.text) for line in load_script(opts.dialogue.utterances)] if opts.dialogue.utterances \
-        else []
-    if not script:
-        raise SettingError("audio", "the virtual participant speaks its utterance script and none was given; "
-                                    "add utterances, or set audio off")
+        return None
     if shutil.which("espeak-ng") is None:
         raise SettingError("audio", "the participant speaks with espeak-ng, which is not installed; "
                                     "apt-get install -y espeak-ng, or set audio off")
-    return script
+    if not opts.dialogue.utterances:
+        return []
+    return [(line.t, line.text) for line in load_script(opts.dialogue.utterances)]
+
+
+def _demo_hearing(speech: list[tuple[float, str]], participant: Any, asr: bool, realtime: bool) -> Any:
+    """The demo's ears: the spoken script, or the participant's own voice (speech_source(), rendered as the loop
+    advances the participant, so polled on the loop's thread: realtime=False; docs/architecture.md §1)."""
+    from fep_motion.session.hearing import Hearing, spoken_script
+
+    if speech:
+        return spoken_script(speech, asr=asr, realtime=realtime)
+    source = participant.speech_source() if hasattr(participant, "speech_source") else None
+    if source is None:
+        raise SettingError("audio", "the virtual participant does not talk (its config's speech.enabled is false) "
+                                    "and no utterances were given; enable its speech, add utterances, or set audio off")
+    return Hearing(source, asr=asr, realtime=False, label="virtual participant voice")
 
 
 def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool) -> Any:
@@ -192,18 +204,21 @@ def _check_fps(fps: float) -> None:
         raise SettingError("fps", f"must be a positive number of frames per second, got {fps}")
 
 
-def run_demo(opts: DemoOptions, participant: Any) -> int:
-    """A virtual participant drives the loop; store, H.264 video of the agent and summary go under `opts.out`."""
+def run_demo(opts: DemoOptions, participant: Any,
+             speech_truth: Callable[[], Sequence[EventRow]] | None = None) -> int:
+    """A virtual participant drives the loop; store, H.264 video of the agent and summary go under `opts.out`.
+    `speech_truth`: after a session in which the participant talked with its own voice, the rows of what it said
+    (stored with the session for the backchannel analysis, docs/architecture.md §5)."""
     _check_duration(opts.duration)
     _check_fps(opts.fps)
     asr = _check_asr(opts.asr)
     speech = _demo_speech(opts)
-    dialogue, brain_meta = _dialogue(opts.dialogue, realtime=not opts.fast, heard=bool(speech) and asr)
-    hearing = None
-    if speech:
-        from fep_motion.session.hearing import spoken_script
-
-        hearing = spoken_script(speech, asr=asr, realtime=not opts.fast)
+    own_voice = speech == []
+    d_opts = opts.dialogue
+    if own_voice and asr and d_opts.brain is None:  # what it says goes to the brain, as a script would
+        d_opts = replace(d_opts, brain="embedded")
+    dialogue, brain_meta = _dialogue(d_opts, realtime=not opts.fast, heard=speech is not None and asr)
+    hearing = _demo_hearing(speech, participant, asr, not opts.fast) if speech is not None else None
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
@@ -213,7 +228,14 @@ def run_demo(opts: DemoOptions, participant: Any) -> int:
     meta = {"virtual_participant": _vp_meta(participant), **({"brain": brain_meta} if brain_meta else {})}
     sid, result = run_session(spec, VirtualParticipantSource(participant), source_label="virtual participant",
                               participant=participant, meta=meta, dialogue=dialogue, hearing=hearing)
-    extra = [f"database             {db} (session {sid})"] + ([f"agent video          {video}"] if video else [])
+    extra = []
+    if own_voice and speech_truth is not None:
+        rows = list(speech_truth())
+        with Store.open(db, recover=False) as store:
+            store.add_events(sid, rows)
+            store.conn.commit()
+        extra.append(f"participant speech   {len(rows)} phrases stored as ground truth (actor participant_speech)")
+    extra += [f"database             {db} (session {sid})"] + ([f"agent video          {video}"] if video else [])
     text = _print_summary(db, sid, result, extra)
     (out / "summary.txt").write_text(text + "\n")
     return 0

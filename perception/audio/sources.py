@@ -209,7 +209,8 @@ def synthesize(text: str, voice: str = "en-us", speed: int = 150) -> np.ndarray:
         raise PerceptionError("espeak-ng not found; install it (apt-get install -y espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "speech.wav"
-        proc = subprocess.run([exe, "-v", voice, "-s", str(int(speed)), "-w", str(out), text],
+        # "--": a text starting with "-" is the text, not an option
+        proc = subprocess.run([exe, "-v", voice, "-s", str(int(speed)), "-w", str(out), "--", text],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not out.is_file():
             raise PerceptionError(f"espeak-ng voice {voice!r}: {proc.stderr.strip() or 'no output'}; "
