@@ -87,6 +87,22 @@ def test_demo_participant_talks_is_heard_answered_and_its_speech_is_stored(talki
     assert trial is not None and trial.phrases == len(_phrases(db, sid)) and 0 < trial.chance < 1
 
 
+def test_a_fast_talking_demo_is_reproducible(tmp_path):
+    def once(name: str) -> list[list[tuple]]:
+        out = tmp_path / name
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["demo", "--fast", "--no-video", "--duration", "8", "--seed", "4", "--out", str(out),
+                         "--audio", "on"]) == 0
+        db = out / "study.db"
+        return [_rows(db, q) for q in ("SELECT start_t, end_t, text FROM transcripts",
+                                       "SELECT actor, kind, t_onset, t_offset, params FROM events",
+                                       "SELECT t, utterance, reply FROM brain_turns")]
+
+    first = once("a")
+    assert first[0] and first[2]
+    assert once("b") == first
+
+
 def test_demo_audio_off_keeps_a_talking_participant_unheard_and_stores_no_speech(tmp_path):
     cfg = tmp_path / "vp.yaml"
     cfg.write_text("speech: {enabled: true}\n")
