@@ -44,7 +44,6 @@ def store_speech_truth(db_path: str | Path, session_id: int, vp: Any) -> int:
     from fep_motion.store import Store
 
     rows = speech_truth_rows(vp)
-    with Store.open(db_path, recover=False) as store:
+    with Store.open(db_path, recover=False) as store, store.transaction():
         store.add_events(session_id, rows)
-        store.conn.commit()
     return len(rows)

@@ -72,7 +72,7 @@ def test_oracle_without_a_participant_is_refused() -> None:
 def test_oracle_with_a_video_is_a_one_line_error(tmp_path: Path, vtest_path: Path, capsys) -> None:
     rc = main(["run", str(vtest_path), "--policy", "oracle", "--out", str(tmp_path / "o"), "--no-video"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "--policy oracle" in err[0] and "virtual participant" in err[0]
+    assert rc == 2 and len(err) == 1 and "--policy: oracle" in err[0] and "virtual participant" in err[0]
     assert not (tmp_path / "o" / "study.db").exists()
 
 

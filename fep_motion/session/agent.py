@@ -4,9 +4,20 @@ from __future__ import annotations
 from typing import Any
 
 from fep_motion.policies import MotionPolicy, PolicyError, make_policy
-from fep_motion.session.errors import SessionError
+from fep_motion.session.errors import SettingError
 from fep_motion.session.loop import AgentStep
 from perception.types import Observation
+
+NEEDS_PARTICIPANT = ("reads a virtual participant's configuration, so it runs only with a virtual participant "
+                     "(fep-motion demo, experiment simulate), not with a camera, video or recorded stream")
+
+
+def check_policy_without_participant(spec: str) -> None:
+    """Before a camera/video/recording session opens anything: the policy exists and needs no virtual participant
+    (else a one-line SettingError naming the policy)."""
+    agent = PolicyAgent.from_spec(spec)
+    if getattr(agent.policy, "needs_participant", False):
+        raise SettingError("policy", f"{agent.name} {NEEDS_PARTICIPANT}")
 
 
 class PolicyAgent:
@@ -19,25 +30,23 @@ class PolicyAgent:
 
     @classmethod
     def from_spec(cls, spec: str, seed: int = 0) -> PolicyAgent:
-        """Build the policy `spec` names; an unknown name is a one-line SessionError listing the known ones."""
+        """Build the policy `spec` names; an unknown name is a one-line SettingError (policy) listing the known ones."""
         try:
             return cls(make_policy(spec), seed)
         except PolicyError as exc:
-            raise SessionError(f"--policy: {exc}") from None
+            raise SettingError("policy", str(exc)) from None
 
     def bind_participant(self, participant: Any) -> None:
         """Hand the session's virtual participant (None: a camera, video or recording) to a policy that reads it
-        (`needs_participant`, e.g. the oracle); such a policy without one is a one-line SessionError."""
+        (`needs_participant`, e.g. the oracle); such a policy without one is a one-line SettingError (policy)."""
         if not getattr(self.policy, "needs_participant", False):
             return
         if participant is None:
-            raise SessionError(f"--policy {self.name}: it reads a virtual participant's configuration, so it runs "
-                               "only with a virtual participant (fep-motion demo, experiment simulate), not with a "
-                               "camera, video or recorded stream")
+            raise SettingError("policy", f"{self.name} {NEEDS_PARTICIPANT}")
         try:
             self.policy.bind_participant(participant)
         except PolicyError as exc:
-            raise SessionError(f"--policy {self.name}: {exc}") from None
+            raise SettingError("policy", f"{self.name}: {exc}") from None
 
     def steer(self, shift: Any) -> None:
         """Hand the brain's current IntentShift (habits / preferences deltas) to the policy (baselines ignore it)."""

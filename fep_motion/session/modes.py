@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from fep_motion.session.agent import check_policy_without_participant
 from fep_motion.session.errors import SettingError
 from fep_motion.session.runner import SessionSpec, run_session
 from fep_motion.session.sources import (
@@ -249,6 +250,7 @@ def _vp_meta(participant: Any) -> dict[str, Any]:
 
 def run_live(opts: LiveOptions) -> int:
     """Webcam (or a video as a fake camera) in real time, with the dashboard window when `opts.display`."""
+    check_policy_without_participant(opts.policy)
     _check_duration(opts.duration)
     _check_fps(opts.fps)
     dialogue, brain_meta = _dialogue(opts.dialogue, chat_box=opts.display)
@@ -281,6 +283,7 @@ def run_live(opts: LiveOptions) -> int:
 
 def run_offline(opts: OfflineOptions) -> int:
     """A video file or a recorded session through a policy, faster than real time unless `opts.realtime`."""
+    check_policy_without_participant(opts.policy)
     if opts.max_frames is not None and opts.max_frames < 1:
         raise SettingError("max_frames", f"must be >= 1, got {opts.max_frames}")
     asr = _check_asr(opts.asr)
