@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from experiments.analysis.backchannel import CURVE_WIDTH_S, share_curves
+from experiments.analysis.backchannel import share_curves
 from experiments.analysis.learning import DEFAULT_CURVE_WINDOW_S, learning_curves
 from experiments.analysis.study import METRICS, StudyAnalysis, peri_event
 from experiments.errors import ExperimentError
@@ -79,19 +80,8 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
     figs.append(("peri_event.png", "Peri-event histograms (shaded: elicitation window)"))
 
     curves = study_learning_curves(a)
-    fig, ax = plt.subplots(figsize=(6.0, 3.4))
-    for c in a.conditions:
-        lc = curves[c]
-        if np.isfinite(lc.mean).any():
-            ax.plot(lc.starts_s + lc.width_s / 2, lc.mean, "o-", label=c)
-    ax.set_xlabel(f"time in trial (s), {curves[a.conditions[0]].width_s:g} s windows")
-    ax.set_ylabel("elicitation")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    ax.set_title("Learning curve: elicitation per window, mean over participants", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=90)
-    plt.close(fig)
+    _curve_figure(plt, curves, a.conditions, out / "learning_curve.png", "elicitation",
+                  "Learning curve: elicitation per window, mean over participants")
     figs.append(("learning_curve.png", ("Learning curve: share of agent onsets answered 0.5-3 s later, per 30 s "
                                         "window of the trial, mean over participants")))
 
@@ -120,26 +110,36 @@ def _figures(a: StudyAnalysis, out: Path) -> list[tuple[str, str]]:
     return figs
 
 
+def _curve_figure(plt, curves: dict, conditions: Sequence[str], path: Path, ylabel: str, title: str,
+                  chance: dict[str, float] | None = None) -> None:
+    """One line per condition over its windows (a LearningCurve each), optional dotted chance levels; saved to path."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    for c in conditions:
+        lc = curves[c]
+        if np.isfinite(lc.mean).any():
+            line, = ax.plot(lc.starts_s + lc.width_s / 2, lc.mean, "o-", label=c)
+            if chance and c in chance:
+                ax.axhline(chance[c], color=line.get_color(), ls=":", lw=1)
+    ax.set_xlabel(f"time in trial (s), {curves[conditions[0]].width_s:g} s windows")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _backchannel_figure(a: StudyAnalysis, out: Path, plt) -> tuple[str, str]:
     """Learning curve of backchannel placement: share of the agent's nods/tilts that start in the participant's
     pauses per 30 s window, mean over participants, with each condition's chance level (experiments.analysis
     .backchannel)."""
     trials = [(t.condition, t.backchannel) for t in a.trials if t.backchannel is not None]
     curves = share_curves(trials, a.conditions)
-    fig, ax = plt.subplots(figsize=(6.0, 3.4))
-    for c in a.conditions:
-        lc = curves[c]
-        if np.isfinite(lc.mean).any():
-            line, = ax.plot(lc.starts_s + lc.width_s / 2, lc.mean, "o-", label=c)
-            ax.axhline(np.mean([t.chance for cc, t in trials if cc == c]), color=line.get_color(), ls=":", lw=1)
-    ax.set_xlabel(f"time in trial (s), {CURVE_WIDTH_S:g} s windows")
-    ax.set_ylabel("share of nods/tilts in pauses")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    ax.set_title("Backchannel placement per window, mean over participants (dotted: chance)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "backchannel_curve.png", dpi=90)
-    plt.close(fig)
+    chance = {c: float(np.mean([t.chance for cc, t in trials if cc == c])) for c in a.conditions
+              if any(cc == c for cc, _ in trials)}
+    _curve_figure(plt, curves, a.conditions, out / "backchannel_curve.png", "share of nods/tilts in pauses",
+                  "Backchannel placement per window, mean over participants (dotted: chance)", chance)
     return "backchannel_curve.png", ("Learning curve of backchannel placement: share of the agent's nods and tilts "
                                      "that start in a pause of the participant (in it or <= 0.5 s after the phrase "
                                      "end), per 30 s window, mean over participants; dotted: the share of time the "

@@ -43,7 +43,27 @@ class SourceEvent:
 SourceItem = Frame | SourceEvent
 
 
-class FrameSource:
+class IteratedSource:
+    """What every source (frames or audio) shares: iterating runs `frames()`; `close()` releases the device, file or
+    process (idempotent); usable as a context manager."""
+
+    def frames(self) -> Iterator:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator:
+        return self.frames()
+
+    def close(self) -> None:
+        """Release the device/file handle (idempotent)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FrameSource(IteratedSource):
     """Base class: iterate to get Frame and SourceEvent items; the last item is always SourceEvent('end')."""
 
     name: str = ""
@@ -67,18 +87,6 @@ class FrameSource:
 
     def frames(self) -> Iterator[SourceItem]:
         raise NotImplementedError
-
-    def __iter__(self) -> Iterator[SourceItem]:
-        return self.frames()
-
-    def close(self) -> None:
-        """Release the device/file handle (idempotent)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from experiments.analysis.learning import LearningCurve
 from fep_motion.store import EventRow
 
 SPEECH_ACTOR = "participant_speech"
@@ -91,20 +92,9 @@ def share_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.n
     return out
 
 
-@dataclass(frozen=True)
-class ShareCurve:
-    """A condition's curve: window starts, mean share per window over trials with a nod/tilt in it, trials counted."""
-
-    condition: str
-    starts_s: np.ndarray
-    width_s: float
-    mean: np.ndarray
-    n: np.ndarray
-
-    def level(self, t0: float, t1: float) -> float:
-        """Mean of the windows starting in [t0, t1) that have data."""
-        sel = (self.starts_s >= t0) & (self.starts_s < t1) & np.isfinite(self.mean)
-        return float(np.mean(self.mean[sel])) if sel.any() else float("nan")
+# A condition's curve: window starts, mean share per window over trials with a nod/tilt in it, trials counted; the
+# same record as the elicitation learning curve.
+ShareCurve = LearningCurve
 
 
 def share_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str],

@@ -15,14 +15,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from perception.audio.types import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from perception.errors import PerceptionError
-from perception.sources import SourceEvent
+from perception.sources import IteratedSource, SourceEvent
 
 AudioItem = AudioFrame | SourceEvent
 ESPEAK_RATE = 22_050  # espeak-ng's output sample rate
@@ -87,7 +86,7 @@ class Framer:
         return SourceEvent("end", t=t, index=self.index, detail=detail or f"{self.index} frames")
 
 
-class AudioSource:
+class AudioSource(IteratedSource):
     """Base class: iterate to get AudioFrame and SourceEvent items; the last item is always SourceEvent('end')."""
 
     name: str = ""
@@ -95,18 +94,6 @@ class AudioSource:
 
     def frames(self) -> Iterator[AudioItem]:
         raise NotImplementedError
-
-    def __iter__(self) -> Iterator[AudioItem]:
-        return self.frames()
-
-    def close(self) -> None:
-        """Release the device/process (idempotent)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ArraySource(AudioSource):
