@@ -10,6 +10,7 @@ typed line does. `finish` waits at most the brain's time-out for replies still o
 from __future__ import annotations
 
 import collections
+import importlib
 import json
 import logging
 import math
@@ -111,6 +112,10 @@ def dialogue_from_options(utterances: str | None, brain: str | None, base_url: s
     from llm.brain.brain import Brain
 
     if backend == "embedded":
+        # torch is imported here, on the session's main thread: the brain loads on a worker thread, and a half-imported
+        # torch seen from the main thread (scipy's array-API checks look torch up in sys.modules) fails the render and
+        # agent stages with "partially initialized module 'torch'".
+        importlib.import_module("torch")
         if model is not None and not (Path(model) / "config.json").is_file():
             raise SettingError("brain_model", f"{model}: no checkpoint here (config.json missing); give a "
                                "checkpoint directory, or none for the shipped brain-small")
