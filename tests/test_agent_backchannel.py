@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_agent_contingency import FPS, SimulatedHuman
+from test_agent_contingency import SimulatedHuman, run_agent
 
 from fep_motion.model.config import load_agent_config
 from fep_motion.model.generative import ENGAGEMENT_FACTOR, build_generative_model, update_transitions
 from fep_motion.model.spaces import ENGAGEMENT, ENGAGEMENT_CONTROLS
 from fep_motion.policies.fep_policy import FepPolicy
-from sampling.primitives import get_primitive
 from selection.efe import EfeKernel, expected_free_energy
 
 IDLE, UNPROMPTED, ANSWER = (ENGAGEMENT_CONTROLS.index(u) for u in ("idle", "unprompted", "answer"))
@@ -83,17 +82,9 @@ def _answer_shares(seed: int, seconds: float, human_type: type = BackchannelHuma
     human = human_type(answers="", seed=seed)
     agent = FepPolicy()
     agent.reset(seed)
-    gestures: list[tuple[float, bool]] = []
-    busy = -1.0
-    for i in range(int(seconds * FPS)):
-        t = i / FPS
-        agent.set_body_busy(t < busy, t)
-        cmd = agent.step(human.observe(t), t)
-        if cmd is not None:
-            busy = cmd.onset + get_primitive(cmd.primitive).duration(cmd.params)
-            answers = any(0.3 <= cmd.onset - s <= 3.0 for s in human.nods)
-            human.agent_gesture(get_primitive(cmd.primitive).gesture_class, cmd.onset)
-            gestures.append((cmd.onset, answers))
+    onsets = [onset for onset, _ in run_agent(agent, human, seconds)]
+    # an answer starts 0.3-3 s after one of the human's nods (nods after the onset cannot qualify)
+    gestures = [(onset, any(0.3 <= onset - s <= 3.0 for s in human.nods)) for onset in onsets]
     third = seconds / 3
     first = [a for t, a in gestures if t < third]
     last = [a for t, a in gestures if t >= 2 * third]
