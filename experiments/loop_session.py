@@ -123,11 +123,11 @@ def run_loop_trial(db_path: str | Path, cond: Condition, participant: str, trial
                 hearing = spoken_script([(x.t, x.text) for x in load_script(utterances)], asr=True,
                                         realtime=camera is not None)
         elif own_voice:
-            from experiments.vp_hearing import participant_hearing
             from fep_motion.session.dialogue import dialogue_from_options
+            from fep_motion.session.hearing import participant_voice
 
             dialogue, meta["brain"] = dialogue_from_options(None, "embedded", realtime=False, heard=True)
-            hearing = participant_hearing(vp, asr=True)
+            hearing = participant_voice(vp, asr=True, realtime=camera is not None)
         window = None
         if display:
             from fep_motion.session.display import OpenCVDisplay

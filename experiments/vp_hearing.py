@@ -10,25 +10,12 @@ from typing import Any
 
 from experiments.vp_config import VirtualParticipantConfig
 
-VOICE_LABEL = "virtual participant voice"
-
 
 def talking(config: VirtualParticipantConfig) -> VirtualParticipantConfig:
     """`config` with speech on: a silent participant talks with the default SpeechConfig; a talking one is unchanged."""
     if config.speech.enabled:
         return config
     return dataclasses.replace(config, speech=dataclasses.replace(config.speech, enabled=True))
-
-
-def participant_hearing(vp: Any, *, asr: bool) -> Any:  # -> fep_motion.session.hearing.Hearing
-    """The hearing stage on `vp`'s voice. The voice is rendered as the loop advances the participant, so the stage is
-    polled on the loop's own thread (realtime=False) even in real-time sessions; call before the session starts."""
-    from fep_motion.session.hearing import Hearing
-
-    source = vp.speech_source()
-    if source is None:
-        raise ValueError("the virtual participant does not talk (its config's speech.enabled is false)")
-    return Hearing(source, asr=asr, realtime=False, label=VOICE_LABEL)
 
 
 def speech_truth_rows(vp: Any) -> list:  # -> list[fep_motion.store.EventRow]

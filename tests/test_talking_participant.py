@@ -122,11 +122,17 @@ def test_a_text_starting_with_a_dash_is_spoken_not_taken_as_an_option():
     assert b - a > 1.0  # about two seconds of speech, not an espeak-ng 'invalid option' error
 
 
-def test_simulate_loop_with_audio_stores_speech_and_the_report_draws_the_backchannel_curve(tmp_path):
-    seconds = 20
+def _short_protocol(tmp_path, seconds: int):
+    """The two-condition protocol with `seconds`-long trials and no breaks."""
     proto = tmp_path / "short.yaml"
     proto.write_text(TWO.read_text().replace("trial_duration_s: 180", f"trial_duration_s: {seconds}")
                      .replace("break_s: 30", "break_s: 0"))
+    return proto
+
+
+def test_simulate_loop_with_audio_stores_speech_and_the_report_draws_the_backchannel_curve(tmp_path):
+    seconds = 20
+    proto = _short_protocol(tmp_path, seconds)
     db = tmp_path / "s.db"
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["experiment", "simulate", str(proto), "--n", "1", "--store", str(db), "--engine", "loop",
@@ -150,9 +156,7 @@ def test_simulate_audio_on_needs_the_loop_engine(tmp_path, capsys):
 
 def test_experiment_run_virtual_with_audio_talks_and_is_heard(tmp_path):
     seconds = 15
-    proto = tmp_path / "short.yaml"
-    proto.write_text(TWO.read_text().replace("trial_duration_s: 180", f"trial_duration_s: {seconds}")
-                     .replace("break_s: 30", "break_s: 0"))
+    proto = _short_protocol(tmp_path, seconds)
     db = tmp_path / "r.db"
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["experiment", "run", str(proto), "--participant", "P01", "--virtual", "default", "--store",

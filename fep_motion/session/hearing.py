@@ -55,16 +55,18 @@ class Hearing:
     at `start`. Otherwise frame times are already session seconds (a file, a clip's track, synthesized speech)."""
 
     def __init__(self, source: AudioSource, *, asr: bool = True, realtime: bool = True, live: bool = False,
-                 analyzer: AnalyzerConfig | None = None, recognizer: RecognizerConfig | None = None,
-                 label: str = "") -> None:
-        recognizer = recognizer or RecognizerConfig()
+                 threaded: bool | None = None, label: str = "") -> None:
+        """`threaded` (default: `realtime`): a reader thread reads the source. A source that the loop itself feeds
+        (the virtual participant's voice, rendered as the loop advances it) is read by `poll` on the loop's thread;
+        recognition still runs in its own process whenever the session is real time."""
+        recognizer = RecognizerConfig()
         self.source = source
         self.asr = asr
         self.realtime = realtime
+        self.threaded = realtime if threaded is None else threaded
         self.live = live
         self.label = label or getattr(source, "name", "audio")
-        self.analyzer = AudioAnalyzer(analyzer or AnalyzerConfig())
-        self._recognizer_config = recognizer
+        self.analyzer = AudioAnalyzer(AnalyzerConfig())
         self._sync_rec: SegmentedRecognizer | None = None
         self._proc_rec: Any = None  # asr_worker.ProcessRecognizer
         if asr and realtime:
@@ -83,7 +85,6 @@ class Hearing:
         self._ended = False
         self._gap_open = False
         self._audio_t = 0.0  # session time of the end of the last frame analysed
-        self.frames = 0
         # the loop's view, carried across ticks for the Observation fields
         self.speaking = False
         self._onset_t: float | None = None
@@ -94,7 +95,7 @@ class Hearing:
         """Begin hearing at session t = 0: `clock()` gives session seconds; `t0_monotonic` is time.monotonic() then."""
         self._clock = clock
         self._offset = t0_monotonic if self.live else 0.0
-        if self.realtime:
+        if self.threaded:
             self._thread = threading.Thread(target=self._run, name="hearing", daemon=True)
             self._thread.start()
 
@@ -105,10 +106,7 @@ class Hearing:
             self._thread.join(2.0)
         out = self._drain(t_end)
         if not self._ended:
-            flushed = self.analyzer.dropout(t_end)
-            out.events += flushed
-            self._recognize_flush(flushed, out, t_end)
-            self._ended = True
+            self._end(out, t_end, "")
         if self._proc_rec is not None:
             out.transcripts += [Heard(tr, t_end) for tr in self._proc_rec.close(wait_s=3.0)]
         self.shutdown()
@@ -130,11 +128,13 @@ class Hearing:
     # -- per tick -------------------------------------------------------------------------------------------------
     def poll(self, t: float) -> HearingTick:
         """Everything heard up to session time t (virtual time: computed now; real time: taken from the thread)."""
-        if self.realtime:
-            out = self._drain(t)
-            if self._proc_rec is not None:
-                out.transcripts += [Heard(tr, t) for tr in self._proc_rec.take()]
-            return out
+        out = self._drain(t) if self.threaded else self._read_until(t)
+        if self._proc_rec is not None:
+            out.transcripts += [Heard(tr, t) for tr in self._proc_rec.take()]
+        return out
+
+    def _read_until(self, t: float) -> HearingTick:
+        """Analyse (and recognise) every frame that ended by t, on the caller's thread."""
         out = HearingTick()
         while not self._ended:
             item = self._lookahead if self._lookahead is not None else next(self._it, None)
@@ -192,7 +192,6 @@ class Hearing:
             if item.t < 0:
                 return  # captured before the session's first tick
         feats, events = self.analyzer.process(item)
-        self.frames += 1
         self._audio_t = item.t + FRAME_S
         out.features.append(feats)
         out.events += events
@@ -252,13 +251,12 @@ class Hearing:
                 return out
             out.features += part.features
             out.events += part.events
-            out.transcripts += [Heard(h.transcript, t) for h in part.transcripts]
             out.gaps_opened += part.gaps_opened
             out.gaps_closed += part.gaps_closed
             out.ended = out.ended or part.ended
 
 
-def open_hearing(spec: str, *, asr: bool, realtime: bool, t0: float = 0.0) -> Hearing:
+def open_hearing(spec: str, *, asr: bool, realtime: bool) -> Hearing:
     """A Hearing on 'mic' / 'mic:N' (live, on the monotonic clock), a .wav or a video/audio file (session clock).
 
     Raises PerceptionError (one line, the device or file and the fix) when the source cannot be opened."""
@@ -269,15 +267,24 @@ def open_hearing(spec: str, *, asr: bool, realtime: bool, t0: float = 0.0) -> He
         dev = text[4:] or None
         source: AudioSource = MicrophoneSource(int(dev) if dev and dev.isdigit() else dev, clock=time.monotonic)
         return Hearing(source, asr=asr, realtime=True, live=True, label=source.name)
-    return Hearing(open_audio_source(text, t0=t0), asr=asr, realtime=realtime, label=text)
+    return Hearing(open_audio_source(text), asr=asr, realtime=realtime, label=text)
 
 
-def spoken_script(script: Sequence[tuple[float, str]], *, asr: bool, realtime: bool, voice: str = "en-us",
-                  speed: int = 150) -> Hearing:
+def spoken_script(script: Sequence[tuple[float, str]], *, asr: bool, realtime: bool) -> Hearing:
     """A Hearing on a participant who speaks `script` [(t_s, text)] aloud (espeak-ng), on the session clock.
 
     The source's `utterances` give each utterance's true audible start and end (for latency measurements)."""
     from perception.audio.sources import SpeechSynthSource
 
-    source = SpeechSynthSource(list(script), voice=voice, speed=speed)
+    source = SpeechSynthSource(list(script))
     return Hearing(source, asr=asr, realtime=realtime, label=f"participant speech ({source.name})")
+
+
+def participant_voice(participant: Any, *, asr: bool, realtime: bool) -> Hearing:
+    """A Hearing on a virtual participant's own voice (its `speech_source()`). The voice is rendered as the loop
+    advances the participant, so the loop's thread reads it (threaded=False); recognition still runs in its own
+    process in real time. Raises ValueError when the participant does not talk."""
+    source = participant.speech_source() if hasattr(participant, "speech_source") else None
+    if source is None:
+        raise ValueError("the virtual participant does not talk (its config's speech.enabled is false)")
+    return Hearing(source, asr=asr, realtime=realtime, threaded=False, label="virtual participant voice")

@@ -226,8 +226,10 @@ class SessionLoop:
         self.hearing.observe(obs, heard)
         self._store_heard(heard)
 
-    def _store_heard(self, heard: Any) -> None:
+    def _store_heard(self, heard: Any) -> int:
+        """Store one tick's audio results; returns how many transcripts went to the dialogue."""
         w = self.writer
+        told = 0
         for f in heard.features:
             w.audio_frame(f.index, f.t, f.vad, f.in_speech, f.energy_db, f.f0_hz, f.voiced)
         self.heard_frames += len(heard.features)
@@ -245,19 +247,23 @@ class SessionLoop:
             w.transcript(tr.start_t, tr.end_t, tr.text, tr.confidence, tr.latency_s, h.t_ready)
             if self.dialogue is not None and tr.text.strip():
                 self.dialogue.hear(tr.text, tr.confidence)
+                told += 1
         if heard.ended and not self.audio_end:
             self.audio_end = heard.ended
+        return told
 
-    def _close_hearing(self, t_end: float) -> None:
-        """Stop the audio stage and store what it still had (an open audio gap ends at t_end)."""
+    def _close_hearing(self, t_end: float) -> int:
+        """Stop the audio stage and store what it still had (Hearing.close ends an open audio gap at t_end); returns
+        how many last transcripts went to the dialogue."""
         hearing, self.hearing = self.hearing, None
         try:
-            self._store_heard(hearing.close(t_end))
+            return self._store_heard(hearing.close(t_end))
         except Exception as exc:  # noqa: BLE001 - never lose the session over the ears
             self._warn(f"closing the audio failed: {type(exc).__name__}: {exc}")
-        if self._audio_gap is not None:
-            self.writer.gap_end(self._audio_gap, t_end)
-            self._audio_gap = None
+            if self._audio_gap is not None:  # the stage could not close its gap: end it here
+                self.writer.gap_end(self._audio_gap, t_end)
+                self._audio_gap = None
+            return 0
 
     def _store_human_events(self, events: list) -> int:
         """Store each detected participant event once, at its completed report (perception reports it twice)."""
@@ -403,10 +409,9 @@ class SessionLoop:
             t_end = self.scheduler.emitted / self.scheduler.fps
             if gap_open is not None:
                 w.gap_end(gap_open[0], t_end)
-            if self.hearing is not None:  # the last utterance may still be decoding: store it, let the brain hear it
-                self._close_hearing(t_end)
-                if self.dialogue is not None:
-                    self._converse(Observation.missing(t_end), t_end)
+            # the last utterance may still be decoding: store it, and let the brain hear it
+            if self.hearing is not None and self._close_hearing(t_end) and self.dialogue is not None:
+                self._converse(Observation.missing(t_end), t_end)
             if self.dialogue is not None:  # the motion loop is over: replies still out may land (bounded wait)
                 try:
                     left = self.dialogue.finish(t_end)

@@ -129,15 +129,15 @@ def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]] | None:
 def _demo_hearing(speech: list[tuple[float, str]], participant: Any, asr: bool, realtime: bool) -> Any:
     """The demo's ears: the spoken script, or the participant's own voice (speech_source(), rendered as the loop
     advances the participant, so polled on the loop's thread: realtime=False; docs/architecture.md §1)."""
-    from fep_motion.session.hearing import Hearing, spoken_script
+    from fep_motion.session.hearing import participant_voice, spoken_script
 
     if speech:
         return spoken_script(speech, asr=asr, realtime=realtime)
-    source = participant.speech_source() if hasattr(participant, "speech_source") else None
-    if source is None:
-        raise SettingError("audio", "the virtual participant does not talk (its config's speech.enabled is false) "
-                                    "and no utterances were given; enable its speech, add utterances, or set audio off")
-    return Hearing(source, asr=asr, realtime=False, label="virtual participant voice")
+    try:
+        return participant_voice(participant, asr=asr, realtime=realtime)
+    except ValueError as exc:
+        raise SettingError("audio", f"{exc} and no utterances were given; enable its speech, add utterances, or "
+                                    "set audio off") from None
 
 
 def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool) -> Any:
@@ -232,9 +232,8 @@ def run_demo(opts: DemoOptions, participant: Any,
     extra = []
     if own_voice and speech_truth is not None:
         rows = list(speech_truth())
-        with Store.open(db, recover=False) as store:
+        with Store.open(db, recover=False) as store, store.transaction():
             store.add_events(sid, rows)
-            store.conn.commit()
         extra.append(f"participant speech   {len(rows)} phrases stored as ground truth (actor participant_speech)")
     extra += [f"database             {db} (session {sid})"] + ([f"agent video          {video}"] if video else [])
     text = _print_summary(db, sid, result, extra)
