@@ -51,8 +51,7 @@ def test_pause_trials_teach_the_value_of_a_backchannel_and_g_follows() -> None:
         agent = FepPolicy()
         agent.reset(0)
         agent._hears = True
-        assert agent.backchannel_gain() == pytest.approx(0.0, abs=1e-9) or agent.cfg.novelty
-        agent.cfg.novelty = False
+        agent.cfg.novelty = False  # the gain from the learned transitions alone (novelty adds exploration value)
         assert agent.backchannel_gain() == pytest.approx(0.0, abs=1e-12)
         _pauses(agent, 16, after_nod, otherwise)
         gains[name] = agent.backchannel_gain()

@@ -315,11 +315,15 @@ class FepPolicy(MotionPolicy):
             self._pause = PauseTrial(now, self.qs[ENGAGEMENT_FACTOR].copy())
             self._cue_now = True
 
-    def _in_pause(self, onsets: np.ndarray) -> np.ndarray:
-        """Per onset (s): does it start in the open pause trial's window?"""
-        if self._pause is None:
-            return np.zeros(np.shape(onsets), bool)
-        return self._pause.in_window(onsets)
+    def _engagement_controls(self, onsets: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
+        """The engagement control of each gesture starting at `onsets` (session s): backchannel for a nod or tilt in
+        the human's open pause window, else answer when it follows the human's event by 0.3-3 s, else unprompted.
+        One rule for what G scores and for what the agent learns from the gesture it performs."""
+        eng = np.where(self.answers_human(onsets), ANSWER, UNPROMPTED)
+        if self._pause is not None:
+            pause = self._pause.in_window(onsets) & np.isin(gesture_index, BACKCHANNEL_IDX)
+            eng = np.where(pause, BACKCHANNEL, eng)
+        return eng
 
     def _decision_reason(self, obs: Observation, now: float) -> str | None:
         """Why to decide now (None: not now). With `decision.yield_to_human`, a due decision waits while the human
@@ -376,6 +380,7 @@ class FepPolicy(MotionPolicy):
         if self.body_busy:
             self._was_busy = True
             self._deferred = None
+            self._held_for_pause = False  # the held decision is dropped with it
             return None
         if self._was_busy or self._free_since is None:
             self._free_since = now
@@ -423,11 +428,11 @@ class FepPolicy(MotionPolicy):
         active = (on < ends[None, :]) & (on + self.cfg.response_window_s > ends[None, :] - step)  # (K, H)
         active &= gesture_index[:, None] != 0
         now = self._t if now is None else now
-        answer = self.answers_human(now + onset_delay) if now is not None else np.zeros(len(onset_delay), bool)
-        eng = np.where(answer, ANSWER, UNPROMPTED)
-        if now is not None and self._pause is not None:  # the human's pause: a nod or tilt in it is a backchannel,
-            pause = self._in_pause(now + onset_delay)  # a wait lets it pass
-            eng = np.where(pause & np.isin(gesture_index, BACKCHANNEL_IDX), BACKCHANNEL, eng)
+        if now is not None:
+            eng = self._engagement_controls(now + onset_delay, gesture_index)
+        else:
+            eng = np.full(len(onset_delay), UNPROMPTED)
+        if now is not None and self._pause is not None:  # a wait in the human's pause lets it pass
             let_pass = (gesture_index == 0) & bool(self._pause.in_window(now))
         else:
             let_pass = np.zeros(len(onset_delay), bool)
@@ -470,9 +475,9 @@ class FepPolicy(MotionPolicy):
             cmd = MotionCommand(primitive=prim.name, params=params, issued_at=now,
                                 onset_delay=float(cands.onset_delay[idx]), source=self.name,
                                 meta={"G": float(terms.G[idx]), "gesture_class": CONTROLS[cls]})
-            u_eng = ANSWER if bool(self.answers_human(np.array([onset]))[0]) else UNPROMPTED
-            if self._pause is not None and cls in BACKCHANNEL_IDX and bool(self._pause.in_window(onset)):
-                u_eng = self._pause.control = BACKCHANNEL
+            u_eng = int(self._engagement_controls(np.array([onset]), np.array([cls]))[0])
+            if u_eng == BACKCHANNEL:
+                self._pause.control = BACKCHANNEL
             self._gesture = (cls, onset, onset + duration, u_eng)
             self._history.append(self._gesture)
             self._trials.append((cls, onset, u_eng, None, None))
