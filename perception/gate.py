@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perception.types import LM, PoseFrame
+from yamlconf import FieldError
 
 _NOSE, _L_EAR, _R_EAR = LM["nose"], LM["left_ear"], LM["right_ear"]
 _L_EYE, _R_EYE = LM["left_eye"], LM["right_eye"]
@@ -51,19 +52,19 @@ class GateParams:
     gesture_min_shoulder_width: float = 0.09
 
     def __post_init__(self) -> None:
-        for name in ("min_face_width", "min_shoulder_width", "gesture_min_shoulder_width"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"GateParams.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("min_visibility", "min_eye_visibility"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"GateParams.{name} must be in [0, 1], got {getattr(self, name)!r}")
-        if not -0.5 <= self.nose_margin < 0.5:
-            raise ValueError(f"GateParams.nose_margin must be in [-0.5, 0.5), got {self.nose_margin!r}")
-        if not 0.0 < self.max_shoulder_yaw <= math.pi:
-            raise ValueError(f"GateParams.max_shoulder_yaw must be in (0, pi], got {self.max_shoulder_yaw!r}")
-        for name in ("open_s", "hold_s"):
-            if not getattr(self, name) >= 0.0:
-                raise ValueError(f"GateParams.{name} must be >= 0, got {getattr(self, name)!r}")
+        """Bounds per field; a FieldError (a ValueError) names the field, so the YAML loader reports its line."""
+        bounds = {**dict.fromkeys(("min_face_width", "min_shoulder_width", "gesture_min_shoulder_width"),
+                                  (0.0, 1.0, False, "a fraction of the frame width")),
+                  **dict.fromkeys(("min_visibility", "min_eye_visibility"), (0.0, 1.0, True, "a visibility")),
+                  "nose_margin": (-0.5, 0.5, False, "a fraction of the ear span"),
+                  "max_shoulder_yaw": (0.0, math.pi, True, "an angle in rad"),
+                  **dict.fromkeys(("open_s", "hold_s"), (0.0, math.inf, True, "seconds"))}
+        for name, (lo, hi, hi_inclusive, what) in bounds.items():
+            v = getattr(self, name)
+            low_ok = v > lo if name == "max_shoulder_yaw" else v >= lo
+            if not (low_ok and (v <= hi if hi_inclusive else v < hi)):
+                interval = f"{'(' if name == 'max_shoulder_yaw' else '['}{lo:g}, {hi:g}{']' if hi_inclusive else ')'}"
+                raise FieldError(name, f"must be in {interval} (got {v!r})", f"set {what} in that range")
 
 
 @dataclass(frozen=True)

@@ -167,8 +167,8 @@ def test_gate_thresholds_load_from_the_perception_yaml(tmp_path):
     gate = load_config(good).events.gate
     assert (gate.min_face_width, gate.open_s, gate.hold_s) == (0.02, 0.5, GateParams().hold_s)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("events:\n  gate: {min_shoulder_width: 2}\n", encoding="utf-8")
-    with pytest.raises(PerceptionError, match=r"bad\.yaml.*events\.gate.*min_shoulder_width"):
+    bad.write_text("events:\n  gate:\n    min_shoulder_width: 2\n", encoding="utf-8")
+    with pytest.raises(PerceptionError, match=r"bad\.yaml:3: events\.gate\.min_shoulder_width: must be in \[0, 1\)"):
         load_config(bad)
 
 
