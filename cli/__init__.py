@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
-from pathlib import Path
-from types import ModuleType
 
 # Each module defines register(subparsers) and sets `func` on its parser; import is cheap (heavy imports inside func).
 COMMAND_MODULES: tuple[str, ...] = (
     "cli.demo", "cli.live", "cli.run",                                # sessions
     "cli.experiment",                                                 # protocols, simulation, analysis
     "cli.agent", "cli.body", "cli.perceive", "cli.export",
-    "cli.brain", "llm.cli", "llm.kernels.cli",                        # the LLM brain and its model
+    "cli.brain", "llm.cli", "cli.kernels",                        # the LLM brain and its model
 )
 
 EXIT_USER_ERROR = 2
@@ -71,26 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        _command_module(name).register(sub)
+        importlib.import_module(name).register(sub)
     return parser
-
-
-def _command_module(name: str) -> ModuleType:
-    """The module `name`, imported without running its packages' __init__ when it is not loaded yet.
-
-    A command module imports only argparse at its top, but its package may load torch on import (llm.kernels does);
-    the module's handlers import the package themselves when they run, so `--help` stays fast."""
-    if name in sys.modules or name.count(".") < 2:
-        return importlib.import_module(name)
-    top, *inner = name.split(".")
-    spec = importlib.util.find_spec(top)
-    path = Path(spec.submodule_search_locations[0], *inner[:-1], inner[-1] + ".py") if spec else None
-    if path is None or not path.is_file():
-        return importlib.import_module(name)
-    loaded = importlib.util.spec_from_file_location(f"cli._commands.{name}", path)
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
 
 
 def _register_layer_tables() -> None:
