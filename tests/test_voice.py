@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fep_motion.voice.engine import Espeak, find_engine
 from fep_motion.voice.envelope import RATE, audio_envelope, text_envelope
 from fep_motion.voice.track import AudioTrack
 from fep_motion.voice.voice import Voice
+from perception.audio.espeak import Espeak, find_engine
 
 needs_espeak = pytest.mark.skipif(find_engine() is None, reason="espeak-ng not installed (.ci/run installs it)")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from fep_motion.body.expression import Utterance
-from fep_motion.voice.engine import Espeak, Speech, find_engine
 from fep_motion.voice.envelope import RATE, audio_envelope, text_envelope
 from fep_motion.voice.track import AudioTrack, mux
+from perception.audio.espeak import Espeak, Speech, find_engine
 
 VOICE_CHOICES: tuple[str, ...] = ("on", "off")
 

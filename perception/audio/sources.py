@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import math
 import queue
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -189,21 +187,17 @@ class VideoAudioSource(AudioSource):
 
 def synthesize(text: str, voice: str = "en-us", speed: int = 150) -> np.ndarray:
     """espeak-ng speech for `text` as 16 kHz mono int16 (its 22,050 Hz output resampled with resample_poly)."""
-    from scipy.io import wavfile
+    from perception.audio.espeak import Espeak, find_engine
 
-    exe = shutil.which("espeak-ng")
+    exe = find_engine()
     if exe is None:
         raise PerceptionError("espeak-ng not found; install it (apt-get install -y espeak-ng)")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "speech.wav"
-        # "--": a text starting with "-" is the text, not an option
-        proc = subprocess.run([exe, "-v", voice, "-s", str(int(speed)), "-w", str(out), "--", text],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not out.is_file():
-            raise PerceptionError(f"espeak-ng voice {voice!r}: {proc.stderr.strip() or 'no output'}; "
-                                  "pick a voice from `espeak-ng --voices`")
-        rate, data = wavfile.read(out)
-    return to_16k(data.astype(np.float64), int(rate))
+    try:
+        speech = Espeak(exe, voice=voice, wpm=int(speed)).synthesize(text)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        raise PerceptionError(f"espeak-ng voice {voice!r}: {str(exc).splitlines()[0]}; "
+                              "pick a voice from `espeak-ng --voices`") from None
+    return to_16k(speech.samples.astype(np.float64), speech.rate)
 
 
 def speech_extent(samples: np.ndarray, floor_db: float = -50.0) -> tuple[float, float]:

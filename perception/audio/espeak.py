@@ -1,4 +1,7 @@
-"""Offline text-to-speech through the espeak-ng program (Debian package `espeak-ng`): text -> mono 16-bit samples."""
+"""Offline text-to-speech through the espeak-ng program (Debian package `espeak-ng`): text -> mono 16-bit samples.
+
+One engine for the agent's voice (fep_motion/voice) and the virtual participant's speech (perception.audio.sources);
+it sits in the bottom layer so both can use it."""
 
 from __future__ import annotations
 
