@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.analysis.learning import LearningCurve
+from experiments.analysis.learning import DEFAULT_CURVE_WINDOW_S, LearningCurve, mean_curves
 from fep_motion.store import EventRow
 
 SPEECH_ACTOR = "participant_speech"
 BACKCHANNEL_CLASSES: tuple[str, ...] = ("nod", "tilt")
 RESPONSE_WINDOW_S = 0.5  # as experiments.vp_config.SpeechConfig.backchannel_window_s
-CURVE_WIDTH_S = 30.0
+CURVE_WIDTH_S = DEFAULT_CURVE_WINDOW_S  # the learning curve's windows
 
 
 @dataclass(frozen=True)
@@ -104,17 +104,7 @@ def share_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Seq
     for cond, tr in trials:
         if cond in per:
             per[cond].append(share_curve(tr, width_s))
-    out = {}
-    for c, curves in per.items():
-        n = max((len(x) for x in curves), default=0)
-        mat = np.full((len(curves), n), np.nan)
-        for i, x in enumerate(curves):
-            mat[i, :len(x)] = x
-        cnt = np.isfinite(mat).sum(axis=0)
-        with np.errstate(invalid="ignore"):
-            mean = np.where(cnt > 0, np.nansum(mat, axis=0) / np.maximum(cnt, 1), np.nan)
-        out[c] = ShareCurve(c, np.arange(n) * width_s, width_s, mean, cnt)
-    return out
+    return mean_curves(per, width_s)
 
 
 def speech_rows(phrases: Iterable) -> list[EventRow]:

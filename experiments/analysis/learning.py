@@ -58,6 +58,11 @@ def learning_curves(trials: Iterable[tuple[str, np.ndarray, np.ndarray, float]],
     for cond, agent, human, dur in trials:
         if cond in per:
             per[cond].append(trial_curve(agent, human, dur, width_s, window))
+    return mean_curves(per, width_s)
+
+
+def mean_curves(per: dict[str, list[np.ndarray]], width_s: float) -> dict[str, LearningCurve]:
+    """Per condition, the window-wise mean of its trial curves (NaN windows of a trial do not count)."""
     out: dict[str, LearningCurve] = {}
     for c, curves in per.items():
         nwin = max((x.size for x in curves), default=0)
