@@ -44,13 +44,19 @@ def _bhtd(x: torch.Tensor, layout: str) -> torch.Tensor:
     return x if layout == "bhtd" else x.transpose(1, 2)
 
 
-def _path(dtype: torch.dtype, tma: bool, fold: bool | None = None, shape_given: bool = False) -> str:
-    """The kernel lightning_prefill should pick: fp32 inputs on the TMA path take the Gluon fold kernel (on a GPU,
-    unless a launch shape is asked for; Triton's interpreter cannot run Gluon)."""
+def _path(dtype: torch.dtype, tma: bool, fold: bool | None = None, shape_given: bool = False,
+          triton_opts: bool = False, ws: bool | None = None) -> str:
+    """The kernel lightning_prefill should pick on the TMA path (Triton's interpreter cannot run Gluon): fp32 inputs
+    take the Gluon fold kernel unless a launch shape is asked for; 16-bit inputs the Gluon warp-partitioned kernel
+    when asked for (ws=True, "pipe", "plain"; by default only from T = 8192 on, longer than these tests' inputs),
+    else the Triton TMA kernel."""
     if not tma:
         return "pointer"
-    fold_here = DEV == "cuda" and not shape_given and fold is not False
-    return "fold" if dtype == torch.float32 and fold_here else "tma"
+    if DEV != "cuda":
+        return "tma"
+    if dtype == torch.float32:
+        return "fold" if not shape_given and fold is not False else "tma"
+    return "ws" if ws is True or isinstance(ws, str) else "tma"
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
@@ -76,10 +82,13 @@ def test_prefill_matches_reference(dtype, layout, T):
     # v or to k, pipeline depth) give the reference's results
     for kw in ({"tma": True}, {"tma": False}, {"tma": True, "fuse_acc": False, "decay_v": False},
                {"tma": False, "fuse_acc": False, "decay_v": False},
-               {"tma": True, "decay_v": True, "num_stages": 2}, {"tma": True, "fold": False}):
+               {"tma": True, "decay_v": True, "num_stages": 2}, {"tma": True, "fold": False},
+               {"tma": True, "ws": False}, {"tma": True, "ws": True}):
         o, st = lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=torch.float32, block_t=BT, **kw)
         assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, kw
-        assert lp.LAST_PATH == _path(dtype, kw["tma"], kw.get("fold"), "num_stages" in kw)  # the asked-for kernel ran
+        want = _path(dtype, kw["tma"], kw.get("fold"), "num_stages" in kw, "fuse_acc" in kw or "decay_v" in kw,
+                     kw.get("ws"))
+        assert lp.LAST_PATH == want, kw  # the asked-for kernel ran
     # default output dtype is the input dtype; no initial state means a zero state
     o, st = lightning_prefill(q, k, v, slope, layout=layout, block_t=BT)
     ro0, rs0 = lightning_recurrent(*(_bhtd(x, layout).double() for x in (q, k, v)), slope)
@@ -179,7 +188,8 @@ def test_exact_precision_is_near_fp32_for_bf16_inputs():
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 @pytest.mark.parametrize("segments", [2, 3, 7])
 def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
-    """Splitting each sequence into segments run in parallel (for few heads) gives the same outputs and state."""
+    """Splitting each sequence into segments run in parallel (for few heads) gives the same outputs and state (pass 2
+    on the default kernel: the warp-partitioned one for bf16, the fold one for fp32)."""
     from llm.kernels import lightning_prefill as lp
     from llm.kernels.lightning_prefill import lightning_prefill
 
@@ -192,6 +202,31 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
     assert lp.LAST_PATH == _path(dtype, tma)
     assert rel(o.transpose(1, 2), ro) <= TOL
     assert rel(st, rs) <= TOL
+
+
+@pytest.mark.skipif(DEV != "cuda", reason="Gluon kernels do not run in Triton's interpreter")
+@pytest.mark.parametrize("mode", [True, "plain", "pipe"])
+@pytest.mark.parametrize("layout", ["bhtd", "bthd"])
+@pytest.mark.parametrize("T", [1, 64, 65, 203])
+def test_warp_partitioned_kernel_matches_reference(T, layout, mode):
+    """lightning_prefill_ws (both output schedules): tails, both layouts, an initial state, bf16 or fp32 outputs,
+    fp16 inputs, and the two-level scan's pass 2 (segments) against the fp64 reference."""
+    from llm.kernels import lightning_prefill as lp
+
+    H = 3
+    (q, k, v), s0 = _inputs(T + 17, 2, H, T, torch.bfloat16, layout, silu=True)
+    slope = decay_slopes(H, 1, 4).to(DEV)
+    ro, rs = lightning_block(*(_bhtd(x, layout).double() for x in (q, k, v)), slope, s0.double(), block_size=32)
+    for out_dtype, segments in ((torch.float32, None), (None, None), (torch.float32, 3)):
+        o, st = lp.lightning_prefill(q, k, v, slope, s0, layout=layout, out_dtype=out_dtype, ws=mode,
+                                     segments=segments)
+        assert lp.LAST_PATH == "ws"
+        tol = 4e-3 if out_dtype is None else TOL  # a bf16 o adds its own rounding
+        assert rel(_bhtd(o, layout), ro) <= tol and rel(st, rs) <= TOL, (out_dtype, segments)
+    o, st = lp.lightning_prefill(q.half(), k.half(), v.half(), slope, s0, layout=layout, out_dtype=torch.float32,
+                                 ws=mode)
+    ro, rs = lightning_block(*(_bhtd(x.half(), layout).double() for x in (q, k, v)), slope, s0.double(), 32)
+    assert lp.LAST_PATH == "ws" and rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL
 
 
 @pytest.mark.parametrize("reverse", [False, True])

@@ -334,6 +334,7 @@ def lightning_prefill(
     tma: bool | None = None,
     warp_specialize: bool = False,
     fold: bool | None = None,
+    ws: bool | str | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
 
@@ -353,7 +354,12 @@ def lightning_prefill(
     cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
     which ran). fold (default: on for fp32 q, k, v with tf32 products on the TMA path, Dk and Dv 64 or 128, slopes
     within the folded form's range and no launch shape given) runs lightning_prefill_fold's Gluon kernel (LAST_PATH
-    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel. warp_specialize
+    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel. ws (default: on
+    for 16-bit q, k, v of one dtype with precision "fast" on the TMA path, Dk and Dv 64 or 128, T >= 8192
+    (lightning_prefill_ws.MIN_T: shorter scans are bound by the host's launch cost), no launch shape given) runs
+    lightning_prefill_ws's Gluon kernel with separate state and output warpgroups (LAST_PATH "ws"); False keeps
+    the Triton TMA kernel; True (or "pipe" / "plain", its output partition's schedule: stores under the next block's
+    P·V, or in order) runs it at any T; the environment variable LIGHTNING_WS=0 turns the default off. warp_specialize
     lets Triton split the TMA loop into producer and consumer warps. block_t, block_v, num_warps, num_stages override
     the measured shape. segments > 1 splits each sequence into that many parts run in parallel (a two-level scan;
     None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
@@ -374,12 +380,18 @@ def lightning_prefill(
     shape_given = any(x is not None for x in (block_t, block_v, num_warps, num_stages))
     use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision not in ("bf16", "ieee")
                 and fold_ready(DK, DV) and (fold is True or (not shape_given and fold_safe(slope32))))
+    triton_opts = shape_given or fuse_acc is not None or decay_v is not None or warp_specialize
+    use_ws = (use_tma and ws is not False and len(dtypes) == 1 and cdt in (torch.bfloat16, torch.float16)
+              and precision == "fast" and ws_ready(DK, DV, q.device)
+              and (ws is True or isinstance(ws, str)
+                   or (not triton_opts and T >= _ws_min_t() and os.environ.get("LIGHTNING_WS", "1") != "0")))
     cfg = default_config(DK, DV, cdt, use_tma, precision, use_fold)
     launch = _Launch(q, k, v, o, slope32, cu, layout, T, H, DK, DV, cdt, precision, reverse,
                      block_t or cfg["block_t"], min(block_v or cfg["block_v"], DV),
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
                      cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
-                     cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold)
+                     cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold, use_ws,
+                     num_stages or 0, ws if isinstance(ws, str) else "")
     nseg = 1 if cu is not None or reverse else (
         segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, cfg["per_sm"]))
     if nseg <= 1:
@@ -420,6 +432,34 @@ def fold_ready(dk: int, dv: int) -> bool:
     return fold_supported(dk, dv)
 
 
+def ws_ready(dk: int, dv: int, device: torch.device) -> bool:
+    """Whether the Gluon warp-partitioned kernel can run here: a Hopper GPU (its wgmma and TMA), Gluon importable, not
+    Triton's interpreter, head sizes it tiles."""
+    if os.environ.get("TRITON_INTERPRET") == "1" or device.type != "cuda" or _capability(device)[0] != 9:
+        return False
+    try:
+        from llm.kernels.lightning_prefill_ws import ws_supported
+    except ImportError:  # a Triton without Gluon
+        return False
+    return ws_supported(dk, dv)
+
+
+_CAPS: dict[int, tuple[int, int]] = {}
+
+
+def _capability(device: torch.device) -> tuple[int, int]:
+    idx = device.index if device.index is not None else torch.cuda.current_device()
+    if idx not in _CAPS:
+        _CAPS[idx] = torch.cuda.get_device_capability(idx)
+    return _CAPS[idx]
+
+
+def _ws_min_t() -> int:
+    from llm.kernels.lightning_prefill_ws import MIN_T
+
+    return MIN_T
+
+
 def fold_safe(slope: Tensor) -> bool:
     """Whether the fold kernel's scale factors λ^(±(b/2+1)) stay in range for every slope.
 
@@ -450,18 +490,21 @@ def _sm_count(device: torch.device) -> int:
 
 
 LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills, shared memory: bench diagnostics)
-LAST_PATH = ""  # "fold", "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
+LAST_PATH = ""  # "ws", "fold", "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
 
 
 class _Launch:
     """The fixed arguments of one prefill call; calling it launches the kernel for N sequences (or segments)."""
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
-                 fuse_acc=False, decay_v=False, tma=False, ws=False, fold=False):
+                 fuse_acc=False, decay_v=False, tma=False, ws=False, fold=False, ws_kernel=False, ws_stages=0,
+                 ws_mode=""):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
         self.fuse_acc, self.decay_v, self.tma, self.ws, self.fold = fuse_acc, decay_v, tma, ws, fold
+        # lightning_prefill_ws (all but the segment-state pass); ws_mode "pipe" / "plain" / "" (its default)
+        self.ws_kernel, self.ws_stages, self.ws_mode = ws_kernel, ws_stages, ws_mode
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -471,6 +514,15 @@ class _Launch:
         wide = cdt == torch.float32
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
         global LAST_COMPILED, LAST_PATH
+        if self.ws_kernel and not state_only:
+            from llm.kernels.lightning_prefill_ws import PIPELINE_OUT, launch_ws
+
+            LAST_PATH = "ws"
+            maps = [_row_map(x, self.layout, self.T, self.H) for x in (self.q, self.k, self.v, self.o)]
+            pipe = {"pipe": True, "plain": False}.get(self.ws_mode, PIPELINE_OUT)
+            LAST_COMPILED = launch_ws(self.q, self.k, self.v, self.o, maps, self.slope, s0, st, self.T, self.H, n,
+                                      seg, nseg, self.ws_stages, pipe)
+            return
         LAST_PATH = "fold" if self.fold else "tma" if self.tma else "pointer"
         if self.fold:
             LAST_COMPILED = self._launch_fold(n, s0, st, seg, nseg, state_only)

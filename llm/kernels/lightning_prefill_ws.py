@@ -1,0 +1,310 @@
+"""Prefill kernel for 16-bit inputs with explicit warp partitions (Gluon): the state recurrence and the outputs run in
+separate warpgroups of one program, so their tensor-core chains overlap on the SM.
+
+Same math as lightning_prefill (Lightning Attention-2, arXiv:2401.04658, eqs. 8-12), per block i of b rows with
+λ = exp(-slope) and S_i the state before the block:
+  O_i     = [(Q_i K_iᵀ) ⊙ M] V_i + diag(λ^(t+1)) Q_i S_i,     M_tj = λ^(t-j) for t >= j else 0
+  S_(i+1) = λ^n S_i + K_iᵀ diag(λ^(n-1-j)) V_i                 (n rows in the block)
+Why: on the H200 the one-warpgroup Triton TMA kernel is latency-bound (ncu, bench/NOTES-kernels.md run H2: 1 warp
+per scheduler, 27 % issue slots busy, DRAM 64 %, tensor pipe 37 %): every block is one dependent chain of four
+small wgmma, conversions and shared-memory round trips. The state S_(i+1) depends only on k, v and S_i, not on q or
+the outputs, so one warpgroup can run ahead on the recurrence while another computes the outputs:
+- the state partition (4 warps) holds S[:, value tile] in fp32 registers; per block it writes S_i in 16 bits to a
+  double-buffered shared tile (for Q_i S_i), scales V by the row decay into a shared tile and updates S with one wgmma
+  (Kᵀ read transposed from the TMA tile of k);
+- the output partition (4 warps, the default one) computes Q Kᵀ and Q S_i together (async wgmma), masks the scores
+  into a register operand, adds P V into the same accumulator and stores o through TMA (the tail block by masked
+  pointer stores);
+- a loader warp keeps NS blocks of q, k, v in flight through TMA; a stage is refilled once both warpgroups released it.
+Keys and queries are loaded as two 64-column chunks (Dk = 128) so that every state product is a 64-row wgmma.
+Forward scans of whole sequences or segments with an optional initial state (the two-level scan's pass 2); the
+segment-state pass and everything else stay on lightning_prefill's kernels. Precision is the Triton kernels' "fast"
+mode with the decay on v (S_i, the scores and diag(decay) V rounded to the input dtype; fp32 accumulation).
+Measured on an H200 (bench/NOTES-kernels.md, runs H4-H5), bf16, T = 128K, H = 64, each variant in its own process:
+2.16-2.54 ms (79-93 % of the copy floor) against 2.92-2.93 ms for the Triton TMA kernel; 16K 0.271-0.274 vs 0.342 ms;
+1M at H = 8 (8 segments) 3.61 vs 4.12 ms. 168 registers a thread, no spills, 181 KB of shared memory (197 KB with
+an fp32 o).
+"""
+from __future__ import annotations
+
+import functools
+
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    tma,
+    warpgroup_mma,
+    warpgroup_mma_wait,
+)
+
+from llm.kernels.lightning_prefill import _program_rows
+
+BLOCK_T = 64  # rows per block (one warpgroup's wgmma M)
+BLOCK_V = 64  # value columns per program
+NUM_STAGES = 3  # q, k, v blocks in flight: 3 × 40 KB + S tiles 32 KB + decayed v 8 KB + o 16 KB (fp32 o: 32 KB)
+PIPELINE_OUT = True  # the output partition stores block i-1 under block i's P·V (H200 runs H4/H5, 128K: 2.25 / 2.54
+# ms vs 2.54 / 2.56 in order; bench/NOTES-kernels.md)
+MIN_T = 8192  # lightning_prefill's default takes this kernel from this length on (H200 run H5: 8K 0.143 vs 0.175 ms on
+# the Triton TMA kernel; at 4K the host's launch cost decides: 0.207 vs 0.174 ms, though 0.076 vs 0.092 in a CUDA graph)
+MAXNREG = gl.constexpr(168)  # 12 warps (3 warpgroups) × 32 × 168 ≤ 64 K registers
+
+
+def ws_supported(dk: int, dv: int) -> bool:
+    """Head sizes the kernel tiles: Dk 64 or 128 (chunks of 64), Dv a multiple of 64 up to 128."""
+    return dk in (64, 128) and dv in (64, 128)
+
+
+def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int, nseg: int, num_stages: int = 0,
+              pipe: bool = PIPELINE_OUT):
+    """Launch over n sequences (or segments) × heads × value tiles; maps are lightning_prefill's row maps.
+
+    num_stages: blocks of q, k, v in flight (0: NUM_STAGES); pipe: store block i-1's outputs under P·V of block i.
+    Returns the compiled kernel (registers and shared memory are bench diagnostics)."""
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+    dk, dv = q.shape[-1], v.shape[-1]
+    ks = dk // 64
+    bt, bv = BLOCK_T, BLOCK_V
+    lay_k = _layout(bt, 64, str(q.dtype))
+    lay_v = _layout(bt, bv, str(q.dtype))
+    lay_o = _layout(bt, bv, str(o.dtype))  # o may be fp32 (out_dtype)
+    blocks = (([bt, 64], lay_k), ([bt, 64], lay_k), ([bt, bv], lay_v), ([bt, bv], lay_o))
+    descs = [TensorDescriptor(x, [mp[3], mp[4]], [mp[5], 1], blk, lay)
+             for x, mp, (blk, lay) in zip((q, k, v, o), maps, blocks)]
+    grid = (dv // bv, n * H)
+    ns = num_stages or NUM_STAGES
+    esz, osz = q.element_size(), o.element_size()
+    fixed = 2 * ks * 64 * bv * esz + bt * bv * esz + 2 * bt * bv * osz + 1024  # S tiles, decayed v, o staging
+    while ns > 2 and fixed + ns * (2 * ks * bt * 64 + bt * bv) * esz > 227 * 1024:  # fp32 o takes 16 KB more
+        ns -= 1
+    return _lightning_prefill_ws_kernel[grid](
+        *descs, o, s0 if s0 is not None else o, st if st is not None else o, slope, maps[3][5],
+        *(x for mp in maps for x in mp[:3]), T, H, seg, nseg,
+        DK=dk, DV=dv, BT=bt, BV=bv, KS=ks, HAS_S0=s0 is not None, STORE_ST=st is not None,
+        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, num_warps=4, maxnreg=MAXNREG,
+    )
+
+
+@functools.cache
+def _layout(rows: int, cols: int, dtype: str):
+    """The shared-memory layout of a [rows, cols] TMA tile (cached: building one costs ~12 µs of host time)."""
+    gdt = {"torch.bfloat16": gl.bfloat16, "torch.float16": gl.float16, "torch.float32": gl.float32}[dtype]
+    return gl.NVMMASharedLayout.get_default_for([rows, cols], gdt)
+
+
+@gluon.jit
+def _lightning_prefill_ws_kernel(
+    q_desc, k_desc, v_desc, o_desc, O, S0, ST, SLOPE, so_t,
+    rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o,
+    T, H, SEG, NSEG,
+    DK: gl.constexpr, DV: gl.constexpr, BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr,
+    HAS_S0: gl.constexpr, STORE_ST: gl.constexpr, SEGMENTED: gl.constexpr, NS: gl.constexpr, PIPE: gl.constexpr,
+):
+    """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
+    iv = gl.program_id(0)
+    bh = gl.program_id(1)
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+        bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
+    dt: gl.constexpr = q_desc.dtype
+    S_SH: gl.constexpr = gl.NVMMASharedLayout.get_default_for([64, BV], dt)
+    q_s = gl.allocate_shared_memory(dt, [NS * KS, BT, 64], q_desc.layout)
+    k_s = gl.allocate_shared_memory(dt, [NS * KS, BT, 64], k_desc.layout)
+    v_s = gl.allocate_shared_memory(dt, [NS, BT, BV], v_desc.layout)
+    s_s = gl.allocate_shared_memory(dt, [2 * KS, 64, BV], S_SH)  # S_i in 16 bits, two buffers of KS chunks
+    a_s = gl.allocate_shared_memory(dt, [BT, BV], v_desc.layout)  # diag(decay) V of the current block
+    o_s = gl.allocate_shared_memory(o_desc.dtype, [2, BT, BV], o_desc.layout)  # 16-bit or fp32 (out_dtype)
+    ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+    s_ready = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    s_free = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    for j in gl.static_range(NS):
+        mbarrier.init(ready.index(j), count=1)
+        mbarrier.init(empty.index(j), count=2)  # both warpgroups release a stage
+    for j in gl.static_range(2):
+        mbarrier.init(s_ready.index(j), count=1)
+        mbarrier.init(s_free.index(j), count=1)
+    s = gl.load(SLOPE + h).to(gl.float32)
+    nblocks = gl.cdiv(L, BT)
+    smem = (q_s, k_s, v_s, s_s, a_s, o_s)
+    bars = (ready, empty, s_ready, s_free)
+    gl.warp_specialize([
+        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
+        (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST)),
+        (_load_partition, (smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS)),
+    ], [4, 1], [MAXNREG, 24])
+    for j in gl.static_range(NS):
+        mbarrier.invalidate(ready.index(j))
+        mbarrier.invalidate(empty.index(j))
+    for j in gl.static_range(2):
+        mbarrier.invalidate(s_ready.index(j))
+        mbarrier.invalidate(s_free.index(j))
+
+
+@gluon.jit
+def _load_partition(smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS: gl.constexpr):
+    """One warp: TMA loads of q, k (KS chunks of 64 columns) and v for every block, NS blocks ahead."""
+    q_s, k_s, v_s, _s_s, _a_s, _o_s = smem
+    ready, empty, _s_ready, _s_free = bars
+    NS: gl.constexpr = v_s.type.shape[0]
+    BT: gl.constexpr = v_s.type.shape[1]
+    nbytes: gl.constexpr = KS * (q_desc.block_type.nbytes + k_desc.block_type.nbytes) + v_desc.block_type.nbytes
+    for i in range(nblocks):
+        st = i % NS
+        mbarrier.wait(empty.index(st), ((i // NS) & 1) ^ 1)  # a fresh barrier passes phase 1 at once
+        bar = ready.index(st)
+        mbarrier.expect(bar, nbytes)
+        row = i * BT
+        for c in gl.static_range(KS):
+            tma.async_copy_global_to_shared(q_desc, [r_q + row, c_q + c * 64], bar, q_s.index(st * KS + c))
+            tma.async_copy_global_to_shared(k_desc, [r_k + row, c_k + c * 64], bar, k_s.index(st * KS + c))
+        tma.async_copy_global_to_shared(v_desc, [r_v + row, c_v], bar, v_s.index(st))
+
+
+@gluon.jit
+def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
+                     BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
+                     STORE_ST: gl.constexpr):
+    """Four warps: S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it."""
+    _q_s, k_s, v_s, s_s, a_s, _o_s = smem
+    ready, empty, s_ready, s_free = bars
+    NS: gl.constexpr = v_s.type.shape[0]
+    MMA: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BV, 16])
+    CP: gl.constexpr = gl.BlockedLayout(size_per_thread=[1, 8], threads_per_warp=[4, 8], warps_per_cta=[4, 1],
+                                        order=[1, 0])
+    t_cp = gl.arange(0, BT, layout=gl.SliceLayout(1, CP))
+    if HAS_S0:
+        off = _state_offsets(bh, iv, DK, DV, BV, MMA)
+        Sa = gl.load(S0 + off)
+        if KS == 2:
+            Sb = gl.load(S0 + off + 64 * DV)
+        else:
+            Sb = Sa
+    else:
+        Sa = gl.zeros([64, BV], gl.float32, MMA)
+        Sb = gl.zeros([64, BV], gl.float32, MMA)
+    for i in range(nblocks):
+        st = i % NS
+        sb = i % 2
+        # publish S_i (16-bit) for the outputs of block i, once block i - 2 has released that buffer
+        mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
+        s_s.index(sb * KS).store(Sa.to(s_s.dtype))
+        if KS == 2:
+            s_s.index(sb * KS + 1).store(Sb.to(s_s.dtype))
+        fence_async_shared()
+        gl.thread_barrier()
+        mbarrier.arrive(s_ready.index(sb), count=1)
+        # S_(i+1) = λ^n S_i + Kᵀ diag(λ^(n-1-j)) V  (n = rows of this block; rows past the sequence get weight 0)
+        nrem = gl.minimum(L - i * BT, BT)
+        dec = gl.where(t_cp < nrem, gl.exp(-s * gl.maximum(nrem - 1 - t_cp, 0).to(gl.float32)), 0.0)
+        lam_n = gl.exp(-s * nrem.to(gl.float32))
+        mbarrier.wait(ready.index(st), (i // NS) & 1)
+        vv = v_s.index(st).load(CP).to(gl.float32) * dec[:, None]
+        a_s.store(vv.to(a_s.dtype))
+        fence_async_shared()
+        gl.thread_barrier()
+        Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s, Sa * lam_n, is_async=True)
+        if KS == 2:
+            Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s, Sb * lam_n, is_async=True)
+            Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
+        else:
+            Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
+        mbarrier.arrive(empty.index(st), count=1)
+    if STORE_ST:
+        off = _state_offsets(bh, iv, DK, DV, BV, MMA)
+        gl.store(ST + off, Sa)
+        if KS == 2:
+            gl.store(ST + off + 64 * DV, Sb)
+
+
+@gluon.jit
+def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.constexpr, BV: gl.constexpr,
+                   KS: gl.constexpr, PIPE: gl.constexpr):
+    """The default four warps: O_i = [(Q Kᵀ) ⊙ M] V + diag(λ^(t+1)) Q S_i for every block, stored through TMA.
+
+    PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order)."""
+    q_s, k_s, v_s, s_s, _a_s, o_s = smem
+    ready, empty, s_ready, s_free = bars
+    NS: gl.constexpr = v_s.type.shape[0]
+    MMA: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BV, 16])
+    MMA_T: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BT, 16])
+    A_L: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=MMA, k_width=2)
+    t_r = gl.arange(0, BT, layout=gl.SliceLayout(1, MMA_T))
+    t_c = gl.arange(0, BT, layout=gl.SliceLayout(0, MMA_T))
+    diff = t_r[:, None] - t_c[None, :]
+    m = gl.where(diff >= 0, gl.exp(-s * gl.maximum(diff, 0).to(gl.float32)), 0.0)  # λ^(t-j), causal
+    t_o = gl.arange(0, BT, layout=gl.SliceLayout(1, MMA))
+    q_decay = gl.exp(-s * (t_o + 1).to(gl.float32))
+    nfull = L // BT
+    o_prev = gl.zeros([BT, BV], gl.float32, MMA)
+    for i in range(nblocks):
+        st = i % NS
+        sb = i % 2
+        mbarrier.wait(ready.index(st), (i // NS) & 1)
+        mbarrier.wait(s_ready.index(sb), (i // 2) & 1)
+        zt = gl.zeros([BT, BT], gl.float32, MMA_T)
+        z = gl.zeros([BT, BV], gl.float32, MMA)
+        qk = warpgroup_mma(q_s.index(st * KS), k_s.index(st * KS).permute((1, 0)), zt, use_acc=False, is_async=True)
+        if KS == 2:
+            qk = warpgroup_mma(q_s.index(st * KS + 1), k_s.index(st * KS + 1).permute((1, 0)), qk, is_async=True)
+        acc = warpgroup_mma(q_s.index(st * KS), s_s.index(sb * KS), z, use_acc=False, is_async=True)
+        if KS == 2:
+            acc = warpgroup_mma(q_s.index(st * KS + 1), s_s.index(sb * KS + 1), acc, is_async=True)
+        qk = warpgroup_mma_wait(num_outstanding=KS, deps=(qk,))
+        sc = qk * m
+        if i >= nfull:  # the tail block: key columns past the sequence belong to the next rows
+            sc = gl.where((t_c < L - i * BT)[None, :], sc, 0.0)
+        p = gl.convert_layout(sc.to(q_s.dtype), A_L)
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
+        mbarrier.arrive(s_free.index(sb), count=1)
+        o = warpgroup_mma(p, v_s.index(st), acc * q_decay[:, None], is_async=True)
+        if PIPE:  # block i-1's outputs (always a whole block) go out while P·V of block i runs
+            if i > 0:
+                _store_block(o_prev, o_s, o_desc, r_o, c_o, i - 1, BT)
+            o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
+            mbarrier.arrive(empty.index(st), count=1)
+            o_prev = o
+        else:
+            o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
+            mbarrier.arrive(empty.index(st), count=1)
+            if i < nfull:
+                _store_block(o, o_s, o_desc, r_o, c_o, i, BT)
+            else:
+                _store_rows(o, O, so_t, r_o, c_o, i, L - i * BT, BT, BV, MMA)
+    if PIPE:  # the last block's outputs
+        last = nblocks - 1
+        if last >= 0:
+            if last < nfull:
+                _store_block(o_prev, o_s, o_desc, r_o, c_o, last, BT)
+            else:
+                _store_rows(o_prev, O, so_t, r_o, c_o, last, L - last * BT, BT, BV, MMA)
+    tma.store_wait(pendings=0)
+
+
+@gluon.jit
+def _store_block(o, o_s, o_desc, r_o, c_o, i, BT: gl.constexpr):
+    """Outputs of whole block i through shared memory and a TMA store (two staging buffers, one store in flight)."""
+    buf = o_s.index(i % 2)
+    tma.store_wait(pendings=1)  # the store that last used this buffer (two blocks ago) is done
+    buf.store(o.to(o_s.dtype))
+    fence_async_shared()
+    gl.thread_barrier()
+    tma.async_copy_shared_to_global(o_desc, [r_o + i * BT, c_o], buf)
+
+
+@gluon.jit
+def _store_rows(o, O, so_t, r_o, c_o, i, nrem, BT: gl.constexpr, BV: gl.constexpr, MMA: gl.constexpr):
+    """Outputs of the last, partial block i (nrem rows) by masked pointer stores: rows past it belong to others."""
+    t_o = gl.arange(0, BT, layout=gl.SliceLayout(1, MMA))
+    rows = (r_o + i * BT + t_o).to(gl.int64)
+    cols = gl.arange(0, BV, layout=gl.SliceLayout(0, MMA))
+    gl.store(O + rows[:, None] * so_t + c_o + cols[None, :], o.to(O.dtype.element_ty), mask=(t_o < nrem)[:, None])
+
+
+@gluon.jit
+def _state_offsets(bh, iv, DK: gl.constexpr, DV: gl.constexpr, BV: gl.constexpr, MMA: gl.constexpr):
+    """Element offsets of S[0:64, value tile] of program (bh, iv) in an fp32 [N·H, DK, DV] state tensor."""
+    d_row = gl.arange(0, 64, layout=gl.SliceLayout(1, MMA))
+    v_col = iv * BV + gl.arange(0, BV, layout=gl.SliceLayout(0, MMA))
+    return bh.to(gl.int64) * DK * DV + d_row[:, None] * DV + v_col[None, :]
