@@ -14,7 +14,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "cli.demo", "cli.live", "cli.run",                                # sessions
     "cli.experiment",                                                 # protocols, simulation, analysis
-    "cli.agent", "cli.body", "cli.perceive", "cli.export",
+    "cli.agent", "cli.body", "cli.perceive", "cli.export", "cli.hearing",
     "cli.brain", "llm.cli", "cli.kernels",                        # the LLM brain and its model
 )
 

@@ -32,6 +32,9 @@ def add_audio_flags(p: argparse.ArgumentParser, choices: tuple[str, ...] | None,
     g.add_argument("--asr", choices=("on", "off"), default="on",
                    help="on (default when audio is on): recognised speech goes to the brain like a typed line; "
                         "off: audio is analysed and stored, the brain gets typed or scripted text only")
+    g.add_argument("--asr-adapt", type=Path, default=None, metavar="FILE",
+                   help="recognise with this speaker's adapted acoustic model (from `fep-motion hearing enroll`; "
+                        "default: pocketsphinx's own en-us means)")
 
 
 def dialogue_options(args: argparse.Namespace):  # -> fep_motion.session.modes.DialogueOptions
@@ -79,6 +82,6 @@ def _run(args: argparse.Namespace) -> int:
         config = talking(config)
     opts = DemoOptions(out=Path(args.out), duration=args.duration, policy=args.policy, fps=args.fps, seed=args.seed,
                        fast=args.fast, video=not args.no_video, voice=args.voice, dialogue=dialogue_options(args),
-                       audio=args.audio, asr=args.asr)
+                       audio=args.audio, asr=args.asr, asr_adapt=args.asr_adapt)
     vp = VirtualParticipant(config, seed=args.seed)
     return run_demo(opts, vp, speech_truth=(lambda: speech_truth_rows(vp)) if own_voice else None)

@@ -37,4 +37,5 @@ def _run(args: argparse.Namespace) -> int:
     return run_live(LiveOptions(participant=args.participant, camera=args.camera, store=Path(args.store),
                                 policy=args.policy, display=not args.no_display, duration=args.duration, fps=args.fps,
                                 seed=args.seed, video=Path(args.video) if args.video else None, voice=args.voice,
-                                dialogue=dialogue_options(args), audio=args.audio, asr=args.asr))
+                                dialogue=dialogue_options(args), audio=args.audio, asr=args.asr,
+                                asr_adapt=args.asr_adapt))

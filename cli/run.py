@@ -36,4 +36,5 @@ def _run(args: argparse.Namespace) -> int:
     return run_offline(OfflineOptions(source=args.source, out=Path(args.out), policy=args.policy,
                                       realtime=args.realtime, participant=args.participant, seed=args.seed,
                                       video=not args.no_video, max_frames=args.max_frames, voice=args.voice,
-                                      dialogue=dialogue_options(args), audio=args.audio, asr=args.asr))
+                                      dialogue=dialogue_options(args), audio=args.audio, asr=args.asr,
+                                      asr_adapt=args.asr_adapt))

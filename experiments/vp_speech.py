@@ -216,6 +216,7 @@ class VirtualSpeechSource(AudioSource):
 
     def __init__(self, advance: Callable[[float], None], talk: TalkModel, seed: int = 0) -> None:
         self.name = f"virtual participant voice ({talk.config.voice})"
+        self.voice = talk.config.voice   # espeak-ng voice: the recogniser takes its shipped adaptation, if any
         self.duration_s = None
         self._advance = advance
         self._talk = talk

@@ -75,6 +75,10 @@ def test_speaking_participant_is_heard_recognised_and_answered(spoken_demo):
     assert f"{len(heard)} transcripts" in line and f"brain turns {len(turns)} ({len(turns)} from speech)" in line
     assert "utterance end ->     transcript p50" in printed and "agent reply p50" in printed
     assert "heard " in (db.parent / "summary.txt").read_text()
+    from perception.audio.adapt import voice_adaptation
+
+    with Store.open(db) as st:   # espeak-ng's en-us voice is heard with its shipped speaker adaptation
+        assert st.meta(1)["audio"]["adaptation"] == str(voice_adaptation("en-us"))
 
 
 def test_export_writes_the_audio_tables(spoken_demo, tmp_path):

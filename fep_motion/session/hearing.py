@@ -36,6 +36,15 @@ class Heard:
     t_ready: float
 
 
+def default_recognizer(source: AudioSource) -> RecognizerConfig:
+    """Our LM, and for an espeak-ng voice (a source with a `voice`) its shipped speaker adaptation if there is one
+    (perception/audio/data/voices; docs/architecture.md §1): a virtual participant is heard as an enrolled speaker."""
+    from perception.audio.adapt import voice_adaptation
+
+    voice = getattr(source, "voice", None)
+    return RecognizerConfig(adaptation=voice_adaptation(voice) if isinstance(voice, str) else None)
+
+
 @dataclass
 class HearingTick:
     """What the audio stage delivers to one tick: frames' features, speech events, transcripts, source trouble."""
@@ -55,17 +64,20 @@ class Hearing:
     at `start`. Otherwise frame times are already session seconds (a file, a clip's track, synthesized speech)."""
 
     def __init__(self, source: AudioSource, *, asr: bool = True, realtime: bool = True, live: bool = False,
-                 threaded: bool | None = None, label: str = "") -> None:
+                 threaded: bool | None = None, label: str = "", recognizer: RecognizerConfig | None = None) -> None:
         """`threaded` (default: `realtime`): a reader thread reads the source. A source that the loop itself feeds
         (the virtual participant's voice, rendered as the loop advances it) is read by `poll` on the loop's thread;
-        recognition still runs in its own process whenever the session is real time."""
-        recognizer = RecognizerConfig()
+        recognition still runs in its own process whenever the session is real time. `recognizer`: the
+        recogniser's settings (default: our LM; a synthesized voice with a shipped adaptation gets it)."""
+        recognizer = recognizer or default_recognizer(source)
         self.source = source
         self.asr = asr
         self.realtime = realtime
         self.threaded = realtime if threaded is None else threaded
         self.live = live
         self.label = label or getattr(source, "name", "audio")
+        # the speaker adaptation file the recogniser uses (stored with the session; None: pocketsphinx's own means)
+        self.adaptation = str(recognizer.adaptation) if asr and recognizer.adaptation is not None else None
         self.analyzer = AudioAnalyzer(AnalyzerConfig())
         self._sync_rec: SegmentedRecognizer | None = None
         self._proc_rec: Any = None  # asr_worker.ProcessRecognizer
@@ -256,7 +268,7 @@ class Hearing:
             out.ended = out.ended or part.ended
 
 
-def open_hearing(spec: str, *, asr: bool, realtime: bool) -> Hearing:
+def open_hearing(spec: str, *, asr: bool, realtime: bool, recognizer: RecognizerConfig | None = None) -> Hearing:
     """A Hearing on 'mic' / 'mic:N' (live, on the monotonic clock), a .wav or a video/audio file (session clock).
 
     Raises PerceptionError (one line, the device or file and the fix) when the source cannot be opened."""
@@ -266,25 +278,29 @@ def open_hearing(spec: str, *, asr: bool, realtime: bool) -> Hearing:
     if text == "mic" or text.startswith("mic:"):
         dev = text[4:] or None
         source: AudioSource = MicrophoneSource(int(dev) if dev and dev.isdigit() else dev, clock=time.monotonic)
-        return Hearing(source, asr=asr, realtime=True, live=True, label=source.name)
-    return Hearing(open_audio_source(text), asr=asr, realtime=realtime, label=text)
+        return Hearing(source, asr=asr, realtime=True, live=True, label=source.name, recognizer=recognizer)
+    return Hearing(open_audio_source(text), asr=asr, realtime=realtime, label=text, recognizer=recognizer)
 
 
-def spoken_script(script: Sequence[tuple[float, str]], *, asr: bool, realtime: bool) -> Hearing:
+def spoken_script(script: Sequence[tuple[float, str]], *, asr: bool, realtime: bool,
+                  recognizer: RecognizerConfig | None = None) -> Hearing:
     """A Hearing on a participant who speaks `script` [(t_s, text)] aloud (espeak-ng), on the session clock.
 
     The source's `utterances` give each utterance's true audible start and end (for latency measurements)."""
     from perception.audio.sources import SpeechSynthSource
 
     source = SpeechSynthSource(list(script))
-    return Hearing(source, asr=asr, realtime=realtime, label=f"participant speech ({source.name})")
+    return Hearing(source, asr=asr, realtime=realtime, label=f"participant speech ({source.name})",
+                   recognizer=recognizer)
 
 
-def participant_voice(participant: Any, *, asr: bool, realtime: bool) -> Hearing:
+def participant_voice(participant: Any, *, asr: bool, realtime: bool,
+                      recognizer: RecognizerConfig | None = None) -> Hearing:
     """A Hearing on a virtual participant's own voice (its `speech_source()`). The voice is rendered as the loop
     advances the participant, so the loop's thread reads it (threaded=False); recognition still runs in its own
     process in real time. Raises ValueError when the participant does not talk."""
     source = participant.speech_source() if hasattr(participant, "speech_source") else None
     if source is None:
         raise ValueError("the virtual participant does not talk (its config's speech.enabled is false)")
-    return Hearing(source, asr=asr, realtime=realtime, threaded=False, label="virtual participant voice")
+    return Hearing(source, asr=asr, realtime=realtime, threaded=False, label="virtual participant voice",
+                   recognizer=recognizer)

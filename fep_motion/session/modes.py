@@ -51,6 +51,7 @@ class DemoOptions:
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
     audio: str = "off"  # on: the participant speaks aloud (espeak-ng): its utterance script, else its own talk model
     asr: str = "on"  # on: what it says reaches the brain through recognition; off: audio analysed only
+    asr_adapt: Path | None = None  # a speaker adaptation file (`fep-motion hearing enroll`) for recognition
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class LiveOptions:
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
     audio: str = "auto"  # auto | off | mic | mic:N | a .wav / video file (auto: the clip's track, else a microphone)
     asr: str = "on"  # on: what is heard goes to the brain as the participant's utterances; off: typing only
+    asr_adapt: Path | None = None  # a speaker adaptation file (`fep-motion hearing enroll`) for recognition
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class OfflineOptions:
     dialogue: DialogueOptions = field(default_factory=DialogueOptions)
     audio: str = "auto"  # auto (the video's audio track, if it has one) | off | a .wav / video file
     asr: str = "on"
+    asr_adapt: Path | None = None  # a speaker adaptation file (`fep-motion hearing enroll`) for recognition
 
 
 def _dialogue(d: DialogueOptions, chat_box: bool = False, realtime: bool = True,
@@ -110,6 +113,22 @@ def _check_asr(asr: str) -> bool:
     return asr == "on"
 
 
+def _recognizer(adapt: Path | None) -> Any:
+    """The recogniser's settings with the speaker adaptation file when one is given (checked now, so a bad file is
+    a one-line error before anything is recorded); None: the source's default (fep_motion.session.hearing)."""
+    from perception.audio.adapt import load_adaptation
+    from perception.audio.asr import RecognizerConfig
+    from perception.errors import PerceptionError
+
+    if adapt is None:
+        return None
+    try:
+        load_adaptation(adapt)
+    except PerceptionError as exc:
+        raise SettingError("asr_adapt", str(exc)) from None
+    return RecognizerConfig(adaptation=str(adapt))
+
+
 def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]] | None:
     """What the virtual participant says aloud: its utterance script, [] for its own talk model, None when silent."""
     from fep_motion.session.dialogue import load_script
@@ -126,21 +145,22 @@ def _demo_speech(opts: DemoOptions) -> list[tuple[float, str]] | None:
     return [(line.t, line.text) for line in load_script(opts.dialogue.utterances)]
 
 
-def _demo_hearing(speech: list[tuple[float, str]], participant: Any, asr: bool, realtime: bool) -> Any:
+def _demo_hearing(speech: list[tuple[float, str]], participant: Any, asr: bool, realtime: bool,
+                  recognizer: Any = None) -> Any:
     """The demo's ears: the spoken script, or the participant's own voice (speech_source(), rendered as the loop
     advances the participant, so polled on the loop's thread: realtime=False; docs/architecture.md §1)."""
     from fep_motion.session.hearing import participant_voice, spoken_script
 
     if speech:
-        return spoken_script(speech, asr=asr, realtime=realtime)
+        return spoken_script(speech, asr=asr, realtime=realtime, recognizer=recognizer)
     try:
-        return participant_voice(participant, asr=asr, realtime=realtime)
+        return participant_voice(participant, asr=asr, realtime=realtime, recognizer=recognizer)
     except ValueError as exc:
         raise SettingError("audio", f"{exc} and no utterances were given; enable its speech, add utterances, or "
                                     "set audio off") from None
 
 
-def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool) -> Any:
+def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool, recognizer: Any = None) -> Any:
     """A Hearing on a video file's audio track; without a track: an error when asked for, else one warning, None."""
     from fep_motion.session.hearing import Hearing
     from perception.audio.sources import VideoAudioSource
@@ -153,7 +173,7 @@ def _clip_hearing(path: str, asr: bool, realtime: bool, explicit: bool) -> Any:
             raise
         _warn(f"{exc}; running without audio")
         return None
-    return Hearing(source, asr=asr, realtime=realtime, label=f"audio track of {path}")
+    return Hearing(source, asr=asr, realtime=realtime, label=f"audio track of {path}", recognizer=recognizer)
 
 
 def _live_hearing(opts: LiveOptions, camera_is_device: bool) -> Any:
@@ -163,17 +183,18 @@ def _live_hearing(opts: LiveOptions, camera_is_device: bool) -> Any:
     from perception.errors import PerceptionError
 
     asr = _check_asr(opts.asr)
+    rec = _recognizer(opts.asr_adapt)
     if opts.audio == "off":
         return None
     if opts.audio == "auto":
         if not camera_is_device:
-            return _clip_hearing(opts.camera, asr, True, explicit=False)
+            return _clip_hearing(opts.camera, asr, True, explicit=False, recognizer=rec)
         try:
-            return open_hearing("mic", asr=asr, realtime=True)
+            return open_hearing("mic", asr=asr, realtime=True, recognizer=rec)
         except PerceptionError as exc:
             _warn(f"{exc}; running without audio")
             return None
-    return open_hearing(opts.audio, asr=asr, realtime=True)
+    return open_hearing(opts.audio, asr=asr, realtime=True, recognizer=rec)
 
 
 def _print_summary(db: Path, sid: int, result: Any, extra: list[str] | None = None) -> str:
@@ -213,13 +234,14 @@ def run_demo(opts: DemoOptions, participant: Any,
     _check_duration(opts.duration)
     _check_fps(opts.fps)
     asr = _check_asr(opts.asr)
+    rec = _recognizer(opts.asr_adapt)
     speech = _demo_speech(opts)
     own_voice = speech == []
     d_opts = opts.dialogue
     if own_voice and asr and d_opts.brain is None:  # what it says goes to the brain, as a script would
         d_opts = replace(d_opts, brain="embedded")
     dialogue, brain_meta = _dialogue(d_opts, realtime=not opts.fast, heard=speech is not None and asr)
-    hearing = _demo_hearing(speech, participant, asr, not opts.fast) if speech is not None else None
+    hearing = _demo_hearing(speech, participant, asr, not opts.fast, rec) if speech is not None else None
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "study.db"
@@ -286,6 +308,7 @@ def run_offline(opts: OfflineOptions) -> int:
     if opts.max_frames is not None and opts.max_frames < 1:
         raise SettingError("max_frames", f"must be >= 1, got {opts.max_frames}")
     asr = _check_asr(opts.asr)
+    rec = _recognizer(opts.asr_adapt)
     dialogue, brain_meta = _dialogue(opts.dialogue, realtime=opts.realtime)
     out = Path(opts.out)
     recorded = parse_recorded_spec(opts.source)
@@ -313,11 +336,11 @@ def run_offline(opts: OfflineOptions) -> int:
                        seed=opts.seed, video_path=video, voice=opts.voice)
     hearing = None
     if opts.audio == "auto" and isinstance(source, FrameSourceAdapter):
-        hearing = _clip_hearing(opts.source, asr, opts.realtime, explicit=False)
+        hearing = _clip_hearing(opts.source, asr, opts.realtime, explicit=False, recognizer=rec)
     elif opts.audio not in ("auto", "off"):
         from fep_motion.session.hearing import open_hearing
 
-        hearing = open_hearing(opts.audio, asr=asr, realtime=opts.realtime)
+        hearing = open_hearing(opts.audio, asr=asr, realtime=opts.realtime, recognizer=rec)
     sid, result = run_session(spec, source, source_label=label, meta={"brain": brain_meta} if brain_meta else None,
                               dialogue=dialogue, hearing=hearing)
     _print_summary(db, sid, result, [f"database             {db} (session {sid})"])

@@ -141,7 +141,8 @@ def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str
         for k, v in (meta or {}).items():
             store.set_meta(sid, k, v)
         if hearing is not None:
-            store.set_meta(sid, "audio", {"source": hearing.label, "asr": hearing.asr, "realtime": hearing.realtime})
+            store.set_meta(sid, "audio", {"source": hearing.label, "asr": hearing.asr, "realtime": hearing.realtime,
+                                          "adaptation": hearing.adaptation})
         writer = SessionWriter(store, sid, spec.commit_interval)
         if dialogue is not None:  # with ears, the brain is loaded before the participant can speak (bounded wait)
             dialogue.warm_up(wait_s=30.0 if hearing is not None and hearing.asr else 0.0)
@@ -204,7 +205,8 @@ def _audio_meta(store: Store, sid: int, hearing: Any, loop: SessionLoop) -> None
     """What the audio stage did: frames analysed and why the audio ended, beside its source (session_meta 'audio')."""
     try:
         store.set_meta(sid, "audio", {"source": hearing.label, "asr": hearing.asr, "realtime": hearing.realtime,
-                                      "frames": loop.heard_frames, "ended": loop.audio_end})
+                                      "adaptation": hearing.adaptation, "frames": loop.heard_frames,
+                                      "ended": loop.audio_end})
     except sqlite3.Error as exc:
         log.warning("recording the audio metadata failed: %s", exc)
 

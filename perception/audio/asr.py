@@ -29,11 +29,12 @@ Rescorer = Callable[[list[str]], list[float]]
 
 @dataclass(frozen=True)
 class RecognizerConfig:
-    """Language model (a .arpa/.arpa.gz/.lm.bin path, or "default" for pocketsphinx's), its weight, and how much
-    audio before the VAD onset is handed to the decoder."""
+    """Language model (a .arpa/.arpa.gz/.lm.bin path, or "default" for pocketsphinx's), its weight, the speaker
+    adaptation (None: pocketsphinx's own en-us means), and how much audio before the VAD onset the decoder gets."""
 
     lm: str | Path = CHITCHAT_LM
     lw: float = 6.5                 # pocketsphinx's default language weight
+    adaptation: str | Path | None = None   # a speaker adaptation file (perception.audio.adapt): adapted means
     preroll_ms: int = 300
     # With a rescorer: how many distinct N-best word strings it sees, and the combined score
     # rescorer log-prob - word_penalty * words + first_bonus [decoder's own best path] (nats). pocketsphinx's
@@ -58,7 +59,8 @@ def _plain_lm(path: Path) -> Path:
 
 
 def load_decoder(config: RecognizerConfig = RecognizerConfig()):  # -> pocketsphinx.Decoder
-    """A pocketsphinx Decoder with the en-us acoustic model, its dictionary and the configured LM."""
+    """A pocketsphinx Decoder with the en-us acoustic model (speaker-adapted means when configured), its dictionary
+    and the configured LM."""
     try:
         from pocketsphinx import Decoder
     except ImportError:
@@ -69,6 +71,10 @@ def load_decoder(config: RecognizerConfig = RecognizerConfig()):  # -> pocketsph
         if not lm.is_file():
             raise PerceptionError(f"{lm}: language model not found; run `python -m perception.audio.build_lm`")
         kwargs["lm"] = str(_plain_lm(lm))
+    if config.adaptation is not None:
+        from perception.audio.adapt import load_adaptation, means_file
+
+        kwargs["mean"] = str(means_file(load_adaptation(config.adaptation)))
     try:
         return Decoder(**kwargs)
     except (RuntimeError, ValueError) as exc:

@@ -246,6 +246,7 @@ class SpeechSynthSource(ArraySource):
             buf[start:start + len(clip)] = clip
         super().__init__(buf, t0=t0, name=f"espeak-ng {voice} {speed} wpm")
         self.utterances = spans
+        self.voice = voice   # espeak-ng voice: the recogniser takes its shipped adaptation, if any
 
 
 class MicrophoneSource(AudioSource):
