@@ -7,7 +7,10 @@ voices x two speeds. Rows, all in this run on the same audio:
   +audio    pocketsphinx's LM, our audio path: resample_poly to 16 kHz, a session stream cut by the VAD gate;
   ours      our conversational LM (perception/audio/lm) with our audio path;
   +brain    ours, its N-best list re-ranked by the embedded brain's dialogue log-probability
-            (llm.brain.rescore.BrainRescorer through Recognizer's rescorer hook).
+            (llm.brain.rescore.BrainRescorer through Recognizer's rescorer hook);
+  adapted   the three rows above again with the acoustic model adapted to the voice (perception.audio.adapt: MLLR
+            from the 40 shipped enrollment sentences, perception/audio/data/enrollment.txt, read by the same voice
+            at the same speeds; none of them is a test sentence), as `fep-motion hearing enroll --voice V` makes it.
 Latency (ours+brain): utterance end (last speech sample) -> transcript ready = the gate's hangover (audio time)
 plus the decoder's end-of-utterance wall time with the rescoring; the real-time factor shows the frame-by-frame part
 keeps up. --heldout N draws sentences from chitchat conversations held out of both the LM (10 %) and the brain (5 %):
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from llm.brain.rescore import BrainRescorer
+from perception.audio import adapt, enroll
 from perception.audio.asr import Recognizer, RecognizerConfig, SegmentedRecognizer
 from perception.audio.features import AnalyzerConfig, AudioAnalyzer
 from perception.audio.sources import ArraySource, speech_extent, synthesize
@@ -206,11 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     default_cfg = RecognizerConfig(lm="default")
     ours_cfg = RecognizerConfig()
     peer, plus_audio, ours = Recognizer(default_cfg), Recognizer(default_cfg), Recognizer(ours_cfg)
-    brain = Recognizer(ours_cfg, rescorer=BrainRescorer(threads=args.threads))
+    rescorer = BrainRescorer(threads=args.threads)
+    brain = Recognizer(ours_cfg, rescorer=rescorer)
     brain.rescorer(["hello"])   # load the weights before the clock starts
     refs: list[str] = []
     hyp_default, hyp_audio, hyp_ours, hyp_brain, latencies, end_walls, rtf = [], [], [], [], [], [], []
+    adapted: dict[str, list[str]] = {"audio": [], "ours": [], "brain": []}
+    enroll_s: list[float] = []
     for voice in args.voices:
+        t0 = time.perf_counter()
+        adaptation = adapt.enroll(enroll.synthesized(adapt.enrollment_sentences(), voice, args.speeds), speaker=voice)
+        enroll_s.append(time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            adaptation.save(Path(tmp) / "a.json")
+            recs_adapted = {"audio": Recognizer(RecognizerConfig(lm="default", adaptation=Path(tmp) / "a.json")),
+                            "ours": Recognizer(RecognizerConfig(adaptation=Path(tmp) / "a.json")),
+                            "brain": Recognizer(RecognizerConfig(adaptation=Path(tmp) / "a.json"), rescorer=rescorer)}
+        print(f"  {voice:9s} adapted on {adaptation.aligned}/{adaptation.utterances} enrollment utterances "
+              f"({adaptation.frames} speech frames) in {enroll_s[-1]:.0f} s", flush=True)
         for speed in args.speeds:
             clips = [Clip(s, synthesize(s, voice, speed), espeak_raw(s, voice, speed)) for s in sentences]
             refs += [c.text for c in clips]
@@ -223,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
                     rtf.append(wall / (len(stream) / SAMPLE_RATE))
                     latencies += [hang + t.latency_s for t, hang in trs]
                     end_walls += [t.latency_s for t, _ in trs]
-            w = [wer(refs[-len(clips):], h[-len(clips):]) for h in (hyp_default, hyp_audio, hyp_ours, hyp_brain)]
+            for key, rec in recs_adapted.items():
+                _, trs, _ = run_stream(stream, SegmentedRecognizer(rec.config, rec))
+                adapted[key] += assign([t for t, _ in trs], spans)
+            w = [wer(refs[-len(clips):], h[-len(clips):]) for h in (hyp_default, hyp_audio, hyp_ours, hyp_brain,
+                                                                     adapted["audio"], adapted["ours"],
+                                                                     adapted["brain"])]
             print(f"  {voice:9s} {speed} wpm: WER default {w[0]:.3f}  +audio {w[1]:.3f}  ours {w[2]:.3f}  "
-                  f"+brain {w[3]:.3f}", flush=True)
+                  f"+brain {w[3]:.3f} | adapted: +audio {w[4]:.3f}  ours {w[5]:.3f}  +brain {w[6]:.3f}", flush=True)
     w_def, w_audio, w_ours = wer(refs, hyp_default), wer(refs, hyp_audio), wer(refs, hyp_ours)
     w_brain = wer(refs, hyp_brain)
     print("\nrow       LM                 audio path                          WER")
@@ -233,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"+audio    pocketsphinx en-us  resample_poly, VAD-cut stream       {w_audio:.3f}")
     print(f"ours      chitchat trigram    resample_poly, VAD-cut stream       {w_ours:.3f}")
     print(f"+brain    trigram + brain     resample_poly, VAD-cut stream       {w_brain:.3f}")
-    print(f"ratio ours / default = {w_ours / w_def:.2f}, +brain / default = {w_brain / w_def:.2f} (target <= 0.60) "
-          f"over {len(refs)} utterances")
+    w_ad = {k: wer(refs, h) for k, h in adapted.items()}
+    print(f"adapted acoustic model (MLLR from the enrollment script, {np.mean(enroll_s):.0f} s per voice):")
+    print(f"+audio    pocketsphinx en-us  resample_poly, VAD-cut stream       {w_ad['audio']:.3f}")
+    print(f"ours      chitchat trigram    resample_poly, VAD-cut stream       {w_ad['ours']:.3f}")
+    print(f"+brain    trigram + brain     resample_poly, VAD-cut stream       {w_ad['brain']:.3f}")
+    print(f"ratio ours / default = {w_ours / w_def:.2f}, +brain / default = {w_brain / w_def:.2f}; adapted: +audio "
+          f"{w_ad['audio'] / w_def:.2f}, ours {w_ad['ours'] / w_def:.2f}, +brain {w_ad['brain'] / w_def:.2f} "
+          f"(target <= 0.60) over {len(refs)} utterances")
     lat = np.array(latencies)
     print(f"utterance end -> transcript: p50 {np.percentile(lat, 50):.3f} s, p95 {np.percentile(lat, 95):.3f} s "
           f"(target p95 <= 1.0 s; gate hangover {AnalyzerConfig().gate.hangover_ms / 1000:.1f} s + end_utt wall p50 "
@@ -242,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
           f"stream real-time factor {np.mean(rtf):.2f} (VAD + pitch + decoding per frame)")
     for i in range(0, len(refs), max(1, len(refs) // 6)):
         print(f"  ref {refs[i]!r}\n     default {hyp_default[i]!r}\n     ours    {hyp_ours[i]!r}\n"
-              f"     +brain  {hyp_brain[i]!r}")
+              f"     +brain  {hyp_brain[i]!r}\n     adapted {adapted['brain'][i]!r}")
 
     if not args.no_vad:
         vad_table(sentences, np.random.default_rng(args.seed + 1))
