@@ -8,7 +8,8 @@ no recognition) -> policy -> body -> store, in virtual time. fep runs first; ran
 participant's fep rate. Every condition of a participant meets the same participant seed. After each trial the
 participant's phrases are stored as ground truth (actor 'participant_speech') and the measure is read back from the
 store (experiments.analysis.backchannel): the share of the agent's nods and tilts that start in a pause window,
-per 30 s window (the learning curve), against chance (the share of time the windows cover).
+per 30 s window (the learning curve), against chance (the share of time the windows cover); beside it the share of
+the participant's pauses in which a nod or tilt starts (not diluted by gestures elsewhere, so not a gesture rate).
 
     .venv/bin/python bench/backchannel.py [--n 12] [--first-index 0] [--duration 180] [--jobs 2]
         [--cohorts backchannel,null] [--conditions fep,reactive,random] [--seed 0] [--json out.json]
@@ -106,28 +107,37 @@ def summarize(cohort: str, rows: list[dict[str, Any]], conditions: tuple[str, ..
     """Per condition: share in pauses (whole trial, first and last minute), chance, rates, turn length, curves."""
     from scipy.stats import wilcoxon
 
-    from experiments.analysis.backchannel import share_curve, share_curves
+    from experiments.analysis.backchannel import answered_curve, answered_curves, share_curve, share_curves
 
-    trials = [(r["condition"], _trial(r, duration)) for r in rows]
-    curves = share_curves(trials, conditions, WIDTH_S)
-    table = {}
-    for c in conditions:
-        ts = [t for cc, t in trials if cc == c]
-        early = [np.nanmean(share_curve(t)[:2]) if np.isfinite(share_curve(t)[:2]).any() else np.nan for t in ts]
-        late = [np.nanmean(share_curve(t)[-2:]) if np.isfinite(share_curve(t)[-2:]).any() else np.nan for t in ts]
-        e, la = np.asarray(early), np.asarray(late)
+    def rise(curves: list[np.ndarray]) -> tuple[float, float, float]:
+        """Mean of the first and of the last two windows over trials, and Wilcoxon's one-sided p for a rise."""
+        e = np.array([np.nanmean(x[:2]) if np.isfinite(x[:2]).any() else np.nan for x in curves])
+        la = np.array([np.nanmean(x[-2:]) if np.isfinite(x[-2:]).any() else np.nan for x in curves])
         ok = np.isfinite(e) & np.isfinite(la)
         p = float(wilcoxon(la[ok], e[ok], alternative="greater").pvalue) if ok.sum() >= 5 and np.any(
             la[ok] != e[ok]) else float("nan")
+        return float(np.nanmean(e)), float(np.nanmean(la)), p
+
+    trials = [(r["condition"], _trial(r, duration)) for r in rows]
+    curves = share_curves(trials, conditions, WIDTH_S)
+    answered = answered_curves(trials, conditions, WIDTH_S)
+    table = {}
+    for c in conditions:
+        ts = [t for cc, t in trials if cc == c]
+        first, last, p = rise([share_curve(t, WIDTH_S) for t in ts])
+        a_first, a_last, a_p = rise([answered_curve(t, WIDTH_S) for t in ts])
         table[c] = {
             "share": float(np.nanmean([t.share for t in ts])), "chance": float(np.mean([t.chance for t in ts])),
-            "first_min": float(np.nanmean(e)), "last_min": float(np.nanmean(la)), "p_rise": p,
+            "first_min": first, "last_min": last, "p_rise": p,
+            "answered": float(np.nanmean([t.answered for t in ts])), "answered_first_min": a_first,
+            "answered_last_min": a_last, "answered_p_rise": a_p,
             "bc_per_min": float(np.mean([60 * t.backchannels.size / duration for t in ts])),
             "gestures_per_min": float(np.mean([60 * t.agent_onsets.size / duration for t in ts])),
             "phrases_per_turn": float(np.nanmean([t.phrases_per_turn for t in ts])),
             "extended": float(np.mean([t.extended for t in ts])), "n": len(ts),
         }
-    return {"cohort": cohort, "indices": sorted({r["index"] for r in rows}), "table": table, "curves": curves}
+    return {"cohort": cohort, "indices": sorted({r["index"] for r in rows}), "table": table, "curves": curves,
+            "answered_curves": answered}
 
 
 def print_summary(s: dict[str, Any], conditions: tuple[str, ...]) -> None:
@@ -140,10 +150,17 @@ def print_summary(s: dict[str, Any], conditions: tuple[str, ...]) -> None:
         print(f"{c:<10}{r['share']:>10.3f}{r['chance']:>8.3f}{r['first_min']:>9.3f}{r['last_min']:>10.3f}"
               f"{r['p_rise']:>8.3f}{r['bc_per_min']:>13.2f}{r['gestures_per_min']:>10.2f}"
               f"{r['phrases_per_turn']:>10.2f}{r['extended']:>7.1f}")
-    print(f"learning curve: share of nods/tilts in pauses per {WIDTH_S:g} s window (mean over participants)")
+    print(f"{'':<10}{'answered':>10}{'':>8}{'1st min':>9}{'last min':>10}{'p rise':>8}   (share of pauses in which a"
+          " nod/tilt starts)")
     for c in conditions:
-        cu = s["curves"][c]
-        print(f"  {c:<9}" + " ".join("  -  " if not np.isfinite(v) else f"{v:5.2f}" for v in cu.mean))
+        r = s["table"][c]
+        print(f"{c:<10}{r['answered']:>10.3f}{'':>8}{r['answered_first_min']:>9.3f}{r['answered_last_min']:>10.3f}"
+              f"{r['answered_p_rise']:>8.3f}")
+    for title, key in (("share of nods/tilts in pauses", "curves"), ("share of pauses answered", "answered_curves")):
+        print(f"learning curve: {title} per {WIDTH_S:g} s window (mean over participants)")
+        for c in conditions:
+            cu = s[key][c]
+            print(f"  {c:<9}" + " ".join("  -  " if not np.isfinite(v) else f"{v:5.2f}" for v in cu.mean))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         s = summarize(c, rows, conditions, a.duration)
         print_summary(s, conditions)
         results[c] = {"table": s["table"], "indices": s["indices"],
-                      "curves": {k: v.mean.tolist() for k, v in s["curves"].items()}}
+                      "curves": {k: v.mean.tolist() for k, v in s["curves"].items()},
+                      "answered_curves": {k: v.mean.tolist() for k, v in s["answered_curves"].items()}, "trials": rows}
     print(f"\nwall {time.perf_counter() - t0:.0f} s")
     if a.json:
         a.json.write_text(json.dumps(results, indent=1, default=float))

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from cli import main
 from experiments.analysis.backchannel import (
     BackchannelTrial,
+    answered_curve,
+    answered_curves,
+    answered_windows,
     covered_s,
     in_windows,
     pause_windows,
@@ -60,6 +63,20 @@ def test_share_per_window_and_chance() -> None:
     curves = share_curves([("fep", tr), ("fep", _trial([31.0])), ("random", _trial([]))], ["fep", "random"])
     assert curves["fep"].mean.tolist() == [0.5, 0.5] and curves["fep"].n.tolist() == [1, 2]
     assert np.isnan(curves["random"].mean).all()
+
+
+def test_answered_pauses_do_not_count_gestures_elsewhere() -> None:
+    """The pauses' side: of the 5 pauses in the first 30 s two got a nod (one got two), of the 6 after, three; nods over
+    speech change nothing (the share above counts them against the agent)."""
+    tr = _trial([5.1, 5.3, 10.7, 12.0, 17.0, 35.3, 40.0, 55.8])
+    assert answered_windows(tr.backchannels, tr.windows).tolist() == [
+        True, True, False, False, False, False, True, True, False, False, True]
+    assert answered_curve(tr).tolist() == [2 / 5, 3 / 6]
+    assert tr.answered == 5 / 11
+    more = _trial([5.1, 5.3, 10.7, 12.0, 17.0, 35.3, 40.0, 55.8] + [1.0, 2.0, 13.0, 33.0])
+    assert answered_curve(more).tolist() == answered_curve(tr).tolist() and more.share < tr.share
+    curves = answered_curves([("fep", tr), ("fep", _trial([]))], ["fep"])
+    assert curves["fep"].mean.tolist() == [1 / 5, 1 / 4] and curves["fep"].n.tolist() == [2, 2]
 
 
 def test_stored_speech_and_agent_events_give_the_trial_back(tmp_path: Path) -> None:

@@ -5,6 +5,11 @@ A pause window is [phrase end, max(pause end, phrase end + 0.5 s)]: a response t
 0.5 s after the phrase ends, is what the virtual participant counts as a listener response (experiments.vp_speech;
 Bavelas et al. 2000, JPSP 79:941). Phrases come from the stored ground truth (actor 'participant_speech'); the
 chance level is the share of trial time the windows cover (what a nodder blind to the speech gets).
+
+The share also moves with how many nods and tilts the agent makes outside the pauses (one that gestures less for
+other reasons rises without placing its nods any better), so a second view counts from the pauses' side: the share
+of pause windows in which a nod or tilt starts (`answered`, `answered_curve`), which extra gestures elsewhere do not
+dilute.
 """
 from __future__ import annotations
 
@@ -40,6 +45,11 @@ class BackchannelTrial:
         return float(np.mean(in_windows(self.backchannels, self.windows))) if self.backchannels.size else np.nan
 
     @property
+    def answered(self) -> float:
+        """Share of the pause windows in which one of the agent's nods/tilts starts (NaN without any window)."""
+        return float(np.mean(answered_windows(self.backchannels, self.windows))) if len(self.windows) else np.nan
+
+    @property
     def chance(self) -> float:
         """Share of the trial covered by pause windows: the expected share of a nodder blind to the speech."""
         return covered_s(self.windows, 0.0, self.duration_s) / self.duration_s
@@ -69,6 +79,14 @@ def in_windows(onsets: np.ndarray, windows: np.ndarray) -> np.ndarray:
     return out
 
 
+def answered_windows(onsets: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Per window: does one of the onsets fall inside it?"""
+    t = np.sort(np.asarray(onsets, dtype=float))
+    if windows.size == 0:
+        return np.zeros(0, bool)
+    return np.searchsorted(t, windows[:, 1], side="right") > np.searchsorted(t, windows[:, 0], side="left")
+
+
 def covered_s(windows: np.ndarray, t0: float, t1: float) -> float:
     """Seconds of [t0, t1) inside the union of the windows."""
     total, reach = 0.0, t0
@@ -92,6 +110,19 @@ def share_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.n
     return out
 
 
+def answered_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.ndarray:
+    """Share of the pause windows starting in [k·width, (k+1)·width) that a nod/tilt answered (NaN: no pause)."""
+    n = int(np.ceil(trial.duration_s / width_s - 1e-9))
+    hit = answered_windows(trial.backchannels, trial.windows)
+    starts = trial.windows[:, 0] if len(trial.windows) else np.zeros(0)
+    out = np.full(n, np.nan)
+    for k in range(n):
+        sel = (starts >= k * width_s) & (starts < (k + 1) * width_s)
+        if sel.any():
+            out[k] = float(np.mean(hit[sel]))
+    return out
+
+
 # A condition's curve: window starts, mean share per window over trials with a nod/tilt in it, trials counted; the
 # same record as the elicitation learning curve.
 ShareCurve = LearningCurve
@@ -104,6 +135,16 @@ def share_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Seq
     for cond, tr in trials:
         if cond in per:
             per[cond].append(share_curve(tr, width_s))
+    return mean_curves(per, width_s)
+
+
+def answered_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str],
+                    width_s: float = CURVE_WIDTH_S) -> dict[str, ShareCurve]:
+    """Per condition, the mean of the trials' answered-pause curves (windows without a pause do not count)."""
+    per: dict[str, list[np.ndarray]] = {c: [] for c in conditions}
+    for cond, tr in trials:
+        if cond in per:
+            per[cond].append(answered_curve(tr, width_s))
     return mean_curves(per, width_s)
 
 

@@ -31,10 +31,13 @@ class DecisionConfig:
     yield_to_human: bool = True  # defer a due decision while the human is mid-action (turn-taking)
     max_yield_s: NonNegative = 2.0
     on_speech_cue: bool = True  # decide when the human's speech gives a pause cue (the end of a speech segment)
-    # while the human speaks, hold a due decision for their next pause (at most max_yield_s) once G says a backchannel
-    # there beats letting it pass by more than backchannel_margin (nats): the learned value of this speaker's pauses
+    # while the human speaks, hold a due decision for their next pause (at most max_await_s) once G says a backchannel
+    # there beats letting it pass by more than backchannel_margin (nats): the learned value of this speaker's pauses.
+    # A phrase plus the voice gate's hangover lasts ~2.4 s (the cue comes ~0.4 s after the phrase ends), so a 2 s hold
+    # often ran out while the speaker still talked
     await_pause: bool = True
     backchannel_margin: NonNegative = 0.1
+    max_await_s: NonNegative = 4.0
     # turn-taking in speech: a large gesture over the human's speech only when its G is this much below every small
     # candidate's (the decision record then says 'over_speech')
     over_speech_margin: NonNegative = 1.0

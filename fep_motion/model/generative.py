@@ -177,33 +177,54 @@ def engagement_after_trial(model: GenerativeModel, q_onset: list[np.ndarray], co
     return post / post.sum()
 
 
-def engagement_after_pause(model: GenerativeModel, q_cue: np.ndarray, control: int, kept_talking: bool
-                           ) -> np.ndarray:
-    """q(engagement) after a pause trial (eq. 3.12): the prediction B_eng[:, :, u] q(e) at the pause cue, u =
-    backchannel or let_pass, times p(the speaker goes on | e) (KEEPS_TALKING_GIVEN_ENGAGEMENT) or its complement."""
-    prior = model.B[ENGAGEMENT_FACTOR][:, :, control] @ q_cue
+SPEECH_CONTROLS = tuple(ENGAGEMENT_CONTROLS.index(u) for u in ("backchannel", "let_pass"))
+
+
+def engagement_after_pause(model: GenerativeModel, q_cue: np.ndarray, kept_talking: bool) -> np.ndarray:
+    """q(engagement) after a pause trial (eq. 3.12): the prediction B̄ q(e) at the pause cue under the speech
+    controls' shared prior B̄ (shared_speech_B, eq. 3.13), times p(the speaker goes on | e)
+    (KEEPS_TALKING_GIVEN_ENGAGEMENT) or its complement. The same prediction for backchannel and let_pass, so the two
+    controls' counts differ only by how often the speaker went on after each (each control's own prediction would
+    feed its counts back into its posteriors, and a single kept / stopped outcome cannot pin down a 3 × 3 column:
+    the columns drifted apart along directions the outcome never tests)."""
+    prior = shared_speech_B(model) @ q_cue
     k = KEEPS_TALKING_GIVEN_ENGAGEMENT
     post = prior * (k if kept_talking else 1.0 - k)
     return post / post.sum()
 
 
-SPEECH_CONTROLS = tuple(ENGAGEMENT_CONTROLS.index(u) for u in ("backchannel", "let_pass"))
-
-
-def pooled_speech_B(model: GenerativeModel) -> np.ndarray:
-    """B_eng with the speech controls (backchannel, let_pass) estimated under one shared prior (eq. 3.13): what both
-    learned from pause trials, pooled and scaled to the prior's concentration, plus each control's own counts. An
-    empirical-Bayes prior: a control tried less is judged by what this speaker's pauses do in general, so neither
-    looks better only because the initial prior outweighs its few trials."""
+def _speech_counts(model: GenerativeModel) -> tuple[dict[int, np.ndarray], np.ndarray] | None:
+    """(each speech control's learned counts ΔpB_u, the shared prior's column-normalized B̄) or None without a
+    learned engagement factor."""
     pB, p0 = model.pB[ENGAGEMENT_FACTOR], model.pB_prior[ENGAGEMENT_FACTOR] if model.pB_prior else None
-    B = model.B[ENGAGEMENT_FACTOR]
     if pB is None or p0 is None:
-        return B
+        return None
     learned = {u: pB[:, :, u] - p0[:, :, u] for u in SPEECH_CONTROLS}
     pooled = sum(learned.values())
     mass = pooled.sum(axis=0, keepdims=True)
-    shared = np.where(mass > 0, pooled / np.maximum(mass, 1e-12), B[:, :, SPEECH_CONTROLS[0]]) \
-        * p0[:, :, SPEECH_CONTROLS[0]].sum(axis=0, keepdims=True)
+    shared = np.where(mass > 0, pooled / np.maximum(mass, 1e-12), p0[:, :, SPEECH_CONTROLS[0]]
+                      / p0[:, :, SPEECH_CONTROLS[0]].sum(axis=0, keepdims=True))
+    return learned, shared
+
+
+def shared_speech_B(model: GenerativeModel) -> np.ndarray:
+    """B̄ of eq. 3.13: what both speech controls learned from pause trials, pooled and column-normalized (the
+    initial prior before any trial)."""
+    sc = _speech_counts(model)
+    return model.B[ENGAGEMENT_FACTOR][:, :, SPEECH_CONTROLS[0]] if sc is None else sc[1]
+
+
+def pooled_speech_B(model: GenerativeModel) -> np.ndarray:
+    """B_eng with the speech controls (backchannel, let_pass) estimated under one shared prior (eq. 3.13): B̄ scaled
+    to the prior's concentration, plus each control's own counts. An empirical-Bayes prior: a control tried less is
+    judged by what this speaker's pauses do in general, so neither looks better only because the initial prior
+    outweighs its few trials."""
+    B = model.B[ENGAGEMENT_FACTOR]
+    sc = _speech_counts(model)
+    if sc is None:
+        return B
+    learned, shared = sc
+    shared = shared * model.pB_prior[ENGAGEMENT_FACTOR][:, :, SPEECH_CONTROLS[0]].sum(axis=0, keepdims=True)
     out = B.copy()
     for u in SPEECH_CONTROLS:
         counts = shared + learned[u]

@@ -303,7 +303,7 @@ class FepPolicy(MotionPolicy):
             trial.resumed |= "onset" in obs.speech_events
             if now >= trial.t_cue + self.cfg.pause_outcome_s:
                 kept = self._speaking or trial.resumed
-                q_to = engagement_after_pause(self.model, trial.q_engagement, trial.control, kept)
+                q_to = engagement_after_pause(self.model, trial.q_engagement, kept)
                 qs_to: list[np.ndarray | None] = [None] * len(NUM_STATES)
                 qs_from: list[np.ndarray | None] = [None] * len(NUM_STATES)
                 qs_to[ENGAGEMENT_FACTOR], qs_from[ENGAGEMENT_FACTOR] = q_to, trial.q_engagement
@@ -338,7 +338,7 @@ class FepPolicy(MotionPolicy):
         mid_action = self.qs[ACTIVITY_FACTOR][STILL] < 0.5
         if d.yield_to_human and mid_action and now - since < d.max_yield_s and reason != "start":
             return None
-        if reason != "start" and now - since < d.max_yield_s and self._awaits_pause():
+        if reason != "start" and now - since < d.max_await_s and self._awaits_pause():
             self._held_for_pause = True
             return None
         self._deferred = None
@@ -348,8 +348,9 @@ class FepPolicy(MotionPolicy):
         return reason
 
     def _awaits_pause(self) -> bool:
-        """Hold decisions for the human's next pause: the session hears, the human is speaking outside a pause, and
-        G of a nod given as a backchannel beats the same nod with the pause let pass by decision.backchannel_margin."""
+        """Hold decisions for the human's next pause (for at most decision.max_await_s): the session hears, the human
+        is speaking outside a pause, and G of a nod given as a backchannel beats the same nod with the pause let pass
+        by decision.backchannel_margin."""
         d = self.cfg.decision
         in_pause = self._pause is not None and bool(self._pause.in_window(self._t or 0.0))
         if not (d.await_pause and self._hears and self._speaking and not in_pause):
@@ -432,14 +433,19 @@ class FepPolicy(MotionPolicy):
             eng = self._engagement_controls(now + onset_delay, gesture_index)
         else:
             eng = np.full(len(onset_delay), UNPROMPTED)
-        if now is not None and self._pause is not None:  # a wait in the human's pause lets it pass
-            let_pass = (gesture_index == 0) & bool(self._pause.in_window(now))
-        else:
-            let_pass = np.zeros(len(onset_delay), bool)
         u = np.empty(active.shape + (2,), dtype=np.int64)
         u[:, :, ACTIVITY_FACTOR] = np.where(active, gesture_index[:, None], 0)
         u[:, :, ENGAGEMENT_FACTOR] = np.where(active, eng[:, None], IDLE)
-        u[let_pass, 0, ENGAGEMENT_FACTOR] = LET_PASS
+        if now is not None and self._pause is not None and bool(self._pause.in_window(now)):
+            # deciding in the human's pause: its first step is the pause trial, backchannel for a nod or tilt that
+            # starts in it and let_pass for every other candidate (a wait, or any gesture starting later); the rest
+            # is the gesture's own part. A nod in the pause and the same nod later then differ in G by exactly what
+            # pause trials taught (the backchannel gain), not by two controls learned from different evidence.
+            bc = eng == BACKCHANNEL
+            if bc.any():
+                eng[bc] = np.where(self.answers_human(now + onset_delay[bc]), ANSWER, UNPROMPTED)
+            u[:, :, ENGAGEMENT_FACTOR] = np.where(active, eng[:, None], IDLE)
+            u[:, 0, ENGAGEMENT_FACTOR] = np.where(bc, BACKCHANNEL, LET_PASS)
         return u
 
     def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
