@@ -81,15 +81,14 @@ class RLConfig(yamlconf.Loadable):
                              "train YAML or null")
         return self
 
-    def validate(self, where: str = "rl config", check_paths: bool = True) -> RLConfig:
-        """This config (built in code or from flags) checked like a file; BrainError names the field."""
-        cfg = super().validate(where)
-        return cfg.check_paths(where) if check_paths else cfg
+    def validate(self, where: str = "rl config") -> RLConfig:
+        """This config (built in code or from flags) checked like a file, paths included; BrainError names the
+        field."""
+        return super().validate(where).check_paths(where)
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str = "rl config", check_paths: bool = True) -> RLConfig:
-        cfg = super().from_dict(raw, where)
-        return cfg.check_paths(where) if check_paths else cfg
+    def from_dict(cls, raw: Any, where: str = "rl config") -> RLConfig:
+        return super().from_dict(raw, where).check_paths(where)
 
     @classmethod
     def load(cls, path: str | Path) -> RLConfig:
