@@ -104,29 +104,21 @@ def test_pooled_prior_judges_a_little_tried_control_by_the_speakers_pauses() -> 
     assert pooled_gap < raw_gap / 2, (pooled_gap, raw_gap)
 
 
-def test_a_nod_in_the_pause_is_a_backchannel_and_a_wait_lets_it_pass() -> None:
+def _agent_in_a_pause() -> FepPolicy:
+    """An agent that heard the human speak from t = 0 and stop at t = 1 (the pause cue), deciding at t = 1."""
     agent = FepPolicy()
     agent.reset(0)
     agent._listen(_obs(0.0, True), 0.0)
     agent._listen(_obs(1.0, False, ("offset",)), 1.0)
     agent._t = 1.0
-    nod, wave = CONTROLS.index("nod"), CONTROLS.index("wave")
-    inside = PAUSE_WINDOW_S / 2
-    pols = agent.candidate_policies(np.array([inside, PAUSE_WINDOW_S + 0.2, inside, 0.3]),
-                                    np.array([nod, nod, wave, 0]), now=1.0)
-    eng = pols[:, 0, ENGAGEMENT_FACTOR]
-    assert eng[0] == BACKCHANNEL and eng[1] != BACKCHANNEL and eng[2] != BACKCHANNEL and eng[3] == LET_PASS
+    return agent
 
 
 def test_in_the_pause_a_nod_now_and_the_same_nod_later_differ_only_by_the_pause_trial() -> None:
     """Deciding in the pause, the first step is the pause trial: backchannel for the nod that starts in it, let_pass
     for the same nod starting after the window (and for a wave, and a wait); the steps after are the gesture's own
     (unprompted), so G tells the two nods apart by the backchannel gain alone. Outside a pause nothing changes."""
-    agent = FepPolicy()
-    agent.reset(0)
-    agent._listen(_obs(0.0, True), 0.0)
-    agent._listen(_obs(1.0, False, ("offset",)), 1.0)
-    agent._t = 1.0
+    agent = _agent_in_a_pause()
     nod, wave = CONTROLS.index("nod"), CONTROLS.index("wave")
     unprompted, idle = ENGAGEMENT_CONTROLS.index("unprompted"), ENGAGEMENT_CONTROLS.index("idle")
     inside = PAUSE_WINDOW_S / 2

@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -29,8 +28,8 @@ def _needs_espeak() -> None:
 def test_means_file_round_trips_and_phones_are_the_model_codebooks(tmp_path):
     model = adapt.load_model()
     assert model.means.shape == (42, 3, 128, 13)
-    assert model.phones[model.phones.index("SIL")] == "SIL" and not model.speech[model.phones.index("SIL")]
-    assert model.speech.sum() == 39 and list(model.phones) == sorted(model.phones)
+    assert model.phones[:3] == ("+NSN+", "+SPN+", "AA") and model.phones.index("SIL") == 32   # the mdef's order
+    assert not model.speech[[0, 1, 32]].any() and model.speech.sum() == 39
     adapt.write_s3(tmp_path / "means", model.head, model.means)
     _, back = adapt.read_s3(tmp_path / "means")
     np.testing.assert_array_equal(back, model.means.astype(np.float32))
@@ -174,7 +173,6 @@ def test_identity_adaptation_leaves_the_means_unchanged():
     model = adapt.load_model()
     eye = np.concatenate([np.zeros((3, 13, 1)), np.broadcast_to(np.eye(13), (3, 13, 13))], axis=-1)
     np.testing.assert_allclose(adapt.SpeakerAdaptation([eye]).means(model), model.means, atol=1e-9)
-    assert replace(model).means is model.means
 
 
 def test_a_synthesized_voice_is_heard_with_its_shipped_adaptation():

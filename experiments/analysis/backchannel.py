@@ -13,7 +13,7 @@ dilute.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,29 +98,26 @@ def covered_s(windows: np.ndarray, t0: float, t1: float) -> float:
     return total
 
 
-def share_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.ndarray:
-    """Share of the agent's nods/tilts in pause windows, per window [k·width, (k+1)·width) (NaN: none started)."""
-    n = int(np.ceil(trial.duration_s / width_s - 1e-9))
-    hit = in_windows(trial.backchannels, trial.windows)
+def _window_means(times: np.ndarray, hit: np.ndarray, duration_s: float, width_s: float) -> np.ndarray:
+    """Mean of `hit` over the items whose time falls in each window [k·width, (k+1)·width) (NaN: none there)."""
+    n = int(np.ceil(duration_s / width_s - 1e-9))
     out = np.full(n, np.nan)
     for k in range(n):
-        sel = (trial.backchannels >= k * width_s) & (trial.backchannels < (k + 1) * width_s)
+        sel = (times >= k * width_s) & (times < (k + 1) * width_s)
         if sel.any():
             out[k] = float(np.mean(hit[sel]))
     return out
+
+
+def share_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.ndarray:
+    """Share of the agent's nods/tilts in pause windows, per window [k·width, (k+1)·width) (NaN: none started)."""
+    return _window_means(trial.backchannels, in_windows(trial.backchannels, trial.windows), trial.duration_s, width_s)
 
 
 def answered_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> np.ndarray:
     """Share of the pause windows starting in [k·width, (k+1)·width) that a nod/tilt answered (NaN: no pause)."""
-    n = int(np.ceil(trial.duration_s / width_s - 1e-9))
-    hit = answered_windows(trial.backchannels, trial.windows)
     starts = trial.windows[:, 0] if len(trial.windows) else np.zeros(0)
-    out = np.full(n, np.nan)
-    for k in range(n):
-        sel = (starts >= k * width_s) & (starts < (k + 1) * width_s)
-        if sel.any():
-            out[k] = float(np.mean(hit[sel]))
-    return out
+    return _window_means(starts, answered_windows(trial.backchannels, trial.windows), trial.duration_s, width_s)
 
 
 # A condition's curve: window starts, mean share per window over trials with a nod/tilt in it, trials counted; the
@@ -128,24 +125,26 @@ def answered_curve(trial: BackchannelTrial, width_s: float = CURVE_WIDTH_S) -> n
 ShareCurve = LearningCurve
 
 
-def share_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str],
-                 width_s: float = CURVE_WIDTH_S) -> dict[str, ShareCurve]:
-    """Per condition, the mean of the trials' share curves (windows without a nod/tilt do not count)."""
+def _condition_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str], width_s: float,
+                      curve: Callable[[BackchannelTrial, float], np.ndarray]) -> dict[str, ShareCurve]:
+    """Per condition, the mean of the trials' `curve`s (NaN windows do not count)."""
     per: dict[str, list[np.ndarray]] = {c: [] for c in conditions}
     for cond, tr in trials:
         if cond in per:
-            per[cond].append(share_curve(tr, width_s))
+            per[cond].append(curve(tr, width_s))
     return mean_curves(per, width_s)
+
+
+def share_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str],
+                 width_s: float = CURVE_WIDTH_S) -> dict[str, ShareCurve]:
+    """Per condition, the mean of the trials' share curves (windows without a nod/tilt do not count)."""
+    return _condition_curves(trials, conditions, width_s, share_curve)
 
 
 def answered_curves(trials: Iterable[tuple[str, BackchannelTrial]], conditions: Sequence[str],
                     width_s: float = CURVE_WIDTH_S) -> dict[str, ShareCurve]:
     """Per condition, the mean of the trials' answered-pause curves (windows without a pause do not count)."""
-    per: dict[str, list[np.ndarray]] = {c: [] for c in conditions}
-    for cond, tr in trials:
-        if cond in per:
-            per[cond].append(answered_curve(tr, width_s))
-    return mean_curves(per, width_s)
+    return _condition_curves(trials, conditions, width_s, answered_curve)
 
 
 def speech_rows(phrases: Iterable) -> list[EventRow]:

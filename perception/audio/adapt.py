@@ -14,12 +14,14 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,14 +176,14 @@ def align(samples: np.ndarray, text: str, model: AcousticModel, means_file: Path
     return Aligned(stream_features(cep), codebook, exact)
 
 
-def _decode(dec: object, audio: np.ndarray) -> None:
+def _decode(dec: Any, audio: np.ndarray) -> None:
     """One whole-utterance pass; full_utt: batch CMN over the utterance, as the model was trained (feat.params)."""
     dec.start_utt()
     dec.process_raw(audio.tobytes(), False, True)
     dec.end_utt()
 
 
-def _split_words(dec: object, segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+def _split_words(dec: Any, segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     """(phone, start frame, frames) from word segments: each word's frames split evenly among its dictionary phones
     (the pronunciation variant the search chose); fillers become SIL."""
     out: list[tuple[str, int, int]] = []
@@ -326,13 +328,14 @@ def load_adaptation(path: str | Path) -> SpeakerAdaptation:
 
 
 def means_file(adaptation: SpeakerAdaptation) -> Path:
-    """The adapted means as a sphinx-3 file pocketsphinx loads (`mean=`), written once per distinct adaptation
-    into the temp folder (keyed by its transforms' hash)."""
-    blob = json.dumps([np.round(w, 7).tolist() for w in adaptation.transforms]).encode()
-    out = Path(tempfile.gettempdir()) / f"fep_motion_means_{hashlib.sha256(blob).hexdigest()[:16]}"
+    """The adapted means as a sphinx-3 file pocketsphinx loads (`mean=`), written once per distinct adaptation and
+    acoustic model into the temp folder (keyed by the transforms' and the model's means' hash)."""
+    model = load_model()
+    digest = hashlib.sha256(json.dumps([np.round(w, 7).tolist() for w in adaptation.transforms]).encode())
+    digest.update(model.means.tobytes())
+    out = Path(tempfile.gettempdir()) / f"fep_motion_means_{digest.hexdigest()[:16]}"
     if not out.is_file():
-        model = load_model()
-        part = out.with_suffix(".part")
+        part = out.with_name(f"{out.name}.{os.getpid()}.part")   # the session and its recogniser process may race
         write_s3(part, model.head, adaptation.means(model))
         part.replace(out)
     return out
