@@ -331,12 +331,17 @@ def link_bounds(urdf: Path) -> dict[str, np.ndarray]:
     return {name: np.asarray(box, dtype=np.float64) for name, box in bounds.items()}
 
 
+def stock_humanoid_urdf() -> str:
+    """Path of pybullet_data's stock humanoid URDF: the skeleton the character dresses (and the bare body)."""
+    import pybullet_data
+
+    return os.path.join(pybullet_data.getDataPath(), "humanoid", "humanoid.urdf")
+
+
 def character_urdf(source_urdf: str | None = None) -> Path:
     """Path of the character URDF, generated into the cache on first use (keyed by this generator's source)."""
     if source_urdf is None:
-        from fep_motion.body.humanoid import urdf_path
-
-        source_urdf = urdf_path()
+        source_urdf = stock_humanoid_urdf()
     final = cache_dir() / f"character-{_source_key()}"
     if (final / "character.urdf").is_file():
         return final / "character.urdf"

@@ -63,12 +63,6 @@ def quiet_native_output(capture: list[str] | None = None):
                 capture.append(sink.read().decode(errors="replace"))
 
 
-def urdf_path() -> str:
-    import pybullet_data
-
-    return os.path.join(pybullet_data.getDataPath(), "humanoid", "humanoid.urdf")
-
-
 @dataclass
 class LookAt:
     """Turns the head toward a world point, smoothly: a rate-limited neck yaw/pitch added on top of the pose."""
@@ -128,12 +122,12 @@ class Humanoid:
 
         self._p, self.client = p, client
         self.dressed = colorize
-        if colorize:
-            from fep_motion.body.character import character_urdf
+        from fep_motion.body.character import character_urdf, stock_humanoid_urdf
 
+        if colorize:
             path, scaling = str(character_urdf()), 1.0
         else:
-            path, scaling = urdf_path(), GLOBAL_SCALING
+            path, scaling = stock_humanoid_urdf(), GLOBAL_SCALING
         with quiet_native_output():
             self.body = p.loadURDF(
                 path,
