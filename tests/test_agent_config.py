@@ -42,6 +42,24 @@ def test_errors_name_the_field(tmp_path: Path, text: str, field_name: str, capsy
     assert field_name in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_every_layer_keeps_defaults_for_empty_sections_and_replaces_tables_whole(tmp_path: Path):
+    """One rule for the file and the overrides (yamlconf.overlay), the same one the perception and participant
+    configs follow: an empty section keeps its defaults, a given preference table replaces the one below it."""
+    p = tmp_path / "partial.yaml"
+    p.write_text("gamma: 8\ndecision:\npreferences:\n  event: {nod: 1.0}\n")
+    cfg = load_agent_config(p)
+    assert cfg.gamma == 8.0 and cfg.decision == AgentConfig().decision
+    assert cfg.preferences == {"event": {"nod": 1.0}}
+    shipped = load_agent_config()
+    over = load_agent_config(overrides={"decision": None, "rhythm": {"tempo_init_hz": 2.0},
+                                        "habits": {"nod": 1.0}})
+    assert over.decision == shipped.decision and over.rhythm.tempo_init_hz == 2.0
+    assert over.rhythm.tempo_min_hz == shipped.rhythm.tempo_min_hz and over.habits == {"nod": 1.0}
+    assert over.preferences == shipped.preferences
+    with pytest.raises(ConfigError, match=r"decision\.min_pause_s: "):
+        load_agent_config(overrides={"decision": {"min_pause_s": -1}})
+
+
 def test_missing_and_malformed_files(tmp_path: Path, capsys):
     assert main(["agent", "config", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -3,9 +3,9 @@ one-line errors `file:line: field.path: problem; fix`. Imports no project packag
 from __future__ import annotations
 
 from yamlconf.errors import FieldError, YamlConfigError
-from yamlconf.load import SCHEMA, check, load, merge, overlay, read_mapping, validate
+from yamlconf.load import SCHEMA, check, load, overlay, read_mapping, validate
 from yamlconf.schema import Loadable
 from yamlconf.source import YamlDoc, dotted, parse_yaml, read_text, read_yaml
 
-__all__ = ["SCHEMA", "FieldError", "Loadable", "YamlConfigError", "YamlDoc", "check", "dotted", "load", "merge",
+__all__ = ["SCHEMA", "FieldError", "Loadable", "YamlConfigError", "YamlDoc", "check", "dotted", "load",
            "overlay", "parse_yaml", "read_mapping", "read_text", "read_yaml", "validate"]

@@ -144,22 +144,15 @@ def load(cls: type[T], path: str | Path, what: str = "config", error: type[Excep
     return validate(cls, data, doc.source, doc, error)
 
 
-def merge(base: dict[str, Any], over: dict[str, Any], whole: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`over` laid on `base` key by key, recursing into mappings except the keys in `whole` (replaced outright)."""
-    out = dict(base)
-    for k, v in over.items():
-        both = isinstance(v, dict) and isinstance(out.get(k), dict) and k not in whole
-        out[k] = merge(out[k], v, whole) if both else v
-    return out
-
-
-def overlay(defaults: Any, data: Any) -> Any:
-    """`data` laid over a schema's default values (dataclasses.asdict of its default): keys left out, and mappings
-    given as null, keep their default; so a partial mapping changes only the fields it names."""
+def overlay(defaults: Any, data: Any, whole: tuple[str, ...] = ()) -> Any:
+    """`data` laid over `defaults` key by key, the one rule for every config layer (a schema's default values, a
+    file, command-line overrides): keys left out, and mappings given as null, keep their default; mappings recurse
+    except the keys in `whole`, which a given mapping replaces outright (e.g. a preference table)."""
     if isinstance(defaults, dict) and data is None:
         return defaults
     if isinstance(defaults, dict) and isinstance(data, dict):
-        return {**defaults, **{k: overlay(defaults.get(k), v) for k, v in data.items()}}
+        return {**defaults, **{k: v if k in whole and v is not None else overlay(defaults.get(k), v, whole)
+                               for k, v in data.items()}}
     return data
 
 

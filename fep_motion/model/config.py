@@ -1,6 +1,7 @@
 """The agent's configuration (typed, validated; shipped default fep_motion/agent.yaml)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,7 @@ from fep_motion.config import ConfigError, load_config
 from fep_motion.model.spaces import CONTROLS, MODALITIES
 
 DEFAULT_AGENT_CONFIG = "agent.yaml"
+WHOLE = ("preferences", "habits")  # tables a config layer replaces whole rather than key by key
 
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
@@ -120,13 +122,18 @@ def default_agent_config_path() -> Path:
 
 
 def load_agent_config(path: str | Path | None = None, overrides: dict | None = None) -> AgentConfig:
-    """The shipped default (or `path`), with optional dict overrides merged on top, validated."""
+    """The shipped default (or `path`), with optional dict overrides laid on top, validated. Every layer follows
+    yamlconf.overlay's rule: a field left out or a section left empty keeps its default; a preference or habit
+    table that is given replaces the one below it."""
     p = Path(path) if path is not None else default_agent_config_path()
     doc = yamlconf.read_yaml(p, "agent config", ConfigError)
-    if not overrides or not isinstance(doc.data, dict):
-        return yamlconf.validate(AgentConfig, doc.data, doc.source, doc, ConfigError)
+    if not isinstance(doc.data, (dict, type(None))):
+        return yamlconf.validate(AgentConfig, doc.data, doc.source, doc, ConfigError)  # names the root's type
+    data = yamlconf.overlay(dataclasses.asdict(AgentConfig()), doc.data, WHOLE)
+    if not overrides:
+        return yamlconf.validate(AgentConfig, data, doc.source, doc, ConfigError)
     # a bad value may come from the file or from the overrides: the error names the field, not a line
-    data = yamlconf.merge(doc.data, overrides, whole=("preferences", "habits"))
+    data = yamlconf.overlay(data, overrides, WHOLE)
     return yamlconf.validate(AgentConfig, data, f"{doc.source} (with overrides)", None, ConfigError)
 
 
