@@ -16,6 +16,7 @@ from fep_motion.model.config import AgentConfig, load_agent_config
 
 def test_shipped_default_round_trips(tmp_path: Path):
     cfg = load_agent_config()
+    assert cfg == AgentConfig()  # a partial file falls back on exactly the shipped values
     assert cfg.num_candidates == 256 and cfg.horizon == 2 and cfg.novelty
     p = tmp_path / "a.yaml"
     p.write_text(dump_config(cfg))

@@ -93,7 +93,7 @@ class AgentConfig:
         "arms": {"moving": 2.0},
         "facing": {"toward": 1.0},
         "event": {"nod": 3.0, "gesture": 2.0, "shake": -2.0},
-        "speech": {"speaking": 1.0},
+        "speech": {"speaking": 6.0},
     })
     # habits E: gesture class -> log weight (unlisted 0)
     habits: dict[str, float] = field(default_factory=dict)
