@@ -358,11 +358,12 @@ def lightning_prefill(
     for 16-bit q, k, v of one dtype with precision "fast" on the TMA path, Dk and Dv 64 or 128, T >= 8192
     (lightning_prefill_ws.MIN_T: shorter scans are bound by the host's launch cost), no launch shape given) runs
     lightning_prefill_ws's Gluon kernel with separate state and output warpgroups (LAST_PATH "ws"); False keeps
-    the Triton TMA kernel; True (or "pipe" / "plain", its output partition's schedule: stores under the next block's
-    P·V, or in order) runs it at any T; the environment variable LIGHTNING_WS=0 turns the default off. warp_specialize
-    lets Triton split the TMA loop into producer and consumer warps. block_t, block_v, num_warps, num_stages override
-    the measured shape. segments > 1 splits each sequence into that many parts run in parallel (a two-level scan;
-    None picks it when the one-pass grid would leave SMs idle, e.g. few heads).
+    the Triton TMA kernel; True (or a schedule string, lightning_prefill_ws.launch_ws's mode: e.g. "pipe" / "plain",
+    "noprep") runs it at any T; the environment variable LIGHTNING_WS=0 turns the default off, LIGHTNING_WS_MODE
+    sets the schedule of the default. warp_specialize lets Triton split the TMA loop into producer and consumer warps.
+    block_t, block_v, num_warps, num_stages override the measured shape. segments > 1 splits each sequence into that
+    many parts run in parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few
+    heads).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
@@ -391,9 +392,9 @@ def lightning_prefill(
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
                      cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
                      cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold, use_ws,
-                     num_stages or 0, ws if isinstance(ws, str) else "")
+                     num_stages or 0, ws if isinstance(ws, str) else os.environ.get("LIGHTNING_WS_MODE", ""))
     nseg = 1 if cu is not None or reverse else (
-        segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, cfg["per_sm"]))
+        segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, _ws_per_sm() if use_ws else cfg["per_sm"]))
     if nseg <= 1:
         st = torch.empty(N, H, DK, DV, dtype=torch.float32, device=q.device) if output_final_state else None
         launch(N, s0, st)
@@ -452,6 +453,12 @@ def _capability(device: torch.device) -> tuple[int, int]:
     if idx not in _CAPS:
         _CAPS[idx] = torch.cuda.get_device_capability(idx)
     return _CAPS[idx]
+
+
+def _ws_per_sm() -> int:
+    from llm.kernels.lightning_prefill_ws import SEGMENTS_PER_SM
+
+    return SEGMENTS_PER_SM
 
 
 def _ws_min_t() -> int:
@@ -515,13 +522,12 @@ class _Launch:
         grid = (triton.cdiv(self.DV, self.bv), n * self.H)
         global LAST_COMPILED, LAST_PATH
         if self.ws_kernel and not state_only:
-            from llm.kernels.lightning_prefill_ws import PIPELINE_OUT, launch_ws
+            from llm.kernels.lightning_prefill_ws import launch_ws
 
             LAST_PATH = "ws"
             maps = [_row_map(x, self.layout, self.T, self.H) for x in (self.q, self.k, self.v, self.o)]
-            pipe = {"pipe": True, "plain": False}.get(self.ws_mode, PIPELINE_OUT)
             LAST_COMPILED = launch_ws(self.q, self.k, self.v, self.o, maps, self.slope, s0, st, self.T, self.H, n,
-                                      seg, nseg, self.ws_stages, pipe)
+                                      seg, nseg, self.ws_stages, self.ws_mode)
             return
         LAST_PATH = "fold" if self.fold else "tma" if self.tma else "pointer"
         if self.fold:

@@ -10,8 +10,8 @@ per scheduler, 27 % issue slots busy, DRAM 64 %, tensor pipe 37 %): every block 
 small wgmma, conversions and shared-memory round trips. The state S_(i+1) depends only on k, v and S_i, not on q or
 the outputs, so one warpgroup can run ahead on the recurrence while another computes the outputs:
 - the state partition (4 warps) holds S[:, value tile] in fp32 registers; per block it writes S_i in 16 bits to a
-  double-buffered shared tile (for Q_i S_i), scales V by the row decay into a shared tile and updates S with one wgmma
-  (Kᵀ read transposed from the TMA tile of k);
+  double-buffered shared tile (for Q_i S_i) and updates S with one wgmma (Kᵀ read transposed from the TMA tile of k,
+  diag(decay) V from a shared tile that it filled for this block while the previous update ran);
 - the output partition (4 warps, the default one) computes Q Kᵀ and Q S_i together (async wgmma), masks the scores
   into a register operand, adds P V into the same accumulator and stores o through TMA (the tail block by masked
   pointer stores);
@@ -20,10 +20,12 @@ Keys and queries are loaded as two 64-column chunks (Dk = 128) so that every sta
 Forward scans of whole sequences or segments with an optional initial state (the two-level scan's pass 2); the
 segment-state pass and everything else stay on lightning_prefill's kernels. Precision is the Triton kernels' "fast"
 mode with the decay on v (S_i, the scores and diag(decay) V rounded to the input dtype; fp32 accumulation).
-Measured on an H200 (bench/NOTES-kernels.md, runs H4-H5), bf16, T = 128K, H = 64, each variant in its own process:
-2.16-2.54 ms (79-93 % of the copy floor) against 2.92-2.93 ms for the Triton TMA kernel; 16K 0.271-0.274 vs 0.342 ms;
-1M at H = 8 (8 segments) 3.61 vs 4.12 ms. 168 registers a thread, no spills, 181 KB of shared memory (197 KB with
-an fp32 o).
+Measured on an H200 (bench/NOTES-kernels.md, runs H4-H6), bf16, T = 128K, H = 64, each variant in its own process:
+2.16-2.54 ms (79-93 % of the copy floor) against 2.65-2.93 ms for the Triton TMA kernel, 2.34 ms with the v scaling
+moved under the previous update (run H6); 16K 0.271-0.274 vs 0.340-0.342 ms; 1M at H = 8 3.55 ms with 16 segments
+(3.61-3.74 with 8) vs 4.12 ms. ncu at 16K (run H6): DRAM 81 % of peak, the shared pipe 49 % busy; the state
+partition's recurrence is the chain that sets the pace (moving work off it helps, queueing more output products
+ahead of it hurts). 168 registers a thread, no spills, 189 KB of shared memory (205 KB with an fp32 o).
 """
 from __future__ import annotations
 
@@ -43,9 +45,16 @@ from llm.kernels.lightning_prefill import _program_rows
 
 BLOCK_T = 64  # rows per block (one warpgroup's wgmma M)
 BLOCK_V = 64  # value columns per program
-NUM_STAGES = 3  # q, k, v blocks in flight: 3 × 40 KB + S tiles 32 KB + decayed v 8 KB + o 16 KB (fp32 o: 32 KB)
+NUM_STAGES = 3  # q, k, v blocks in flight: 3 × 40 KB + S tiles 32 KB + decayed v 2 × 8 KB + o 16 KB (fp32 o: 32 KB)
 PIPELINE_OUT = True  # the output partition stores block i-1 under block i's P·V (H200 runs H4/H5, 128K: 2.25 / 2.54
 # ms vs 2.54 / 2.56 in order; bench/NOTES-kernels.md)
+PREP = True  # the state partition scales block i+1's v into a second tile under the update of block i ("prep";
+# "noprep" turns it off). H200 run H6, bf16 128K H = 64, same call: 2.341 ms vs 2.544 without (16K and 1M: not timed)
+EARLY = False  # "early": the update of block i is issued before S_i is stored for the outputs. Compiled for sm_90
+# (168 registers, no spills), checked by nothing on a GPU yet: the call that would have run it got no machine (H7)
+DIRECT = False  # "direct": o stored from registers, without the shared staging tile. Same status as EARLY
+SEGMENTS_PER_SM = 2  # the two-level scan's segment rule fills two waves of this kernel (H200, 1M at H = 8: 16 segments
+# 3.35 / 3.45 / 3.55 ms vs 8 segments 3.66 / 3.61 / 3.74 in runs H4, H5, H6; fp64 checks of both in run H6)
 MIN_T = 8192  # lightning_prefill's default takes this kernel from this length on (H200 run H5: 8K 0.143 vs 0.175 ms on
 # the Triton TMA kernel; at 4K the host's launch cost decides: 0.207 vs 0.174 ms, though 0.076 vs 0.092 in a CUDA graph)
 MAXNREG = gl.constexpr(168)  # 12 warps (3 warpgroups) × 32 × 168 ≤ 64 K registers
@@ -57,13 +66,24 @@ def ws_supported(dk: int, dv: int) -> bool:
 
 
 def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int, nseg: int, num_stages: int = 0,
-              pipe: bool = PIPELINE_OUT):
+              mode: str = ""):
     """Launch over n sequences (or segments) × heads × value tiles; maps are lightning_prefill's row maps.
 
-    num_stages: blocks of q, k, v in flight (0: NUM_STAGES); pipe: store block i-1's outputs under P·V of block i.
+    num_stages: blocks of q, k, v in flight (0: NUM_STAGES). mode: "+"-joined schedule words, "" for the defaults:
+    "pipe" / "plain" (the output partition stores block i-1 under P·V of block i, or in order), "prep" (the state
+    partition scales block i+1's values into a second shared tile while its update wgmma of block i runs), "early"
+    (it also issues the update of block i before storing S_i for the outputs), "direct" (o stored from registers).
     Returns the compiled kernel (registers and shared memory are bench diagnostics)."""
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+    words = set(filter(None, mode.split("+")))
+    unknown = words - {"pipe", "plain", "prep", "early", "direct", "noprep", "noearly", "nodirect"}
+    if unknown:
+        raise ValueError(f"lightning_prefill_ws: unknown schedule {sorted(unknown)} in mode {mode!r}")
+    pipe = "pipe" in words or ("plain" not in words and PIPELINE_OUT)
+    prep = "prep" in words or ("noprep" not in words and PREP)
+    early = "early" in words or ("noearly" not in words and EARLY)
+    direct = "direct" in words or ("nodirect" not in words and DIRECT)
     dk, dv = q.shape[-1], v.shape[-1]
     ks = dk // 64
     bt, bv = BLOCK_T, BLOCK_V
@@ -76,14 +96,16 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     grid = (dv // bv, n * H)
     ns = num_stages or NUM_STAGES
     esz, osz = q.element_size(), o.element_size()
-    fixed = 2 * ks * 64 * bv * esz + bt * bv * esz + 2 * bt * bv * osz + 1024  # S tiles, decayed v, o staging
+    # S tiles, decayed v (two with prep or early), o staging (none with direct: the compiler drops the unused tile)
+    fixed = 2 * ks * 64 * bv * esz + (1 + (prep or early)) * bt * bv * esz + 2 * bt * bv * osz * (not direct) + 1024
     while ns > 2 and fixed + ns * (2 * ks * bt * 64 + bt * bv) * esz > 227 * 1024:  # fp32 o takes 16 KB more
         ns -= 1
     return _lightning_prefill_ws_kernel[grid](
         *descs, o, s0 if s0 is not None else o, st if st is not None else o, slope, maps[3][5],
         *(x for mp in maps for x in mp[:3]), T, H, seg, nseg,
         DK=dk, DV=dv, BT=bt, BV=bv, KS=ks, HAS_S0=s0 is not None, STORE_ST=st is not None,
-        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, num_warps=4, maxnreg=MAXNREG,
+        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, EARLY=early, DIRECT=direct, num_warps=4,
+        maxnreg=MAXNREG,
     )
 
 
@@ -101,6 +123,7 @@ def _lightning_prefill_ws_kernel(
     T, H, SEG, NSEG,
     DK: gl.constexpr, DV: gl.constexpr, BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr,
     HAS_S0: gl.constexpr, STORE_ST: gl.constexpr, SEGMENTED: gl.constexpr, NS: gl.constexpr, PIPE: gl.constexpr,
+    PREP: gl.constexpr, EARLY: gl.constexpr, DIRECT: gl.constexpr,
 ):
     """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
     iv = gl.program_id(0)
@@ -113,7 +136,8 @@ def _lightning_prefill_ws_kernel(
     k_s = gl.allocate_shared_memory(dt, [NS * KS, BT, 64], k_desc.layout)
     v_s = gl.allocate_shared_memory(dt, [NS, BT, BV], v_desc.layout)
     s_s = gl.allocate_shared_memory(dt, [2 * KS, 64, BV], S_SH)  # S_i in 16 bits, two buffers of KS chunks
-    a_s = gl.allocate_shared_memory(dt, [BT, BV], v_desc.layout)  # diag(decay) V of the current block
+    # diag(decay) V (two buffers for prep and early)
+    a_s = gl.allocate_shared_memory(dt, [1 + (PREP or EARLY), BT, BV], v_desc.layout)
     o_s = gl.allocate_shared_memory(o_desc.dtype, [2, BT, BV], o_desc.layout)  # 16-bit or fp32 (out_dtype)
     ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
@@ -130,8 +154,9 @@ def _lightning_prefill_ws_kernel(
     smem = (q_s, k_s, v_s, s_s, a_s, o_s)
     bars = (ready, empty, s_ready, s_free)
     gl.warp_specialize([
-        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
-        (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST)),
+        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE, DIRECT)),
+        (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST,
+                            PREP, EARLY)),
         (_load_partition, (smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS)),
     ], [4, 1], [MAXNREG, 24])
     for j in gl.static_range(NS):
@@ -165,8 +190,13 @@ def _load_partition(smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k,
 @gluon.jit
 def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
                      BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
-                     STORE_ST: gl.constexpr):
-    """Four warps: S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it."""
+                     STORE_ST: gl.constexpr, PREP: gl.constexpr, EARLY: gl.constexpr):
+    """Four warps: S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it.
+
+    PREP: diag(decay) V of block i+1 is written to the second of two shared tiles while the update of block i runs,
+    so the chain from one update to the next is only: publish S, scale S by λ^n, wgmma. EARLY (with two value
+    tiles as PREP): S_i is rounded to 16 bits in registers, the update of block i is issued, and only then is S_i
+    stored for the outputs (with block i+1's values), so the recurrence's chain is: round, scale, wgmma."""
     _q_s, k_s, v_s, s_s, a_s, _o_s = smem
     ready, empty, s_ready, s_free = bars
     NS: gl.constexpr = v_s.type.shape[0]
@@ -184,33 +214,68 @@ def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr
     else:
         Sa = gl.zeros([64, BV], gl.float32, MMA)
         Sb = gl.zeros([64, BV], gl.float32, MMA)
-    for i in range(nblocks):
-        st = i % NS
-        sb = i % 2
-        # publish S_i (16-bit) for the outputs of block i, once block i - 2 has released that buffer
-        mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
-        s_s.index(sb * KS).store(Sa.to(s_s.dtype))
-        if KS == 2:
-            s_s.index(sb * KS + 1).store(Sb.to(s_s.dtype))
-        fence_async_shared()
-        gl.thread_barrier()
-        mbarrier.arrive(s_ready.index(sb), count=1)
-        # S_(i+1) = λ^n S_i + Kᵀ diag(λ^(n-1-j)) V  (n = rows of this block; rows past the sequence get weight 0)
-        nrem = gl.minimum(L - i * BT, BT)
-        dec = gl.where(t_cp < nrem, gl.exp(-s * gl.maximum(nrem - 1 - t_cp, 0).to(gl.float32)), 0.0)
-        lam_n = gl.exp(-s * nrem.to(gl.float32))
-        mbarrier.wait(ready.index(st), (i // NS) & 1)
-        vv = v_s.index(st).load(CP).to(gl.float32) * dec[:, None]
-        a_s.store(vv.to(a_s.dtype))
-        fence_async_shared()
-        gl.thread_barrier()
-        Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s, Sa * lam_n, is_async=True)
-        if KS == 2:
-            Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s, Sb * lam_n, is_async=True)
-            Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
-        else:
-            Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
-        mbarrier.arrive(empty.index(st), count=1)
+    if PREP or EARLY:  # noqa: SIM102 - a compile-time branch around a runtime one
+        if nblocks > 0:
+            _scale_values(v_s, a_s, ready, 0, L, s, t_cp, BT, CP)
+            if EARLY:
+                fence_async_shared()
+                gl.thread_barrier()
+    if EARLY:
+        for i in range(nblocks):
+            st = i % NS
+            sb = i % 2
+            lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
+            pa = Sa.to(s_s.dtype)
+            Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s.index(sb), Sa * lam_n, is_async=True)
+            if KS == 2:
+                pb = Sb.to(s_s.dtype)
+                Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s.index(sb), Sb * lam_n,
+                                   is_async=True)
+            # publish S_i for the outputs of block i (buffer freed by block i - 2), and block i+1's values
+            mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
+            s_s.index(sb * KS).store(pa)
+            if KS == 2:
+                s_s.index(sb * KS + 1).store(pb)
+            if i + 1 < nblocks:
+                _scale_values(v_s, a_s, ready, i + 1, L, s, t_cp, BT, CP)
+            fence_async_shared()
+            gl.thread_barrier()
+            mbarrier.arrive(s_ready.index(sb), count=1)
+            if KS == 2:
+                Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
+            else:
+                Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
+            mbarrier.arrive(empty.index(st), count=1)
+    else:
+        for i in range(nblocks):
+            st = i % NS
+            sb = i % 2
+            ab = i % 2 if PREP else 0
+            # publish S_i (16-bit) for the outputs of block i, once block i - 2 has released that buffer
+            mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
+            s_s.index(sb * KS).store(Sa.to(s_s.dtype))
+            if KS == 2:
+                s_s.index(sb * KS + 1).store(Sb.to(s_s.dtype))
+            fence_async_shared()  # (with prep: also block i's scaled values, stored during the previous update)
+            gl.thread_barrier()
+            mbarrier.arrive(s_ready.index(sb), count=1)
+            if not PREP:
+                _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT, CP)
+                fence_async_shared()
+                gl.thread_barrier()
+            # S_(i+1) = λ^n S_i + Kᵀ diag(λ^(n-1-j)) V  (n = rows of this block; rows past the sequence get weight 0)
+            lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
+            Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s.index(ab), Sa * lam_n, is_async=True)
+            if KS == 2:
+                Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s.index(ab), Sb * lam_n, is_async=True)
+            if PREP:  # noqa: SIM102 - block i+1 into the other tile (its reader, the update of block i-1, is done)
+                if i + 1 < nblocks:
+                    _scale_values(v_s, a_s, ready, i + 1, L, s, t_cp, BT, CP)
+            if KS == 2:
+                Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
+            else:
+                Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
+            mbarrier.arrive(empty.index(st), count=1)
     if STORE_ST:
         off = _state_offsets(bh, iv, DK, DV, BV, MMA)
         gl.store(ST + off, Sa)
@@ -219,11 +284,26 @@ def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr
 
 
 @gluon.jit
+def _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT: gl.constexpr, CP: gl.constexpr):
+    """diag(λ^(n-1-j)) V of block i (rows past the sequence weighted 0) into a_s[i % buffers]; the caller fences and
+    synchronises the warpgroup before a wgmma reads it."""
+    NS: gl.constexpr = v_s.type.shape[0]
+    NA: gl.constexpr = a_s.type.shape[0]
+    nrem = gl.minimum(L - i * BT, BT)
+    dec = gl.where(t_cp < nrem, gl.exp(-s * gl.maximum(nrem - 1 - t_cp, 0).to(gl.float32)), 0.0)
+    st = i % NS
+    mbarrier.wait(ready.index(st), (i // NS) & 1)
+    vv = v_s.index(st).load(CP).to(gl.float32) * dec[:, None]
+    a_s.index(i % NA).store(vv.to(a_s.dtype))
+
+
+@gluon.jit
 def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.constexpr, BV: gl.constexpr,
-                   KS: gl.constexpr, PIPE: gl.constexpr):
+                   KS: gl.constexpr, PIPE: gl.constexpr, DIRECT: gl.constexpr):
     """The default four warps: O_i = [(Q Kᵀ) ⊙ M] V + diag(λ^(t+1)) Q S_i for every block, stored through TMA.
 
-    PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order)."""
+    PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order).
+    DIRECT: o goes from registers to global memory (no shared staging tile, no TMA store)."""
     q_s, k_s, v_s, s_s, _a_s, o_s = smem
     ready, empty, s_ready, s_free = bars
     NS: gl.constexpr = v_s.type.shape[0]
@@ -240,28 +320,15 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
     o_prev = gl.zeros([BT, BV], gl.float32, MMA)
     for i in range(nblocks):
         st = i % NS
-        sb = i % 2
-        mbarrier.wait(ready.index(st), (i // NS) & 1)
-        mbarrier.wait(s_ready.index(sb), (i // 2) & 1)
-        zt = gl.zeros([BT, BT], gl.float32, MMA_T)
-        z = gl.zeros([BT, BV], gl.float32, MMA)
-        qk = warpgroup_mma(q_s.index(st * KS), k_s.index(st * KS).permute((1, 0)), zt, use_acc=False, is_async=True)
-        if KS == 2:
-            qk = warpgroup_mma(q_s.index(st * KS + 1), k_s.index(st * KS + 1).permute((1, 0)), qk, is_async=True)
-        acc = warpgroup_mma(q_s.index(st * KS), s_s.index(sb * KS), z, use_acc=False, is_async=True)
-        if KS == 2:
-            acc = warpgroup_mma(q_s.index(st * KS + 1), s_s.index(sb * KS + 1), acc, is_async=True)
+        qk, acc = _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS, MMA, MMA_T)
         qk = warpgroup_mma_wait(num_outstanding=KS, deps=(qk,))
-        sc = qk * m
-        if i >= nfull:  # the tail block: key columns past the sequence belong to the next rows
-            sc = gl.where((t_c < L - i * BT)[None, :], sc, 0.0)
-        p = gl.convert_layout(sc.to(q_s.dtype), A_L)
+        p = _scores_operand(qk, m, t_c, L, i, nfull, q_s.dtype, A_L)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
-        mbarrier.arrive(s_free.index(sb), count=1)
+        mbarrier.arrive(s_free.index(i % 2), count=1)
         o = warpgroup_mma(p, v_s.index(st), acc * q_decay[:, None], is_async=True)
         if PIPE:  # block i-1's outputs (always a whole block) go out while P·V of block i runs
             if i > 0:
-                _store_block(o_prev, o_s, o_desc, r_o, c_o, i - 1, BT)
+                _store_whole(o_prev, o_s, o_desc, O, so_t, r_o, c_o, i - 1, BT, BV, MMA, DIRECT)
             o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
             mbarrier.arrive(empty.index(st), count=1)
             o_prev = o
@@ -269,17 +336,58 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
             o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
             mbarrier.arrive(empty.index(st), count=1)
             if i < nfull:
-                _store_block(o, o_s, o_desc, r_o, c_o, i, BT)
+                _store_whole(o, o_s, o_desc, O, so_t, r_o, c_o, i, BT, BV, MMA, DIRECT)
             else:
                 _store_rows(o, O, so_t, r_o, c_o, i, L - i * BT, BT, BV, MMA)
     if PIPE:  # the last block's outputs
         last = nblocks - 1
         if last >= 0:
             if last < nfull:
-                _store_block(o_prev, o_s, o_desc, r_o, c_o, last, BT)
+                _store_whole(o_prev, o_s, o_desc, O, so_t, r_o, c_o, last, BT, BV, MMA, DIRECT)
             else:
                 _store_rows(o_prev, O, so_t, r_o, c_o, last, L - last * BT, BT, BV, MMA)
     tma.store_wait(pendings=0)
+
+
+@gluon.jit
+def _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS: gl.constexpr, MMA: gl.constexpr, MMA_T: gl.constexpr):
+    """Once block i's q, k and S_i are in shared memory: Q Kᵀ and Q S_i as async wgmma (KS commit groups each)."""
+    NS: gl.constexpr = q_s.type.shape[0] // KS
+    BT: gl.constexpr = q_s.type.shape[1]
+    BV: gl.constexpr = s_s.type.shape[2]
+    st = i % NS
+    sb = i % 2
+    mbarrier.wait(ready.index(st), (i // NS) & 1)
+    mbarrier.wait(s_ready.index(sb), (i // 2) & 1)
+    zt = gl.zeros([BT, BT], gl.float32, MMA_T)
+    z = gl.zeros([BT, BV], gl.float32, MMA)
+    qk = warpgroup_mma(q_s.index(st * KS), k_s.index(st * KS).permute((1, 0)), zt, use_acc=False, is_async=True)
+    if KS == 2:
+        qk = warpgroup_mma(q_s.index(st * KS + 1), k_s.index(st * KS + 1).permute((1, 0)), qk, is_async=True)
+    acc = warpgroup_mma(q_s.index(st * KS), s_s.index(sb * KS), z, use_acc=False, is_async=True)
+    if KS == 2:
+        acc = warpgroup_mma(q_s.index(st * KS + 1), s_s.index(sb * KS + 1), acc, is_async=True)
+    return qk, acc
+
+
+@gluon.jit
+def _scores_operand(qk, m, t_c, L, i, nfull, dt: gl.constexpr, A_L: gl.constexpr):
+    """The decay-masked scores of block i as the 16-bit register A operand of P·V."""
+    BT: gl.constexpr = qk.type.shape[0]
+    sc = qk * m
+    if i >= nfull:  # the tail block: key columns past the sequence belong to the next rows
+        sc = gl.where((t_c < L - i * BT)[None, :], sc, 0.0)
+    return gl.convert_layout(sc.to(dt), A_L)
+
+
+@gluon.jit
+def _store_whole(o, o_s, o_desc, O, so_t, r_o, c_o, i, BT: gl.constexpr, BV: gl.constexpr, MMA: gl.constexpr,
+                 DIRECT: gl.constexpr):
+    """Outputs of whole block i: from registers (DIRECT) or through shared memory and a TMA store."""
+    if DIRECT:
+        _store_rows(o, O, so_t, r_o, c_o, i, BT, BT, BV, MMA)
+    else:
+        _store_block(o, o_s, o_desc, r_o, c_o, i, BT)
 
 
 @gluon.jit
