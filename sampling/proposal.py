@@ -125,8 +125,11 @@ class CandidateProposer:
         self.primitive_names = tuple(p.name for p in self.primitives)
 
     def propose(self, K: int, rng: np.random.Generator, log_E: np.ndarray | None = None,
-                rhythm: RhythmEstimate | None = None) -> CandidateSet:
-        """K candidates: primitive ~ (1−ε)E + ε·uniform, parameters around `rhythm` (uniform in range without one)."""
+                rhythm: RhythmEstimate | None = None, onset_focus: tuple[float, float, float] | None = None
+                ) -> CandidateSet:
+        """K candidates: primitive ~ (1−ε)E + ε·uniform, parameters around `rhythm` (uniform in range without one).
+        `onset_focus` = (start, end, share): that share of the candidates start uniformly in [start, end] s instead
+        (a window where starting matters to the caller gets that prior mass, whatever its width)."""
         if K < 1:
             raise ValueError(f"K must be >= 1, got {K}")
         st = self.settings
@@ -148,6 +151,13 @@ class CandidateProposer:
         onset_aligned = np.where(onset_aligned > st.max_onset_s, onset_aligned - period, onset_aligned)
         onset = np.clip(np.where(aligned, onset_aligned, rng.uniform(0.0, st.max_onset_s, size=K)), 0.0,
                         st.max_onset_s)
+        if onset_focus is not None:
+            a, b, share = onset_focus
+            if not (0.0 <= a <= b and 0.0 <= share <= 1.0):
+                raise ValueError(f"onset_focus must be (start <= end, share in [0, 1]), got {onset_focus}")
+            focus = rng.random(K) < share
+            onset = np.where(focus, rng.uniform(a, b, size=K), onset)
+            aligned = aligned & ~focus
 
         # Parameters: uniform in range; tempo-like ones follow the human (matched ×N(1, 0.05) or leading
         # ×U[1, 1 + lead]) for rhythm-aligned candidates, period-like ones follow 1 / tempo likewise.
@@ -180,6 +190,7 @@ def propose(
     log_E: np.ndarray | None = None,
     rhythm: RhythmEstimate | None = None,
     settings: ProposalSettings | None = None,
+    onset_focus: tuple[float, float, float] | None = None,
 ) -> CandidateSet:
     """One-off proposal (builds a CandidateProposer; agents keep one and call its `propose`)."""
-    return CandidateProposer(primitives, settings).propose(K, rng, log_E, rhythm)
+    return CandidateProposer(primitives, settings).propose(K, rng, log_E, rhythm, onset_focus)

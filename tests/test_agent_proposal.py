@@ -84,3 +84,26 @@ def test_agent_habits_reach_the_proposal_through_the_model_E():
     assert nod_share(habit) > 0.6 > base
     plain.steer("agree", {"nod": 3.0}, {})
     assert nod_share(plain) > 0.6
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.floats(0.0, 1.0), width=st.floats(0.0, 0.5), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**16))
+def test_onset_focus_puts_its_share_of_candidates_in_its_window(a: float, width: float, share: float,
+                                                                seed: int) -> None:
+    """onset_focus = (start, end, share): about that share of the candidates start in [start, end] (binomial
+    tolerance), the others as without it; a focus outside the proposal's own onset range is still honoured."""
+    K = 2000
+    cs = propose(PRIMS, K, np.random.default_rng(seed), onset_focus=(a, a + width, share),
+                 settings=ProposalSettings(max_onset_s=0.75))
+    base = propose(PRIMS, K, np.random.default_rng(seed), settings=ProposalSettings(max_onset_s=0.75))
+    hit = np.mean((cs.onset_delay >= a - 1e-12) & (cs.onset_delay <= a + width + 1e-12))
+    chance = np.mean((base.onset_delay >= a) & (base.onset_delay <= a + width))
+    expected = share + (1 - share) * chance
+    assert abs(hit - expected) <= 4 * math.sqrt(expected * (1 - expected) / K) + 1e-9
+    assert not cs.aligned[(cs.onset_delay > 0.75)].any()
+
+
+def test_onset_focus_rejects_a_reversed_window_or_a_share_outside_0_1() -> None:
+    for focus in ((0.5, 0.2, 0.5), (0.0, 0.1, 1.5), (-0.1, 0.1, 0.5)):
+        with pytest.raises(ValueError, match="onset_focus"):
+            propose(PRIMS, 8, np.random.default_rng(0), onset_focus=focus)

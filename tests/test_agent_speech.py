@@ -130,6 +130,21 @@ def test_in_the_pause_a_nod_now_and_the_same_nod_later_differ_only_by_the_pause_
     assert later.tolist() == [[unprompted, unprompted]] * 3 + [[idle, idle]]
 
 
+def test_deciding_in_the_pause_gives_the_backchannel_window_half_the_candidates() -> None:
+    """At a decision in the pause the trial's two options get equal prior mass: half of the candidates start in
+    what is left of the pause window, whatever its width; outside a pause onsets spread over max_onset_s, where the
+    window would hold ~13 %."""
+    agent = _agent_in_a_pause()
+    inside = []
+    for now in (1.0, 1.0 + PAUSE_WINDOW_S / 2, 1.0 + PAUSE_WINDOW_S + 0.05):
+        agent.decide(now, "speech_cue")
+        onsets = agent.last_decision.candidates.onset_delay
+        inside.append(float(np.mean(now + onsets <= 1.0 + PAUSE_WINDOW_S + 1e-9)))
+    assert inside[0] == pytest.approx(0.5 + 0.5 * PAUSE_WINDOW_S / agent.cfg.max_onset_s, abs=0.08)
+    assert inside[1] == pytest.approx(0.5 + 0.25 * PAUSE_WINDOW_S / agent.cfg.max_onset_s, abs=0.08)
+    assert inside[2] == 0.0  # the window has passed: no candidate is steered into it
+
+
 def test_pause_trials_count_the_outcome_not_the_controls_own_prediction() -> None:
     """Both speech controls' pause trials are scored under their shared prior, so a speaker who goes on two pauses
     in three whatever the agent does leaves no backchannel gain, in whichever order the outcomes come (scored under

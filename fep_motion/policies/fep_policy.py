@@ -64,6 +64,12 @@ BACKCHANNEL_IDX = np.array([CONTROLS.index(c) for c in BACKCHANNEL_CLASSES])
 LARGE_IDX = np.array([CONTROLS.index(c) for c in LARGE_CLASSES])
 SPEECH = MODALITY_NAMES.index("speech")
 DETECTION_LAG_S = 1.0  # perception confirms an event after it began (README: events are confirmed after they begin)
+# At a decision in the human's pause the pause trial is a choice of two (a backchannel starting in the window, or the
+# pause let pass): each gets half of the candidates' onsets, a uniform habit over the trial's two controls, so the
+# learned backchannel gain decides between them. Uniform onsets over max_onset_s gave the ≤ 0.1 s window ~13 % of the
+# prior mass, and a gain of 0.1-0.15 nats left most nods chosen at cues starting after the window
+# (docs/architecture.md §3, "Hearing").
+PAUSE_TRIAL_SHARE = 0.5
 
 
 def _activity_only(q: np.ndarray) -> list[np.ndarray | None]:
@@ -448,11 +454,18 @@ class FepPolicy(MotionPolicy):
             u[:, 0, ENGAGEMENT_FACTOR] = np.where(bc, BACKCHANNEL, LET_PASS)
         return u
 
+    def _pause_focus(self, now: float) -> tuple[float, float, float] | None:
+        """The onset window of the open pause trial (s from now) with its share of candidates, None outside one."""
+        if self._pause is None or not bool(self._pause.in_window(now)):
+            return None
+        return 0.0, max(0.0, self._pause.t_cue + PAUSE_WINDOW_S - now), PAUSE_TRIAL_SHARE
+
     def decide(self, now: float, reason: str = "manual") -> MotionCommand | None:
         """Propose K candidates, score G, choose; returns the command (None when the choice is to wait)."""
         cfg = self.cfg
         log_E, log_Q, kernel, steering = self._steered()
-        cands = self.proposer.propose(cfg.num_candidates, self.rng, log_E, self.rhythm.estimate())
+        cands = self.proposer.propose(cfg.num_candidates, self.rng, log_E, self.rhythm.estimate(),
+                                      self._pause_focus(now))
         pols = self.candidate_policies(cands.onset_delay, cands.gesture_index, now)
         terms = kernel.evaluate(self.qs, self._decision_B(), pols, self.model.pB if cfg.novelty else None)
         log_w = (log_E - log_Q)[cands.primitive_index]
