@@ -25,6 +25,7 @@ import triton.language as tl
 from torch import Tensor
 
 from llm.kernels.args import check_prefill_args
+from llm.kernels.rows import program_rows
 
 
 @triton.jit(do_not_specialize=["T", "SEG", "NSEG"])  # T = 1 must not compile a separate (constant-folded) kernel
@@ -112,7 +113,7 @@ def _lightning_prefill_tma_kernel(
     """
     iv = tl.program_id(0)
     bh = tl.program_id(1)
-    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = program_rows(
         bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
     if STATE_ONLY:  # the last segment's own state is never used (see _segmented): walk no rows
         L = L * (((bh // H) % NSEG) != NSEG - 1).to(tl.int32)
@@ -141,28 +142,6 @@ def _lightning_prefill_tma_kernel(
         S = _block_state(k, v, S, s, nrem, offs_t, CDT, PREC, SPLIT_K, FUSE_ACC, DECAY_V)
     if STORE_ST:
         tl.store(ST + state_off, S)
-
-
-@triton.jit
-def _program_rows(bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o,
-                  BV: tl.constexpr, SEGMENTED: tl.constexpr):
-    """Where a descriptor kernel's program starts: its head, rows to walk, first row and column of q, k, v, o.
-
-    Program bh is sequence (or segment) n = bh // H, head h = bh % H; see _row_map for the rb/rh/ch row maps. Shared
-    by the Triton TMA kernel and the Gluon fold kernel (scalar integer math only, so both DSLs compile it).
-    """
-    n = bh // H
-    h = bh % H
-    if SEGMENTED:  # sequence n // NSEG, its segment n % NSEG of SEG rows (two-level scan, see _segmented)
-        seq = n // NSEG
-        t0 = (n % NSEG) * SEG
-        L = tl.minimum(SEG, T - t0)
-    else:
-        seq = n
-        t0 = 0
-        L = T
-    return (h, L, seq * rb_q + h * rh_q + t0, seq * rb_k + h * rh_k + t0, seq * rb_v + h * rh_v + t0,
-            seq * rb_o + h * rh_o + t0, h * ch_q, h * ch_k, h * ch_v + iv * BV, h * ch_o + iv * BV)
 
 
 @triton.jit

@@ -31,7 +31,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
-from llm.kernels.lightning_prefill import _program_rows
+from llm.kernels.rows import program_rows
 
 FOLD_MAX_EXPONENT = 60.0  # largest |slope · (b/2 + 1)| the kernel is used for (e^60 ≈ 1.1e26)
 BLOCK_T = 64  # rows per block (one warpgroup's wgmma M)
@@ -96,7 +96,7 @@ def _lightning_prefill_fold_kernel(
 
     iv = gl.program_id(0)
     bh = gl.program_id(1)
-    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = program_rows(
         bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
 
     s = gl.load(SLOPE + h).to(gl.float32)

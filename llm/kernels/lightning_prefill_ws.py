@@ -41,7 +41,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
-from llm.kernels.lightning_prefill import _program_rows
+from llm.kernels.rows import program_rows
 
 BLOCK_T = 64  # rows per block (one warpgroup's wgmma M)
 BLOCK_V = 64  # value columns per program
@@ -128,7 +128,7 @@ def _lightning_prefill_ws_kernel(
     """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
     iv = gl.program_id(0)
     bh = gl.program_id(1)
-    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = _program_rows(
+    h, L, r_q, r_k, r_v, r_o, c_q, c_k, c_v, c_o = program_rows(
         bh, iv, T, H, SEG, NSEG, rb_q, rh_q, ch_q, rb_k, rh_k, ch_k, rb_v, rh_v, ch_v, rb_o, rh_o, ch_o, BV, SEGMENTED)
     dt: gl.constexpr = q_desc.dtype
     S_SH: gl.constexpr = gl.NVMMASharedLayout.get_default_for([64, BV], dt)
