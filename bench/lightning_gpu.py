@@ -108,7 +108,7 @@ def correctness() -> None:
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
                           + [(prec_list[0], o) for o in ("ptr+fuse-off", "ptr decay-k", "tma decay-k", "tma ws-off",
                                                          "ws s4", "ws pipe", "ws plain")]
-                          + [(prec_list[0], o) for o in ("ws noprep", "ws early", "ws early+direct")
+                          + [(prec_list[0], o) for o in ("ws noprep", "ws early")
                              if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"])
                 for prec, opt in combos:
                     kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
@@ -116,7 +116,7 @@ def correctness() -> None:
                           "tma decay-k": {"decay_v": False, "fold": False}, "tma ws-off": {"ws": False},
                           "ws s4": {"ws": True, "num_stages": 4}, "ws pipe": {"ws": "pipe"},
                           "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"},
-                          "ws early": {"ws": "early"}, "ws early+direct": {"ws": "early+direct"}}[opt]
+                          "ws early": {"ws": "early"}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
                     tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
@@ -228,7 +228,7 @@ def check_long() -> None:
             ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), sl, s0.double(), 256)
             variants = [{}, {"segments": 16}, {"segments": 8}, {"segments": 1}]
             if dtype == torch.bfloat16:
-                variants += [{"ws": "noprep"}, {"ws": "early"}, {"ws": "early+direct"}]
+                variants += [{"ws": "noprep"}, {"ws": "early"}]
             for kw in variants:
                 o, st = lp.lightning_prefill(q, k, v, sl, s0, layout="bthd", out_dtype=torch.float32, **kw)
                 tag = (f"long {str(dtype)[6:]} T=1M H=8 layer {layer} "
@@ -396,10 +396,9 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     # earlier sweeps in bench/NOTES-kernels.md). "_qkv": q, k, v as views of one [1, T, H, 3D] buffer (the model).
     # bf16: the default is the warp-partitioned Gluon kernel (lightning_prefill_ws); "ws": False is the Triton TMA
     # kernel that was the default before (BV=64 w4 s4, decay on v, fused accumulators).
-    "bf16:131072:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": "early+direct"},
-                       {"ws": "early+direct", "num_stages": 4}, {"ws": False}, {"_qkv": True},
+    "bf16:131072:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}, {"_qkv": True},
                        {}, {"ws": "noprep"}],  # the default and the previous schedule again, later in the call
-    "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": "early+direct"}, {"ws": False}],
+    "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
     "bf16:8192:64": [{"ws": True}, {}],
     "bf16:4096:64": [{"ws": True}, {}],
     "fp32:131072:64": [

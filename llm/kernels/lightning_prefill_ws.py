@@ -50,9 +50,8 @@ PIPELINE_OUT = True  # the output partition stores block i-1 under block i's P·
 # ms vs 2.54 / 2.56 in order; bench/NOTES-kernels.md)
 PREP = True  # the state partition scales block i+1's v into a second tile under the update of block i ("prep";
 # "noprep" turns it off). H200 run H6, bf16 128K H = 64, same call: 2.341 ms vs 2.544 without (16K and 1M: not timed)
-EARLY = False  # "early": the update of block i is issued before S_i is stored for the outputs. Compiled for sm_90
-# (168 registers, no spills), checked by nothing on a GPU yet: the call that would have run it got no machine (H7)
-DIRECT = False  # "direct": o stored from registers, without the shared staging tile. Same status as EARLY
+EARLY = False  # "early": the update of block i is issued before S_i is stored for the outputs. H200 run H7: right
+# against fp64 (T = 1M, both slope extremes) and slower, bf16 128K H = 64 2.546 vs 2.387 ms, 1M 3.647 vs 3.493 ms
 SEGMENTS_PER_SM = 2  # the two-level scan's segment rule fills two waves of this kernel (H200, 1M at H = 8: 16 segments
 # 3.35 / 3.45 / 3.55 ms vs 8 segments 3.66 / 3.61 / 3.74 in runs H4, H5, H6; fp64 checks of both in run H6)
 MIN_T = 8192  # lightning_prefill's default takes this kernel from this length on (H200 run H5: 8K 0.143 vs 0.175 ms on
@@ -72,18 +71,17 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     num_stages: blocks of q, k, v in flight (0: NUM_STAGES). mode: "+"-joined schedule words, "" for the defaults:
     "pipe" / "plain" (the output partition stores block i-1 under P·V of block i, or in order), "prep" (the state
     partition scales block i+1's values into a second shared tile while its update wgmma of block i runs), "early"
-    (it also issues the update of block i before storing S_i for the outputs), "direct" (o stored from registers).
+    (it also issues the update of block i before storing S_i for the outputs).
     Returns the compiled kernel (registers and shared memory are bench diagnostics)."""
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
     words = set(filter(None, mode.split("+")))
-    unknown = words - {"pipe", "plain", "prep", "early", "direct", "noprep", "noearly", "nodirect"}
+    unknown = words - {"pipe", "plain", "prep", "early", "noprep", "noearly"}
     if unknown:
         raise ValueError(f"lightning_prefill_ws: unknown schedule {sorted(unknown)} in mode {mode!r}")
     pipe = "pipe" in words or ("plain" not in words and PIPELINE_OUT)
     prep = "prep" in words or ("noprep" not in words and PREP)
     early = "early" in words or ("noearly" not in words and EARLY)
-    direct = "direct" in words or ("nodirect" not in words and DIRECT)
     dk, dv = q.shape[-1], v.shape[-1]
     ks = dk // 64
     bt, bv = BLOCK_T, BLOCK_V
@@ -96,15 +94,15 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     grid = (dv // bv, n * H)
     ns = num_stages or NUM_STAGES
     esz, osz = q.element_size(), o.element_size()
-    # S tiles, decayed v (two with prep or early), o staging (none with direct: the compiler drops the unused tile)
-    fixed = 2 * ks * 64 * bv * esz + (1 + (prep or early)) * bt * bv * esz + 2 * bt * bv * osz * (not direct) + 1024
+    # S tiles, decayed v (two with prep or early), o staging
+    fixed = 2 * ks * 64 * bv * esz + (1 + (prep or early)) * bt * bv * esz + 2 * bt * bv * osz + 1024
     while ns > 2 and fixed + ns * (2 * ks * bt * 64 + bt * bv) * esz > 227 * 1024:  # fp32 o takes 16 KB more
         ns -= 1
     return _lightning_prefill_ws_kernel[grid](
         *descs, o, s0 if s0 is not None else o, st if st is not None else o, slope, maps[3][5],
         *(x for mp in maps for x in mp[:3]), T, H, seg, nseg,
         DK=dk, DV=dv, BT=bt, BV=bv, KS=ks, HAS_S0=s0 is not None, STORE_ST=st is not None,
-        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, EARLY=early, DIRECT=direct, num_warps=4,
+        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, EARLY=early, num_warps=4,
         maxnreg=MAXNREG,
     )
 
@@ -123,7 +121,7 @@ def _lightning_prefill_ws_kernel(
     T, H, SEG, NSEG,
     DK: gl.constexpr, DV: gl.constexpr, BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr,
     HAS_S0: gl.constexpr, STORE_ST: gl.constexpr, SEGMENTED: gl.constexpr, NS: gl.constexpr, PIPE: gl.constexpr,
-    PREP: gl.constexpr, EARLY: gl.constexpr, DIRECT: gl.constexpr,
+    PREP: gl.constexpr, EARLY: gl.constexpr,
 ):
     """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
     iv = gl.program_id(0)
@@ -154,7 +152,7 @@ def _lightning_prefill_ws_kernel(
     smem = (q_s, k_s, v_s, s_s, a_s, o_s)
     bars = (ready, empty, s_ready, s_free)
     gl.warp_specialize([
-        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE, DIRECT)),
+        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
         (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST,
                             PREP, EARLY)),
         (_load_partition, (smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS)),
@@ -299,11 +297,10 @@ def _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT: gl.constexpr, CP: gl.const
 
 @gluon.jit
 def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.constexpr, BV: gl.constexpr,
-                   KS: gl.constexpr, PIPE: gl.constexpr, DIRECT: gl.constexpr):
+                   KS: gl.constexpr, PIPE: gl.constexpr):
     """The default four warps: O_i = [(Q Kᵀ) ⊙ M] V + diag(λ^(t+1)) Q S_i for every block, stored through TMA.
 
-    PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order).
-    DIRECT: o goes from registers to global memory (no shared staging tile, no TMA store)."""
+    PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order)."""
     q_s, k_s, v_s, s_s, _a_s, o_s = smem
     ready, empty, s_ready, s_free = bars
     NS: gl.constexpr = v_s.type.shape[0]
@@ -328,7 +325,7 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
         o = warpgroup_mma(p, v_s.index(st), acc * q_decay[:, None], is_async=True)
         if PIPE:  # block i-1's outputs (always a whole block) go out while P·V of block i runs
             if i > 0:
-                _store_whole(o_prev, o_s, o_desc, O, so_t, r_o, c_o, i - 1, BT, BV, MMA, DIRECT)
+                _store_block(o_prev, o_s, o_desc, r_o, c_o, i - 1, BT)
             o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
             mbarrier.arrive(empty.index(st), count=1)
             o_prev = o
@@ -336,14 +333,14 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
             o, p = warpgroup_mma_wait(num_outstanding=0, deps=(o, p))
             mbarrier.arrive(empty.index(st), count=1)
             if i < nfull:
-                _store_whole(o, o_s, o_desc, O, so_t, r_o, c_o, i, BT, BV, MMA, DIRECT)
+                _store_block(o, o_s, o_desc, r_o, c_o, i, BT)
             else:
                 _store_rows(o, O, so_t, r_o, c_o, i, L - i * BT, BT, BV, MMA)
     if PIPE:  # the last block's outputs
         last = nblocks - 1
         if last >= 0:
             if last < nfull:
-                _store_whole(o_prev, o_s, o_desc, O, so_t, r_o, c_o, last, BT, BV, MMA, DIRECT)
+                _store_block(o_prev, o_s, o_desc, r_o, c_o, last, BT)
             else:
                 _store_rows(o_prev, O, so_t, r_o, c_o, last, L - last * BT, BT, BV, MMA)
     tma.store_wait(pendings=0)
@@ -378,16 +375,6 @@ def _scores_operand(qk, m, t_c, L, i, nfull, dt: gl.constexpr, A_L: gl.constexpr
     if i >= nfull:  # the tail block: key columns past the sequence belong to the next rows
         sc = gl.where((t_c < L - i * BT)[None, :], sc, 0.0)
     return gl.convert_layout(sc.to(dt), A_L)
-
-
-@gluon.jit
-def _store_whole(o, o_s, o_desc, O, so_t, r_o, c_o, i, BT: gl.constexpr, BV: gl.constexpr, MMA: gl.constexpr,
-                 DIRECT: gl.constexpr):
-    """Outputs of whole block i: from registers (DIRECT) or through shared memory and a TMA store."""
-    if DIRECT:
-        _store_rows(o, O, so_t, r_o, c_o, i, BT, BT, BV, MMA)
-    else:
-        _store_block(o, o_s, o_desc, r_o, c_o, i, BT)
 
 
 @gluon.jit
