@@ -323,13 +323,19 @@ class FepPolicy(MotionPolicy):
 
     def _engagement_controls(self, onsets: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
         """The engagement control of each gesture starting at `onsets` (session s): backchannel for a nod or tilt in
-        the human's open pause window, else answer when it follows the human's event by 0.3-3 s, else unprompted.
-        One rule for what G scores and for what the agent learns from the gesture it performs."""
-        eng = np.where(self.answers_human(onsets), ANSWER, UNPROMPTED)
-        if self._pause is not None:
-            pause = self._pause.in_window(onsets) & np.isin(gesture_index, BACKCHANNEL_IDX)
-            eng = np.where(pause, BACKCHANNEL, eng)
-        return eng
+        the human's open pause window, else its own control (`_own_controls`). One rule for what G scores and for
+        what the agent learns from the gesture it performs."""
+        return np.where(self._backchannels(onsets, gesture_index), BACKCHANNEL, self._own_controls(onsets))
+
+    def _own_controls(self, onsets: np.ndarray) -> np.ndarray:
+        """Answer when a gesture starting at `onsets` follows the human's event by 0.3-3 s, else unprompted."""
+        return np.where(self.answers_human(onsets), ANSWER, UNPROMPTED)
+
+    def _backchannels(self, onsets: np.ndarray, gesture_index: np.ndarray) -> np.ndarray:
+        """Which gestures starting at `onsets` are backchannels: a nod or tilt in the open pause window."""
+        if self._pause is None:
+            return np.zeros(np.shape(onsets), bool)
+        return self._pause.in_window(onsets) & np.isin(gesture_index, BACKCHANNEL_IDX)
 
     def _decision_reason(self, obs: Observation, now: float) -> str | None:
         """Why to decide now (None: not now). With `decision.yield_to_human`, a due decision waits while the human
@@ -427,8 +433,9 @@ class FepPolicy(MotionPolicy):
                            now: float | None = None) -> np.ndarray:
         """(K, horizon, 2) control sequences: in the steps the candidate's response window [onset, onset +
         response_window_s] overlaps, the activity control is its gesture class and the engagement control 'answer'
-        (its onset answers a human event, `answers_human`) or 'unprompted'; 'none' / 'idle' elsewhere. Timing enters
-        B through the steps at which the gesture acts and through whether it answers."""
+        (its onset answers a human event, `answers_human`) or 'unprompted', 'backchannel' for a nod or tilt in the
+        human's pause window; 'none' / 'idle' elsewhere. Timing enters B through the steps at which the gesture acts
+        and through whether it answers."""
         H, step = self.cfg.horizon, self.cfg.step_s
         ends = step * np.arange(1, H + 1)
         on = onset_delay[:, None]
@@ -436,21 +443,20 @@ class FepPolicy(MotionPolicy):
         active &= gesture_index[:, None] != 0
         now = self._t if now is None else now
         if now is not None:
-            eng = self._engagement_controls(now + onset_delay, gesture_index)
+            own = self._own_controls(now + onset_delay)
+            bc = self._backchannels(now + onset_delay, gesture_index)
         else:
-            eng = np.full(len(onset_delay), UNPROMPTED)
+            own, bc = np.full(len(onset_delay), UNPROMPTED), np.zeros(len(onset_delay), bool)
+        # deciding in the human's pause, the first step is the pause trial, backchannel for a nod or tilt that starts
+        # in it and let_pass for every other candidate (a wait, or any gesture starting later); the rest is the
+        # gesture's own part. A nod in the pause and the same nod later then differ in G by exactly what pause
+        # trials taught (the backchannel gain), not by two controls learned from different evidence.
+        in_pause = now is not None and self._pause is not None and bool(self._pause.in_window(now))
+        eng = own if in_pause else np.where(bc, BACKCHANNEL, own)
         u = np.empty(active.shape + (2,), dtype=np.int64)
         u[:, :, ACTIVITY_FACTOR] = np.where(active, gesture_index[:, None], 0)
         u[:, :, ENGAGEMENT_FACTOR] = np.where(active, eng[:, None], IDLE)
-        if now is not None and self._pause is not None and bool(self._pause.in_window(now)):
-            # deciding in the human's pause: its first step is the pause trial, backchannel for a nod or tilt that
-            # starts in it and let_pass for every other candidate (a wait, or any gesture starting later); the rest
-            # is the gesture's own part. A nod in the pause and the same nod later then differ in G by exactly what
-            # pause trials taught (the backchannel gain), not by two controls learned from different evidence.
-            bc = eng == BACKCHANNEL
-            if bc.any():
-                eng[bc] = np.where(self.answers_human(now + onset_delay[bc]), ANSWER, UNPROMPTED)
-            u[:, :, ENGAGEMENT_FACTOR] = np.where(active, eng[:, None], IDLE)
+        if in_pause:
             u[:, 0, ENGAGEMENT_FACTOR] = np.where(bc, BACKCHANNEL, LET_PASS)
         return u
 
