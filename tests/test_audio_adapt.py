@@ -101,6 +101,10 @@ def test_adaptation_file_errors_name_the_file_and_the_fix(tmp_path):
     bad.write_text(json.dumps(data))
     with pytest.raises(PerceptionError, match=r"transforms\[0\] must be 3x13x14"):
         adapt.load_adaptation(bad)
+    data["transforms"] = 3
+    bad.write_text(json.dumps(data))
+    with pytest.raises(PerceptionError, match="transforms: must be a list"):
+        adapt.load_adaptation(bad)
     assert adapt.load_adaptation(tmp_path / "g.json").speaker == "x"
 
 

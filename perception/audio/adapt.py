@@ -313,8 +313,11 @@ def load_adaptation(path: str | Path) -> SpeakerAdaptation:
                               "`fep-motion hearing enroll`")
     model = load_model()
     shape = (model.means.shape[1], model.means.shape[3], model.means.shape[3] + 1)
+    listed = data.get("transforms", [])
+    if not isinstance(listed, list):
+        raise PerceptionError(f"{path}: transforms: must be a list of transforms; re-run `fep-motion hearing enroll`")
     transforms = []
-    for k, w in enumerate(data.get("transforms", [])):
+    for k, w in enumerate(listed):
         arr = np.asarray(w, dtype=np.float64)
         if arr.shape != shape or not np.isfinite(arr).all():
             raise PerceptionError(f"{path}: transforms[{k}] must be {shape[0]}x{shape[1]}x{shape[2]} finite numbers; "
