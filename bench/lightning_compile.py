@@ -2,7 +2,8 @@
 
 `PYTHONPATH=<dir with triton 3.6> python bench/lightning_compile.py '{}' '{"mode": "early"}' ...` — each JSON
 object is one build (keys: mode, num_stages, odt ("fp32" for an fp32 o), full (an initial state, a stored state and
-segments), d (head size), T, H). A stub driver stands in for CUDA and each launch only compiles (`warmup`); the
+segments), d (head size), T, H, kernel ("fold_ws": lightning_prefill_fold_ws on fp32 inputs, "fold": the
+one-warpgroup fp32 fold kernel)). A stub driver stands in for CUDA and each launch only compiles (`warmup`); the
 cubin's resource usage comes from the wheel's own cuobjdump. No kernel runs: correctness and timing need the GPU.
 """
 from __future__ import annotations
@@ -57,11 +58,21 @@ def build(spec: dict):
 
     T, H, d = spec.get("T", 131072), spec.get("H", 64), spec.get("d", 128)
     full = spec.get("full", False)
-    q, k, v = (torch.empty(1, T, H, d, dtype=torch.bfloat16) for _ in range(3))
-    o = torch.empty(1, T, H, d, dtype=torch.float32 if spec.get("odt") == "fp32" else torch.bfloat16)
+    kernel = spec.get("kernel", "ws")
+    idt = torch.float32 if kernel in ("fold", "fold_ws") else torch.bfloat16
+    q, k, v = (torch.empty(1, T, H, d, dtype=idt) for _ in range(3))
+    o = torch.empty(1, T, H, d, dtype=torch.float32 if spec.get("odt") == "fp32" or idt == torch.float32 else idt)
     maps = [lp._row_map(x, "bthd", T, H) for x in (q, k, v, o)]
     s0 = torch.empty(4, H, d, d) if full else None
     n, seg, nseg = (4, T // 4, 4) if full else (1, 0, 0)
+    if kernel == "fold_ws":
+        from llm.kernels.lightning_prefill_fold_ws import launch_fold_ws
+
+        return launch_fold_ws(q, k, v, o, maps, torch.empty(H), s0, s0, T, H, n, seg, nseg)
+    if kernel == "fold":
+        from llm.kernels.lightning_prefill_fold import launch_fold
+
+        return launch_fold(q, k, v, o, maps, torch.empty(H), s0, s0, T, H, n, seg, nseg, spec.get("state_only", False))
     return ws.launch_ws(q, k, v, o, maps, torch.empty(H), s0, s0, T, H, n, seg, nseg, spec.get("num_stages", 0),
                         spec.get("mode", ""))
 

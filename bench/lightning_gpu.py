@@ -109,14 +109,15 @@ def correctness() -> None:
                           + [(prec_list[0], o) for o in ("ptr+fuse-off", "ptr decay-k", "tma decay-k", "tma ws-off",
                                                          "ws s4", "ws pipe", "ws plain")]
                           + [(prec_list[0], o) for o in ("ws noprep", "ws early")
-                             if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"])
+                             if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"]
+                          + [(prec_list[0], "fold ws") for _ in range(dtype == torch.float32 and _fold_ws_ok())])
                 for prec, opt in combos:
                     kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
                           "ptr decay-k": {"tma": False, "decay_v": False},
                           "tma decay-k": {"decay_v": False, "fold": False}, "tma ws-off": {"ws": False},
                           "ws s4": {"ws": True, "num_stages": 4}, "ws pipe": {"ws": "pipe"},
                           "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"},
-                          "ws early": {"ws": "early"}}[opt]
+                          "ws early": {"ws": "early"}, "fold ws": {"fold": "ws"}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
                     tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
@@ -245,6 +246,40 @@ def check_long() -> None:
         del q, k, v
 
 
+def _fold_ws_ok() -> bool:
+    """Whether this call runs lightning_prefill_fold_ws (bench/device_kernels.sh sets LIGHTNING_FOLD_WS_OK=0 when its
+    smoke test failed)."""
+    return os.environ.get("LIGHTNING_FOLD_WS_OK", "1") != "0"
+
+
+def smoke_fold_ws() -> int:
+    """The warp-partitioned fp32 fold kernel (lightning_prefill_fold_ws, opt-in fold="ws") against the fp64 reference
+    and beside the one-warpgroup fold kernel on small shapes: tails, both layouts, an initial state, Dk = Dv = 64, the
+    two-level scan's pass 2. Run in its own process under a timeout; a failure keeps it out of the rest of the call."""
+    from llm.kernels import lightning_prefill as lp
+    from llm.lightning import lightning_block
+
+    bad = 0
+    for layout, B, H, T, D, segs in (("bthd", 2, 4, 1, 128, None), ("bthd", 2, 4, 64, 128, None),
+                                     ("bthd", 2, 4, 203, 128, None), ("bhtd", 2, 4, 4099, 128, None),
+                                     ("bthd", 1, 4, 1000, 64, None), ("bthd", 1, 8, 20000, 128, 4)):
+        q, k, v = qkv(B, T, H, D, torch.float32, layout)
+        s0 = torch.randn(B, H, D, D, device="cuda")
+        sl = slopes(H)
+        tr = (lambda x: x) if layout == "bhtd" else (lambda x: x.transpose(1, 2))
+        ro, rs = lightning_block(tr(q).double(), tr(k).double(), tr(v).double(), sl, s0.double(), 64)
+        of, sf = lp.lightning_prefill(q, k, v, sl, s0, layout=layout, segments=segs)
+        o, st = lp.lightning_prefill(q, k, v, sl, s0, layout=layout, fold="ws", segments=segs)
+        torch.cuda.synchronize()
+        eo, es = rel_err(tr(o), ro), rel_err(st, rs)
+        ok = eo <= 2e-3 and es <= 2e-3 and lp.LAST_PATH == "fold-ws"
+        bad += not ok
+        print(f"  smoke fold=ws fp32 {layout} B={B} H={H} T={T} D={D} segments={segs}: o {eo:.2e} state {es:.2e} "
+              f"[{lp.LAST_PATH}]; vs fold kernel o {rel_err(o, of):.1e} state {rel_err(st, sf):.1e} "
+              f"{'ok' if ok else 'FAIL'}", flush=True)
+    return 1 if bad else 0
+
+
 def smoke_ws(modes: str = "") -> int:
     """The warp-partitioned Gluon kernel (lightning_prefill_ws) against the fp64 reference on small shapes: tails,
     both layouts, an initial state, fp16, and the two-level scan's pass 2. Run first, in its own process under a
@@ -360,6 +395,9 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             if dtype == torch.float32 and T <= 131072:  # the fp32-accurate mode's cost (3xTF32, Triton TMA kernel)
                 row.extra["ieee_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
                     q, k, v, sl, layout="bthd", precision="ieee"))
+            if dtype == torch.float32 and _fold_ws_ok():  # the opt-in warp-partitioned fold kernel, same protocol
+                row.extra["fold_ws_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
+                    q, k, v, sl, layout="bthd", precision=precision, fold="ws"))
             o_ours, st_ours = lightning_prefill(q, k, v, sl, layout="bthd", precision=precision)
             if have_fla:
                 try:
@@ -401,10 +439,10 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
     "bf16:8192:64": [{"ws": True}, {}],
     "bf16:4096:64": [{"ws": True}, {}],
-    "fp32:131072:64": [
-        {}, {"segments": 2}, {"precision": "ieee"}, {"precision": "ieee", "num_stages": 2},
-        {"precision": "ieee", "block_t": 64, "num_stages": 2},
-    ],
+    # fp32: the default is the one-warpgroup fold kernel; fold="ws" the warp-partitioned one (opt-in; H200 run H8)
+    "fp32:131072:64": [{}, {"fold": "ws"}, {"_qkv": True}, {"fold": "ws", "_qkv": True}, {}, {"fold": "ws"}],
+    "fp32:16384:64": [{}, {"fold": "ws"}],
+    "fp32:1048576:8": [{}, {"fold": "ws"}],
     "bf16:1048576:8": [{}, {"segments": 8}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
 }
 
@@ -610,11 +648,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-sweep", action="store_true",
                     help="no prefill table: correctness (unless --no-check), the sweep and decode")
     ap.add_argument("--smoke-ws", action="store_true", help="only check the warp-partitioned kernel (exit 1 if wrong)")
+    ap.add_argument("--smoke-fold-ws", action="store_true",
+                    help="only check the warp-partitioned fp32 fold kernel (exit 1 if wrong)")
     ap.add_argument("--smoke-modes", default="", help="with --smoke-ws: comma-separated schedules (default first)")
     ap.add_argument("--check-long", action="store_true", help="also check T = 1M, H = 8 against fp64 (segments)")
     args = ap.parse_args(argv)
     if args.smoke_ws:
         return smoke_ws(args.smoke_modes)
+    if args.smoke_fold_ws:
+        return smoke_fold_ws()
     if args.sweep_one:
         case, idx, bw = args.sweep_one.rsplit(":", 2)
         print("SWEEP " + json.dumps(sweep_one(case, int(idx), float(bw))), flush=True)

@@ -229,6 +229,28 @@ def test_warp_partitioned_kernel_matches_reference(T, layout, mode):
     assert lp.LAST_PATH == "ws" and rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL
 
 
+@pytest.mark.skipif(DEV != "cuda", reason="Gluon kernels do not run in Triton's interpreter")
+@pytest.mark.parametrize("layout", ["bhtd", "bthd"])
+@pytest.mark.parametrize("T", [1, 64, 65, 203])
+def test_warp_partitioned_fold_kernel_matches_reference(T, layout):
+    """lightning_prefill_fold_ws (fp32 inputs, fold="ws"): tails, both layouts, an initial state and the two-level
+    scan's pass 2 against the fp64 reference; a 16-bit o keeps the one-warpgroup fold kernel."""
+    from llm.kernels import lightning_prefill as lp
+
+    if torch.cuda.get_device_capability()[0] != 9:
+        pytest.skip("the warp-partitioned kernels are Hopper-only")
+    H = 3
+    (q, k, v), s0 = _inputs(T + 29, 2, H, T, torch.float32, layout, silu=True)
+    slope = decay_slopes(H, 1, 4).to(DEV)
+    ro, rs = lightning_block(*(_bhtd(x, layout).double() for x in (q, k, v)), slope, s0.double(), block_size=32)
+    for segments in (None, 3):
+        o, st = lp.lightning_prefill(q, k, v, slope, s0, layout=layout, fold="ws", segments=segments)
+        assert lp.LAST_PATH == "fold-ws"
+        assert rel(_bhtd(o, layout), ro) <= TOL and rel(st, rs) <= TOL, segments
+    lp.lightning_prefill(q, k, v, slope, s0, layout=layout, fold="ws", out_dtype=torch.bfloat16)
+    assert lp.LAST_PATH == "fold"
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 def test_varlen_packed_sequences_each_get_their_own_state(reverse):
     from llm.kernels import lightning_prefill as lp

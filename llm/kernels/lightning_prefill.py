@@ -312,7 +312,7 @@ def lightning_prefill(
     decay_v: bool | None = None,
     tma: bool | None = None,
     warp_specialize: bool = False,
-    fold: bool | None = None,
+    fold: bool | str | None = None,
     ws: bool | str | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
@@ -333,8 +333,10 @@ def lightning_prefill(
     cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
     which ran). fold (default: on for fp32 q, k, v with tf32 products on the TMA path, Dk and Dv 64 or 128, slopes
     within the folded form's range and no launch shape given) runs lightning_prefill_fold's Gluon kernel (LAST_PATH
-    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel. ws (default: on
-    for 16-bit q, k, v of one dtype with precision "fast" on the TMA path, Dk and Dv 64 or 128, T >= 8192
+    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel; "ws" (opt-in, or the
+    environment variable LIGHTNING_FOLD_WS=1 for the default) runs the same fold split into state and output
+    warpgroups (lightning_prefill_fold_ws; LAST_PATH "fold-ws"; Hopper GPUs, fp32 o, else the fold kernel). ws
+    (default: on for 16-bit q, k, v of one dtype with precision "fast" on the TMA path, Dk and Dv 64 or 128, T >= 8192
     (lightning_prefill_ws.MIN_T: shorter scans are bound by the host's launch cost), no launch shape given) runs
     lightning_prefill_ws's Gluon kernel with separate state and output warpgroups (LAST_PATH "ws"); False keeps
     the Triton TMA kernel; True (or a schedule string, lightning_prefill_ws.launch_ws's mode: e.g. "pipe" / "plain",
@@ -360,6 +362,9 @@ def lightning_prefill(
     shape_given = any(x is not None for x in (block_t, block_v, num_warps, num_stages))
     use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision not in ("bf16", "ieee")
                 and fold_ready(DK, DV) and (fold is True or (not shape_given and fold_safe(slope32))))
+    # the fold split into warp partitions (opt-in): forward scans and pass 2 of the two-level scan, fp32 o
+    use_fold_ws = (use_fold and (fold == "ws" or (fold is None and os.environ.get("LIGHTNING_FOLD_WS") == "1"))
+                   and o.dtype == torch.float32 and fold_ws_ready(DK, DV, q.device))
     triton_opts = shape_given or fuse_acc is not None or decay_v is not None or warp_specialize
     use_ws = (use_tma and ws is not False and len(dtypes) == 1 and cdt in (torch.bfloat16, torch.float16)
               and precision == "fast" and ws_ready(DK, DV, q.device)
@@ -371,7 +376,8 @@ def lightning_prefill(
                      num_warps or cfg["num_warps"], num_stages or cfg["num_stages"],
                      cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
                      cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold, use_ws,
-                     num_stages or 0, ws if isinstance(ws, str) else os.environ.get("LIGHTNING_WS_MODE", ""))
+                     num_stages or 0, ws if isinstance(ws, str) else os.environ.get("LIGHTNING_WS_MODE", ""),
+                     use_fold_ws)
     nseg = 1 if cu is not None or reverse else (
         segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, _ws_per_sm() if use_ws else cfg["per_sm"]))
     if nseg <= 1:
@@ -410,6 +416,15 @@ def fold_ready(dk: int, dv: int) -> bool:
     except ImportError:  # a Triton without Gluon
         return False
     return fold_supported(dk, dv)
+
+
+def fold_ws_ready(dk: int, dv: int, device: torch.device) -> bool:
+    """Whether lightning_prefill_fold_ws can run here: a Hopper GPU, Gluon importable, head sizes it tiles."""
+    if not fold_ready(dk, dv) or device.type != "cuda" or _capability(device)[0] != 9:
+        return False
+    from llm.kernels.lightning_prefill_fold_ws import fold_ws_supported
+
+    return fold_ws_supported(dk, dv)
 
 
 def ws_ready(dk: int, dv: int, device: torch.device) -> bool:
@@ -476,7 +491,7 @@ def _sm_count(device: torch.device) -> int:
 
 
 LAST_COMPILED = None  # the last launched compiled kernel (its n_regs, n_spills, shared memory: bench diagnostics)
-LAST_PATH = ""  # "ws", "fold", "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
+LAST_PATH = ""  # "ws", "fold-ws", "fold", "tma" or "pointer": which kernel the last launch used (tests and diagnostics)
 
 
 class _Launch:
@@ -484,13 +499,14 @@ class _Launch:
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
                  fuse_acc=False, decay_v=False, tma=False, ws=False, fold=False, ws_kernel=False, ws_stages=0,
-                 ws_mode=""):
+                 ws_mode="", fold_ws=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
         self.fuse_acc, self.decay_v, self.tma, self.ws, self.fold = fuse_acc, decay_v, tma, ws, fold
         # lightning_prefill_ws (all but the segment-state pass); ws_mode "pipe" / "plain" / "" (its default)
         self.ws_kernel, self.ws_stages, self.ws_mode = ws_kernel, ws_stages, ws_mode
+        self.fold_ws = fold_ws  # lightning_prefill_fold_ws for all but the segment-state pass
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -507,6 +523,14 @@ class _Launch:
             maps = [_row_map(x, self.layout, self.T, self.H) for x in (self.q, self.k, self.v, self.o)]
             LAST_COMPILED = launch_ws(self.q, self.k, self.v, self.o, maps, self.slope, s0, st, self.T, self.H, n,
                                       seg, nseg, self.ws_stages, self.ws_mode)
+            return
+        if self.fold_ws and not state_only:
+            from llm.kernels.lightning_prefill_fold_ws import launch_fold_ws
+
+            LAST_PATH = "fold-ws"
+            maps = [_row_map(x, self.layout, self.T, self.H) for x in (self.q, self.k, self.v, self.o)]
+            LAST_COMPILED = launch_fold_ws(self.q, self.k, self.v, self.o, maps, self.slope, s0, st, self.T, self.H,
+                                           n, seg, nseg)
             return
         LAST_PATH = "fold" if self.fold else "tma" if self.tma else "pointer"
         if self.fold:
