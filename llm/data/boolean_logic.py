@@ -1,8 +1,9 @@
 """Boolean logic: "A is true, B is false. Is (A and not B) or C true or false?"
 
 Difficulty 1/2/3 = 2 / 3-4 / 5-6 operands (3 always has a `not` and nested brackets). The gold steps evaluate
-the innermost sub-expressions first, one operator a line; the verifier re-parses the question's expression and
-evaluates it itself, so it never trusts the generator's answer.
+the innermost sub-expressions first, one operator a line, and state a variable's value in the line that uses it
+before computing ("E or false = true or false = true", "not D = not false = true"); the verifier re-parses the
+question's expression and evaluates it itself, so it never trusts the generator's answer.
 """
 from __future__ import annotations
 
@@ -61,8 +62,15 @@ def evaluate(node: Node, values: dict[str, bool], steps: list[str] | None = None
     return _eval_steps(node, values, [] if steps is None else steps)[0]
 
 
+def _line(expr: str, substituted: str, v: bool) -> str:
+    """'E or false = true or false = true' when a variable was substituted, else 'true or false = true'."""
+    return f"{expr} = {_word(v)}" if expr == substituted else f"{expr} = {substituted} = {_word(v)}"
+
+
 def _eval_steps(node: Node, values: dict[str, bool], steps: list[str]) -> tuple[bool, str]:
-    """(value, how a parent names it): a bare variable keeps its name, anything computed becomes its value."""
+    """(value, how a parent names it): a bare variable keeps its name, anything computed becomes its value. Each
+    step line names its operands as the parent sees them and, where one is a variable, restates it with the
+    variable's value first, so no line needs a lookup and an operation at once."""
     if node.var:
         v, name = values[node.var], node.var
     else:
@@ -70,10 +78,10 @@ def _eval_steps(node: Node, values: dict[str, bool], steps: list[str]) -> tuple[
         a, an = _eval_steps(node.left, values, steps)
         b, bn = _eval_steps(node.right, values, steps)
         v = (a and b) if node.op == "and" else (a or b)
-        steps.append(f"{an} {node.op} {bn} = {_word(v)}")
+        steps.append(_line(f"{an} {node.op} {bn}", f"{_word(a)} {node.op} {_word(b)}", v))
         name = _word(v)
     if node.neg:
-        steps.append(f"not {name} = {_word(not v)}")
+        steps.append(_line(f"not {name}", f"not {_word(v)}", not v))
         return not v, _word(not v)
     return v, name
 

@@ -3,7 +3,9 @@
 Difficulty 1: "Today is Tuesday. What day of the week is it in 10 days?" (N <= 20). 2: the date N days after a
 date of a non-leap year, within that year. 3: the same with explicit years across month and year ends (leap years
 stated), or the weekday of a later date given another date's weekday in that year. The gold steps walk month by
-month; the verifier computes the truth with `datetime` from the question's fields, not from the gold text.
+month, one small operation a line: a date keeps a running day count to each month end, compared with N; a weekday
+is carried from month end to month end (each month's length mod 7), so no line reduces a large number mod 7. The
+verifier computes the truth with `datetime` from the question's fields, not from the gold text.
 """
 from __future__ import annotations
 
@@ -46,44 +48,60 @@ def _month_end(d: dt.date, with_year: bool) -> str:
 
 
 def walk_forward(start: dt.date, days: int, with_year: bool) -> tuple[dt.date, list[str]]:
-    """The date `days` after `start`, with one step line per month crossed ("April has 30 days: 72 > 30, ...")."""
-    label, n = _month_label(start, with_year), _days_in(start)
-    if start.day + days <= n:
+    """The date `days` after `start`, counting the days to each month end and comparing with `days`, a month a line:
+    "March has 31 days: 31 - 3 = 28 < 45", "April has 30 days: 28 + 30 = 58 >= 45", "45 - 28 = 17: April 17"."""
+    n = _days_in(start)
+    total = n - start.day
+    if total >= days:
         end = start.replace(day=start.day + days)
-        return end, [f"{label} has {n} days: {start.day} + {days} = {end.day} <= {n}, so {date_text(end, with_year)}"]
-    to_end = n - start.day
-    left = days - to_end
-    steps = [f"{label} has {n} days: {start.day} + {days} = {start.day + days} > {n}",
-             (f"{n} - {start.day} = {to_end} days to {_month_end(start, with_year)}; "
-              f"{days} - {to_end} = {left} left")]
+        return end, [f"{_month_label(start, with_year)} has {n} days: {n} - {start.day} = {total} >= {days}",
+                     f"{start.day} + {days} = {end.day}: {date_text(end, with_year)}"]
+    steps = [f"{_month_label(start, with_year)} has {n} days: {n} - {start.day} = {total} < {days}"]
     month = _next_month(start)
-    while left > _days_in(month):
+    while True:
         n = _days_in(month)
-        steps.append(f"{_month_label(month, with_year)} has {n} days: {left} > {n}, {left} - {n} = {left - n} left")
-        left -= n
+        if total + n >= days:
+            steps.append(f"{_month_label(month, with_year)} has {n} days: {total} + {n} = {total + n} >= {days}")
+            break
+        steps.append(f"{_month_label(month, with_year)} has {n} days: {total} + {n} = {total + n} < {days}")
+        total += n
         month = _next_month(month)
-    end = month.replace(day=left)
-    steps.append(f"{_month_label(month, with_year)} has {_days_in(month)} days: {left} <= {_days_in(month)}, "
-                 f"so {date_text(end, with_year)}")
+    end = month.replace(day=days - total)
+    steps.append(f"{days} - {total} = {end.day}: {date_text(end, with_year)}")
     return end, steps
 
 
-def days_between(start: dt.date, end: dt.date) -> tuple[int, list[str]]:
-    """Days from `start` to a later `end` of the same year, with one step line per month crossed."""
+def days_between(start: dt.date, end: dt.date) -> int:
+    """Days from `start` to a later `end`."""
+    return (end - start).days
+
+
+def weekday_walk(start: dt.date, weekday: str, end: dt.date) -> tuple[str, list[str]]:
+    """The weekday of a later `end` of the same year, given `start`'s, carried from month end to month end with a
+    small mod-7 step each: "March 31: 31 - 20 = 11 days, 11 mod 7 = 4, Wednesday + 4 = Sunday", then
+    "April 30: 30 days, 30 mod 7 = 2, Sunday + 2 = Tuesday", "May 5: 5 days, 5 mod 7 = 5, Tuesday + 5 = Sunday"."""
+    steps: list[str] = []
+    day = weekday
+
+    def hop(to: dt.date, count: str, n: int) -> None:
+        nonlocal day
+        k = n % 7
+        new = WEEKDAYS[(WEEKDAYS.index(day) + k) % 7]
+        steps.append(f"{date_text(to, False)}: {count} days, {n} mod 7 = {k}, {day} + {k} = {new}")
+        day = new
+
     if start.month == end.month:
-        n = end.day - start.day
-        return n, [f"{end.day} - {start.day} = {n} days"]
+        hop(end, f"{end.day} - {start.day} = {end.day - start.day}", end.day - start.day)
+        return day, steps
     n = _days_in(start)
-    total = n - start.day
-    steps = [f"{_month_label(start, True)} has {n} days: {n} - {start.day} = {total} days to {_month_end(start, True)}"]
+    hop(start.replace(day=n), f"{n} - {start.day} = {n - start.day}", n - start.day)
     month = _next_month(start)
     while month.month < end.month:
         n = _days_in(month)
-        steps.append(f"{_month_label(month, True)} has {n} days: {total} + {n} = {total + n}")
-        total += n
+        hop(month.replace(day=n), str(n), n)
         month = _next_month(month)
-    steps.append(f"to {date_text(end, True)}: {total} + {end.day} = {total + end.day} days")
-    return total + end.day, steps
+    hop(end, str(end.day), end.day)
+    return day, steps
 
 
 def _weekday_steps(weekday: str, days: int) -> tuple[str, list[str]]:
@@ -137,11 +155,10 @@ def _weekday_of(rng: random.Random) -> _Question:
     a = rng.randrange(size - 1)
     ref, target = _day_of(year, a), _day_of(year, rng.randint(a + 1, min(a + 150, size - 1)))
     weekday = WEEKDAYS[ref.weekday()]
-    days, steps = days_between(ref, target)
-    answer, wsteps = _weekday_steps(weekday, days)
+    answer, steps = weekday_walk(ref, weekday, target)
     user = (f"{date_text(ref, True)} is a {weekday}. What day of the week is {date_text(target, True)}? "
             f"{_leap_note([year])}")
-    return (user, steps + wsteps, answer, {"kind": "weekday_of", "ref": [ref.year, ref.month, ref.day],
+    return (user, steps, answer, {"kind": "weekday_of", "ref": [ref.year, ref.month, ref.day],
                                            "target": [target.year, target.month, target.day]})
 
 

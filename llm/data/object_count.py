@@ -1,6 +1,8 @@
 """Object counting: "I have two apples, a piano and a cat. How many fruits do I have?" (BIG-bench style).
 
-Difficulty 1/2/3 = 3/5/7 item phrases; quantities up to 1/3/5 written as words. The verifier compares the integer.
+Difficulty 1/2/3 = 3/5/7 item phrases; quantities up to 1/3/5 written as words. The gold steps walk every phrase
+in the question's order, a line each, so no line needs more than one lookup: "two pianos: instrument, not a fruit"
+or "three apples: fruit, 3, total 3" (the running total of the asked category). The verifier compares the integer.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ CATEGORIES: dict[str, tuple[tuple[str, str], ...]] = {
 _NUM_WORDS = {1: "a", 2: "two", 3: "three", 4: "four", 5: "five"}
 _SIZES = {1: 3, 2: 5, 3: 7}
 _MAXQ = {1: 1, 2: 3, 3: 5}
+SINGULAR = {"fruits": "fruit", "animals": "animal", "instruments": "instrument", "vegetables": "vegetable"}
 
 
 def _phrase(q: int, item: tuple[str, str]) -> str:
@@ -30,8 +33,25 @@ def _phrase(q: int, item: tuple[str, str]) -> str:
     return f"{_NUM_WORDS[q]} {item[1]}"
 
 
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def count_steps(phrases: list[str], cats: list[str], qty: list[int], asked: str) -> tuple[int, list[str]]:
+    """One line per phrase: its category, and for the asked category its quantity and the running total."""
+    steps, total = [], 0
+    for phrase, c, q in zip(phrases, cats, qty):
+        if c == asked:
+            total += q
+            steps.append(f"{phrase}: {SINGULAR[c]}, {q}, total {total}")
+        else:
+            steps.append(f"{phrase}: {SINGULAR[c]}, not {_article(SINGULAR[asked])}")
+    return total, steps
+
+
 def generate(rng: random.Random, difficulty: int) -> Example:
-    """Draw item phrases across categories (at least one of the asked category); gold = count with a running sum."""
+    """Draw item phrases across categories (at least one of the asked category); gold = every phrase in order,
+    with a running sum over the asked category."""
     if difficulty not in _SIZES:
         raise ValueError(f"difficulty must be 1, 2 or 3, got {difficulty}")
     cat = rng.choice(sorted(CATEGORIES))
@@ -46,11 +66,7 @@ def generate(rng: random.Random, difficulty: int) -> Example:
     qty = [rng.randint(1, _MAXQ[difficulty]) for _ in chosen]
     phrases = [_phrase(q, it) for q, (_, it) in zip(qty, chosen)]
     text = ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    steps, total = [], 0
-    for q, (c, it) in zip(qty, chosen):
-        if c == cat:
-            total += q
-            steps.append(f"{it[1]}: {q}, total {total}")
+    total, steps = count_steps(phrases, [c for c, _ in chosen], qty, cat)
     user = f"I have {text}. How many {cat} do I have?"
     return Example(task="object_count", difficulty=difficulty, system=REASONING_SYSTEM, user=user,
                    answer=format_answer(steps, str(total)), meta={"count": total})

@@ -1,7 +1,8 @@
 """4x4 Sudoku: fill the blanks so every row, column and 2x2 box holds 1-4 once.
 
 Difficulty 1/2/3 = 3/6/9 blanks. Every puzzle has one solution and can be solved one forced cell at a time (a
-blank whose row, column and box leave one digit), which is exactly what the gold steps show, a cell a line. The
+blank whose row, column and box leave one digit), which is exactly what the gold steps show, a cell a line: the
+digits its row, column and box exclude, then the digit left ("r1c1: row 1 4 col 3 4 box 3 4 left 2"). The
 verifier accepts any valid full grid that keeps the givens.
 """
 from __future__ import annotations
@@ -69,13 +70,15 @@ def all_grids() -> tuple[tuple[int, ...], ...]:
 
 
 def _used(grid: Grid, unit: tuple[int, ...]) -> str:
+    """The unit's digits, sorted and space-separated (one token each), or 'none'."""
     digits = sorted(grid[j] for j in unit if grid[j])
-    return ",".join(map(str, digits)) if digits else "none"
+    return " ".join(map(str, digits)) if digits else "none"
 
 
 def forced_steps(puzzle: Grid) -> tuple[Grid, list[str]] | None:
-    """Solve by forced cells only, taking the first forced blank in reading order each time, with its step line
-    ("r2c3: row has 1,4; column has 2; box has 1,2 -> 3"); None when some blank is never forced."""
+    """Solve by forced cells only, taking the first forced blank in reading order each time, with its step line:
+    the digits its row, column and box already hold (givens and earlier steps) and the one digit they leave
+    ("r2c3: row 1 4 col 2 box 1 2 left 3"); None when some blank is never forced."""
     grid = list(puzzle)
     steps: list[str] = []
     while 0 in grid:
@@ -86,8 +89,8 @@ def forced_steps(puzzle: Grid) -> tuple[Grid, list[str]] | None:
             return None
         row, col, box = _UNITS[cell]
         digit = cands.pop()
-        steps.append(f"r{cell // 4 + 1}c{cell % 4 + 1}: row has {_used(grid, row)}; column has {_used(grid, col)}; "
-                     f"box has {_used(grid, box)} -> {digit}")
+        steps.append(f"r{cell // 4 + 1}c{cell % 4 + 1}: row {_used(grid, row)} col {_used(grid, col)} "
+                     f"box {_used(grid, box)} left {digit}")
         grid[cell] = digit
     return grid, steps
 
