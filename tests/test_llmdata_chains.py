@@ -160,7 +160,9 @@ _SUDOKU_LINE = re.compile(r"^r([1-4])c([1-4]): row ([1-4 ]+|none) col ([1-4 ]+|n
 @settings(derandomize=True, max_examples=60, deadline=None)
 def test_sudoku_lines_list_what_each_unit_excludes(seed: int, difficulty: int) -> None:
     ex = sudoku4.generate(random.Random(seed), difficulty)
-    grid = [0 if ch == "." else int(ch) for ch in "".join(ex.user.split("\n")[1:])]
+    rows = ex.user.split("\n")[1:]
+    assert len(rows) == 4 and all(len(row.split(" ")) == 4 for row in rows)  # one cell a token
+    grid = [0 if ch == "." else int(ch) for row in rows for ch in row.split(" ")]
     for line in _lines(ex.answer):
         m = _SUDOKU_LINE.match(line)
         assert m is not None, line

@@ -3,7 +3,8 @@
 Difficulty 1/2/3 = 3/6/9 blanks. Every puzzle has one solution and can be solved one forced cell at a time (a
 blank whose row, column and box leave one digit), which is exactly what the gold steps show, a cell a line: the
 digits its row, column and box exclude, then the digit left ("r1c1: row 1 4 col 3 4 box 3 4 left 2"). The
-verifier accepts any valid full grid that keeps the givens.
+verifier accepts any valid full grid that keeps the givens. The question shows the grid with its cells apart
+(". 4 1 ."), one token a cell, so a column is the same token position in every row ("..", merged, hid it).
 """
 from __future__ import annotations
 
@@ -95,9 +96,9 @@ def forced_steps(puzzle: Grid) -> tuple[Grid, list[str]] | None:
     return grid, steps
 
 
-def show(grid: Grid, sep: str) -> str:
-    """Rows of digits ('.' for blanks) joined by `sep`."""
-    return sep.join("".join(str(v) if v else "." for v in grid[4 * r:4 * r + 4]) for r in range(4))
+def show(grid: Grid, sep: str, cell_sep: str = "") -> str:
+    """Rows of digits ('.' for blanks) joined by `sep`, the cells of a row by `cell_sep`."""
+    return sep.join(cell_sep.join(str(v) if v else "." for v in grid[4 * r:4 * r + 4]) for r in range(4))
 
 
 def generate(rng: random.Random, difficulty: int) -> Example:
@@ -118,7 +119,7 @@ def generate(rng: random.Random, difficulty: int) -> Example:
     solved = forced_steps(puzzle)
     assert solved is not None and solved[0] == solution
     user = ("Solve this 4x4 Sudoku: fill each '.' so that every row, column and 2x2 box holds 1, 2, 3 and 4 "
-            "once. Give the rows joined by '/'.\n" + show(puzzle, "\n"))
+            "once. Give the rows joined by '/'.\n" + show(puzzle, "\n", " "))
     return Example(task="sudoku4", difficulty=difficulty, system=REASONING_SYSTEM, user=user,
                    answer=format_answer(solved[1], show(solution, "/")), meta={"puzzle": show(puzzle, "/")})
 
