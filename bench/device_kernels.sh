@@ -3,7 +3,7 @@
 # timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core
 # 0.6.0: `pip download --no-deps --only-binary=:all: -d .whl/kernels fla-core==0.6.0`; .whl/ is git-ignored).
 # NCU=1 adds Nsight Compute counters for one bf16 prefill at the end (NCU_ARGS: extra KEY=VALUE for lightning_ncu.py;
-# several profiles: separate their argument sets by ';'). SMOKE_FOLD_WS=0 skips the fp32 fold-ws smoke (and keeps that kernel out of the call). SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first); TEST_TIMEOUT and BENCH_TIMEOUT (seconds) bound those steps; PYTEST_K selects tests (pytest -k). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
+# several profiles: separate their argument sets by ';'). SMOKE_FOLD_WS=0 skips the fp32 fold-ws smoke (and turns that kernel off for the call). SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first); TEST_TIMEOUT and BENCH_TIMEOUT (seconds) bound those steps; PYTEST_K selects tests (pytest -k). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
 set -o pipefail
 OUT=${OUT:-out/device}
 mkdir -p "$OUT"
@@ -35,14 +35,15 @@ if [ "${LIGHTNING_WS:-1}" != 0 ] && [ -n "${SMOKE_NEW:-}" ]; then
   timeout 120 python3 bench/lightning_gpu.py --smoke-ws --smoke-modes "$SMOKE_NEW" 2>&1 | tee -a "$OUT/smoke_ws.log" \
     || { echo "SMOKE FAILED for $SMOKE_NEW (LIGHTNING_WS_NEW=0)"; export LIGHTNING_WS_NEW=0; }
 fi
-# the warp-partitioned fp32 fold kernel (opt-in, fold="ws") in its own process: a failure or hang keeps it out of the
-# correctness section, the sweep and the table (LIGHTNING_FOLD_WS_OK=0)
-if [ "${SMOKE_FOLD_WS:-1}" != 0 ]; then
+# the warp-partitioned fp32 fold kernel (the fp32 default on Hopper) in its own process: a failure or hang turns it
+# off for the rest of the call (LIGHTNING_FOLD_WS=0: the one-warpgroup fold kernel is the default again) and keeps it
+# out of the correctness section, the sweep and the table (LIGHTNING_FOLD_WS_OK=0)
+if [ "${SMOKE_FOLD_WS:-1}" != 0 ] && [ "${LIGHTNING_FOLD_WS:-1}" != 0 ]; then
   timeout 100 python3 bench/lightning_gpu.py --smoke-fold-ws 2>&1 | tee -a "$OUT/smoke_ws.log" \
-    || { echo "SMOKE FAILED: lightning_prefill_fold_ws off for this call (LIGHTNING_FOLD_WS_OK=0)"
-         export LIGHTNING_FOLD_WS_OK=0; }
+    || { echo "SMOKE FAILED: lightning_prefill_fold_ws off for this call (LIGHTNING_FOLD_WS=0)"
+         export LIGHTNING_FOLD_WS=0 LIGHTNING_FOLD_WS_OK=0; }
 else
-  export LIGHTNING_FOLD_WS_OK=0
+  export LIGHTNING_FOLD_WS=0 LIGHTNING_FOLD_WS_OK=0
 fi
 [ "${SKIP_TESTS:-0}" = 1 ] || timeout "${TEST_TIMEOUT:-300}" python3 -m pytest tests/test_kernels_gpu.py \
   tests/test_kernels_dispatch.py tests/test_kernels_args.py -q -p no:cacheprovider ${PYTEST_K:+-k "$PYTEST_K"} 2>&1 \

@@ -110,14 +110,15 @@ def correctness() -> None:
                                                          "ws s4", "ws pipe", "ws plain")]
                           + [(prec_list[0], o) for o in ("ws noprep", "ws early")
                              if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"]
-                          + [(prec_list[0], "fold ws") for _ in range(dtype == torch.float32 and _fold_ws_ok())])
+                          + [(prec_list[0], o) for o in ("fold ws", "fold one")
+                             if dtype == torch.float32 and _fold_ws_ok()])
                 for prec, opt in combos:
                     kw = {None: {}, "ptr": {"tma": False}, "ptr+fuse-off": {"tma": False, "fuse_acc": False},
                           "ptr decay-k": {"tma": False, "decay_v": False},
                           "tma decay-k": {"decay_v": False, "fold": False}, "tma ws-off": {"ws": False},
                           "ws s4": {"ws": True, "num_stages": 4}, "ws pipe": {"ws": "pipe"},
                           "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"},
-                          "ws early": {"ws": "early"}, "fold ws": {"fold": "ws"}}[opt]
+                          "ws early": {"ws": "early"}, "fold ws": {"fold": "ws"}, "fold one": {"fold": True}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
                     tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
@@ -253,7 +254,7 @@ def _fold_ws_ok() -> bool:
 
 
 def smoke_fold_ws() -> int:
-    """The warp-partitioned fp32 fold kernel (lightning_prefill_fold_ws, opt-in fold="ws") against the fp64 reference
+    """The warp-partitioned fp32 fold kernel (lightning_prefill_fold_ws, the fp32 default) against the fp64 reference
     and beside the one-warpgroup fold kernel on small shapes: tails, both layouts, an initial state, Dk = Dv = 64, the
     two-level scan's pass 2. Run in its own process under a timeout; a failure keeps it out of the rest of the call."""
     from llm.kernels import lightning_prefill as lp
@@ -268,7 +269,7 @@ def smoke_fold_ws() -> int:
         sl = slopes(H)
         tr = (lambda x: x) if layout == "bhtd" else (lambda x: x.transpose(1, 2))
         ro, rs = lightning_block(tr(q).double(), tr(k).double(), tr(v).double(), sl, s0.double(), 64)
-        of, sf = lp.lightning_prefill(q, k, v, sl, s0, layout=layout, segments=segs)
+        of, sf = lp.lightning_prefill(q, k, v, sl, s0, layout=layout, fold=True, segments=segs)
         o, st = lp.lightning_prefill(q, k, v, sl, s0, layout=layout, fold="ws", segments=segs)
         torch.cuda.synchronize()
         eo, es = rel_err(tr(o), ro), rel_err(st, rs)
@@ -395,9 +396,9 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             if dtype == torch.float32 and T <= 131072:  # the fp32-accurate mode's cost (3xTF32, Triton TMA kernel)
                 row.extra["ieee_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
                     q, k, v, sl, layout="bthd", precision="ieee"))
-            if dtype == torch.float32 and _fold_ws_ok():  # the opt-in warp-partitioned fold kernel, same protocol
-                row.extra["fold_ws_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
-                    q, k, v, sl, layout="bthd", precision=precision, fold="ws"))
+            if dtype == torch.float32 and _fold_ws_ok():  # the one-warpgroup fold kernel (the default before H8)
+                row.extra["fold_one_warpgroup_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
+                    q, k, v, sl, layout="bthd", precision=precision, fold=True))
             o_ours, st_ours = lightning_prefill(q, k, v, sl, layout="bthd", precision=precision)
             if have_fla:
                 try:
@@ -424,6 +425,13 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
                     print(f"  sdpa failed at {row.case}: {str(exc).splitlines()[0][:200]}")
             del qh, kh, vh
             torch.cuda.empty_cache()
+            # the same call again at the end of the row (after fla and the [B,H,T,D] timing): does the row's first
+            # reading depend on what ran before it? (bf16 128K read 3.0-3.15 ms here and 2.25-2.55 isolated, H4-H8)
+            q, k, v = qkv(1, T, H, D, dtype, "bthd")
+            row.extra["ours_again_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
+                q, k, v, sl, layout="bthd", precision=precision))
+            del q, k, v
+            torch.cuda.empty_cache()
             rows.append(row)
             print(f"  {row.case}: ours {ours:.3f} ms, fla {row.fla_ms:.3f} ms, floor {floor:.3f} ms, "
                   f"sdpa {row.sdpa_ms:.1f} ms {row.extra}", flush=True)
@@ -434,15 +442,15 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     # earlier sweeps in bench/NOTES-kernels.md). "_qkv": q, k, v as views of one [1, T, H, 3D] buffer (the model).
     # bf16: the default is the warp-partitioned Gluon kernel (lightning_prefill_ws); "ws": False is the Triton TMA
     # kernel that was the default before (BV=64 w4 s4, decay on v, fused accumulators).
-    "bf16:131072:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}, {"_qkv": True},
-                       {}, {"ws": "noprep"}],  # the default and the previous schedule again, later in the call
+    "bf16:131072:64": [{}, {"ws": False}, {"_qkv": True}, {}],  # the default again, later in the call
+    # (run H7: noprep 2.48-2.49 ms and early 2.55 against the default's 2.39-2.41; not re-timed since)
     "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
     "bf16:8192:64": [{"ws": True}, {}],
     "bf16:4096:64": [{"ws": True}, {}],
-    # fp32: the default is the one-warpgroup fold kernel; fold="ws" the warp-partitioned one (opt-in; H200 run H8)
-    "fp32:131072:64": [{}, {"fold": "ws"}, {"_qkv": True}, {"fold": "ws", "_qkv": True}, {}, {"fold": "ws"}],
-    "fp32:16384:64": [{}, {"fold": "ws"}],
-    "fp32:1048576:8": [{}, {"fold": "ws"}],
+    # fp32: the default is the warp-partitioned fold kernel (from H200 run H8); fold=True the one-warpgroup one
+    "fp32:131072:64": [{}, {"fold": True}, {"_qkv": True}, {"fold": True, "_qkv": True}, {}, {"fold": True}],
+    "fp32:16384:64": [{}, {"fold": True}],
+    "fp32:1048576:8": [{}, {"fold": True}],
     "bf16:1048576:8": [{}, {"segments": 8}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
 }
 
@@ -542,6 +550,10 @@ DECODE_CONFIGS = [  # (block_v, num_warps, order) swept per batch size beside th
     (8, 1, "bh"), (16, 1, "bh"), (32, 1, "bh"), (16, 2, "bh"), (32, 2, "bh"), (32, 4, "bh"), (64, 4, "bh"),
     (128, 8, "bh"), (16, 1, "tile"), (32, 2, "tile"), (32, 4, "tile"), (64, 4, "tile"), (128, 8, "tile"),
     (32, 4, "vllm"),
+    # fewer state elements per thread (16 or 8, where the shapes above hold 32-64): more loads in flight per SM at B = 1
+    # (run H8: (16, 8, bh) 4.77 µs, the B = 1 default since; (32, 8) 5.55-5.64, (16, 4) 5.42-5.51, (8, 4) 5.46)
+    (32, 8, "bh"), (16, 4, "bh"), (16, 8, "bh"), (8, 2, "bh"), (8, 4, "bh"), (32, 8, "tile"), (16, 4, "tile"),
+    (16, 8, "tile"), (16, 16, "bh"), (8, 8, "bh"), (32, 16, "bh"), (8, 16, "bh"),
 ]
 
 
@@ -550,12 +562,13 @@ def _decode_graph_ms(step, pools: list) -> float:
     return _graph_ms([lambda p=p: step(p) for p in pools])
 
 
-def decode_rows(bw: float, sweep: bool = True) -> list[Row]:
+def decode_rows(bw: float, sweep: bool | str = True) -> list[Row]:
     """Decode per step at H=64 D=128 fp32 state; a CUDA graph of 16 steps on 16 distinct pools (L2 cannot hold them).
 
     Row = the shipped default with a slot table; beside it (same graph protocol): the default without slots (pool row
     b for sequence b, the model's contract), the vLLM-layout peer (bench/vllm_decode_peer.py), a bare copy of the
-    state bytes, an empty kernel, PDL, and the launch-shape sweep."""
+    state bytes, an empty kernel, PDL, and the launch-shape sweep (sweep: True for every B, or a comma-separated
+    list of the batch sizes to sweep)."""
     from bench.vllm_decode_peer import vllm_layout_decode
     from llm.kernels.lightning_decode import lightning_decode_step
     from llm.lightning import lightning_decode as ref_decode
@@ -585,7 +598,8 @@ def decode_rows(bw: float, sweep: bool = True) -> list[Row]:
               f"vllm-layout peer {peer * 1e3:.2f}; one pool (L2): ours {ours_l2 * 1e3:.2f}, peer {peer_l2 * 1e3:.2f}; "
               f"eager {eager * 1e3:.1f}", flush=True)
         best = (ours, "default")
-        for bv, nw, order in DECODE_CONFIGS if sweep else []:
+        swept = sweep is True or (isinstance(sweep, str) and str(B) in sweep.split(","))
+        for bv, nw, order in DECODE_CONFIGS if swept else []:
             kw = {"block_v": bv, "num_warps": nw, "order": order}
             ms = _decode_graph_ms(partial(step, **kw), pools)
             ms_ns = _decode_graph_ms(partial(step_ns, **kw), pools)
@@ -643,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-one", default=None, help=argparse.SUPPRESS)  # NAME:INDEX:BW, used by variant_sweep
     ap.add_argument("--no-decode", action="store_true", help="skip the decode rows")
     ap.add_argument("--no-decode-sweep", action="store_true", help="decode rows without the launch-shape sweep")
+    ap.add_argument("--decode-sweep-b", default=None, help="sweep decode launch shapes at these B only (e.g. 1)")
     ap.add_argument("--sweep-cases", default=None,
                     help="with --variants: only SWEEP cases with these prefixes (fp32,bf16)")
     ap.add_argument("--only-sweep", action="store_true",
@@ -683,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = prefill_rows(bw, args.quick, args.skip_sdpa, args.precision)
     if not args.no_decode:
         print("decode:", flush=True)
-        rows += decode_rows(bw, sweep=not args.no_decode_sweep)
+        rows += decode_rows(bw, sweep=args.decode_sweep_b or not args.no_decode_sweep)
     bw2 = copy_bandwidth()
     print_table(rows, bw, card)
     print(f"copy bandwidth re-measured at the end: {bw2 / 1e12:.3f} TB/s; total {time.time() - t0:.0f} s")

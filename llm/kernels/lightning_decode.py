@@ -67,7 +67,9 @@ def default_decode_config(rows: int) -> tuple[int, int, str]:
     """(block_v, num_warps, order) for a step over `rows` = B·H state rows (measured per card, NOTES-kernels.md)."""
     if rows >= 512:  # H200 sweep: BV=64, 4 warps, one head's tiles side by side (B=64 136.0 µs vs 139.3 for the
         return 64, 4, "tile"  # H100's BV=128 w8; B=8 20.0 vs 21.0)
-    return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H200 B=1: 5.03 µs, best swept)
+    if rows <= 64:  # H200 run H8, B = 1 (H = 64): 8 warps on 16 columns (8 state values a thread) 4.77 µs against
+        return 16, 8, "bh"  # 5.31-5.36 for 32 columns on 4 warps (32 a thread): more loads in flight per SM
+    return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H200 B=1: 5.03 µs in run H1)
 
 
 def lightning_decode_step(

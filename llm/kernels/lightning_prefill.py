@@ -331,11 +331,12 @@ def lightning_prefill(
     keys in the state update (same product). tma (default: on CUDA) runs the TMA-descriptor kernel for forward scans
     whose tensors map to time rows (_row_map: [B,T,H,D], contiguous [B,H,T,D], or views into one fused qkv buffer);
     cu_seqlens, reverse scans and other strides take the pointer kernel, and tma=False forces it (LAST_PATH says
-    which ran). fold (default: on for fp32 q, k, v with tf32 products on the TMA path, Dk and Dv 64 or 128, slopes
-    within the folded form's range and no launch shape given) runs lightning_prefill_fold's Gluon kernel (LAST_PATH
-    "fold"; its shape is fixed); True skips the slope check, False keeps the Triton TMA kernel; "ws" (opt-in, or the
-    environment variable LIGHTNING_FOLD_WS=1 for the default) runs the same fold split into state and output
-    warpgroups (lightning_prefill_fold_ws; LAST_PATH "fold-ws"; Hopper GPUs, fp32 o, else the fold kernel). ws
+    which ran). fold (default: on for fp32 q, k, v and o with tf32 products on the TMA path, Dk and Dv 64 or 128,
+    slopes within the folded form's range and no launch shape given) runs a Gluon fold kernel: on a Hopper GPU the
+    fold split into state and output warpgroups (lightning_prefill_fold_ws, LAST_PATH "fold-ws"), else the
+    one-warpgroup kernel (lightning_prefill_fold, "fold"); both have fixed shapes and give the same outputs. "ws" asks
+    for the split one, True for the one-warpgroup one (either skips the slope check), False keeps the Triton TMA
+    kernel; the environment variable LIGHTNING_FOLD_WS=0 makes the one-warpgroup kernel the default. ws
     (default: on for 16-bit q, k, v of one dtype with precision "fast" on the TMA path, Dk and Dv 64 or 128, T >= 8192
     (lightning_prefill_ws.MIN_T: shorter scans are bound by the host's launch cost), no launch shape given) runs
     lightning_prefill_ws's Gluon kernel with separate state and output warpgroups (LAST_PATH "ws"); False keeps
@@ -360,11 +361,14 @@ def lightning_prefill(
                and tma_ready(layout, T, H, q, k, v, o))
     # fp32 inputs (all three; mixed dtypes keep the TMA kernel's casts) with tf32 products: the Gluon fold kernel
     shape_given = any(x is not None for x in (block_t, block_v, num_warps, num_stages))
+    # (an fp32 o only: the fold kernels stage o in fp32, and a 16-bit o failed to compile there, H200 run H8)
     use_fold = (use_tma and fold is not False and dtypes == {torch.float32} and precision not in ("bf16", "ieee")
-                and fold_ready(DK, DV) and (fold is True or (not shape_given and fold_safe(slope32))))
-    # the fold split into warp partitions (opt-in): forward scans and pass 2 of the two-level scan, fp32 o
-    use_fold_ws = (use_fold and (fold == "ws" or (fold is None and os.environ.get("LIGHTNING_FOLD_WS") == "1"))
-                   and o.dtype == torch.float32 and fold_ws_ready(DK, DV, q.device))
+                and o.dtype == torch.float32 and fold_ready(DK, DV)
+                and (fold in (True, "ws") or (not shape_given and fold_safe(slope32))))
+    # the fold split into warp partitions (the default on Hopper; H200 run H8: 128K H = 64 5.23-5.62 ms against
+    # 5.96-6.09 for the one-warpgroup kernel): forward scans and pass 2 of the two-level scan
+    use_fold_ws = (use_fold and fold is not True and (fold == "ws" or os.environ.get("LIGHTNING_FOLD_WS", "1") != "0")
+                   and fold_ws_ready(DK, DV, q.device))
     triton_opts = shape_given or fuse_acc is not None or decay_v is not None or warp_specialize
     use_ws = (use_tma and ws is not False and len(dtypes) == 1 and cdt in (torch.bfloat16, torch.float16)
               and precision == "fast" and ws_ready(DK, DV, q.device)

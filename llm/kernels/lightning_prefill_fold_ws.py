@@ -20,9 +20,14 @@ Kᵀ V', the o store, then the next loads), about 2.9 µs against the 2.0 µs th
 Shared memory: 2 stages × 80 KB + V' 16 KB + Sᵀ 32 KB + o 16 KB = 224 KB of the 227 KB, so V' and Sᵀ have one
 buffer each: the state partition writes V' of block i+1 once the output partition's P V' of block i is done, and Sᵀ
 of block i+1 once its Q S of block i is done. Precision and accuracy are the fold kernel's (tf32 products, fp32
-accumulation, the same fold): the two kernels sum the same products in the same order. Opt-in for now
-(lightning_prefill(fold="ws") or LIGHTNING_FOLD_WS=1), forward scans and the two-level scan's pass 2; the segment-state
-pass stays on the fold kernel. The fold's range condition (|slope| · (b/2 + 1) <= FOLD_MAX_EXPONENT) applies as there.
+accumulation, the same fold): on the H200 its o was bit-identical to the fold kernel's and its state within 7e-8
+(run H8's smoke test). lightning_prefill's default for fp32 inputs with an fp32 o on Hopper (fold=True keeps the
+one-warpgroup kernel, LIGHTNING_FOLD_WS=0 makes that the default): forward scans and the two-level scan's pass 2; the
+segment-state pass stays on the fold kernel. The fold's range condition (|slope| · (b/2 + 1) <= FOLD_MAX_EXPONENT)
+applies as there. Measured on an H200 (bench/NOTES-kernels.md, run H8), T = 128K, H = 64, each in its own process:
+5.23 / 5.54 ms against 6.05 / 5.96 for the fold kernel (72-77 % of the copy floor, from 66-68 %); 16K 0.564 vs 0.685;
+1M at H = 8 7.93 vs 8.88. Still short of the floor: the two 80 KB stages are all the shared memory leaves, so at most
+one block's loads are in flight while the other is consumed. 168 registers, 48 B of stack, 229,656 B shared memory.
 """
 from __future__ import annotations
 
@@ -195,10 +200,13 @@ def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr
         if KS == 2:
             kbt = k_s.index(st * KS + 1).permute((1, 0)).load(A_L)
             Sb = warpgroup_mma(kbt, vt_s.permute((1, 0)), Sb * lam_c1, is_async=True)
+        # the stage is no longer read (Kᵀ is in registers, V' in its own tile): release it under the update
+        gl.thread_barrier()
+        mbarrier.arrive(empty.index(st), count=1)
+        if KS == 2:
             Sa, Sb, kat, kbt = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb, kat, kbt))
         else:
             Sa, kat = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, kat))
-        mbarrier.arrive(empty.index(st), count=1)
         lam = lam_out * gl.exp(-s * (nrem - BT).to(gl.float32))  # a tail block has n = nrem < b rows
         Sa = Sa * lam
         if KS == 2:
