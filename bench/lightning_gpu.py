@@ -7,7 +7,8 @@ state; beside a bare copy of the state bytes and an empty kernel in the same CUD
 floor measured in the same run and ratios. Run it through bench/device_kernels.sh on the lent GPU (the table's header
 names the card).
 Usage: python bench/lightning_gpu.py [--quick] [--json OUT.json] [--skip-sdpa] [--variants [--sweep-cases fp32]]
-       [--only-sweep] [--no-check] [--no-decode] [--precision fast|split-p|exact] [--smoke-ws]
+       [--only-sweep] [--no-check] [--no-decode] [--decode-sweep-b 1] [--precision fast|split-p|exact] [--smoke-ws]
+       [--smoke-fold-ws] [--check-long]
 """
 from __future__ import annotations
 

@@ -18,6 +18,9 @@ runtime tail branch inside the loop the kernel ran at 10.5 ms whenever T was not
 The fold keeps every factor within exp(±slope·(b/2+1)) (b = 64 rows), so fp32 neither overflows nor loses more than
 1e-12 of a term while that exponent stays <= FOLD_MAX_EXPONENT; lightning_prefill checks the slopes before using it.
 q and k are split into KS column chunks of 64 (wgmma M = 64 for the state chunks S[chunk, value tile]).
+On Hopper GPUs lightning_prefill's fp32 default is lightning_prefill_fold_ws (this fold split into state and output
+warpgroups, same outputs, faster from 16K on: H200 run H8); this kernel runs there with fold=True or
+LIGHTNING_FOLD_WS=0, and for the two-level scan's segment-state pass. It takes an fp32 o only (o is staged in fp32).
 """
 from __future__ import annotations
 
