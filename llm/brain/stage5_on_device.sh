@@ -4,8 +4,10 @@
 # (greedy, inside llm.train), and the dialogue scores of the new checkpoint (llm.brain.dialogue_eval on the items of
 # bench/NOTES-brain.md: 2,000 bits-per-byte pairs, R@1/10 over 500 replies, intent accuracy on both hand-written
 # test sets), run on the GPU beside the held-out evaluation as soon as the checkpoint is written.
-# Packages missing on the GPU machine (chitchat-dataset, vaderSentiment) come as xz tarballs of their installed files
-# in $WHEELS (see llm/brain/train_on_device.sh). What comes back (at most 8 files): the weights in <16 MB parts,
+# Packages missing on the GPU machine come as one xz tarball of installed files in $WHEELS (.devwork-r9/pkgs.tar.xz:
+# pydantic 2.14.4 with pydantic-core for cp312, annotated-types, typing-inspection, typing-extensions, vaderSentiment,
+# and chitchat-dataset with its corpus slimmed to the conversations the config reads, as one line each), because the
+# tree (62.7 MB with the shipped weights) and what is carried must stay under 64 MiB. What comes back (at most 8 files): the weights in <16 MB parts,
 # results.tgz (log, metrics with samples, loss curve, dialogue scores, sha256) and summary.txt (the tables).
 # Reassemble here with: cat model.safetensors.part* > DIR/model.safetensors (the rest of DIR: results.tgz's
 # checkpoint/ files). CPU smoke test: DEVICE=cpu CONFIG=<a few-step copy> BPB_PAIRS=20 RANKING=20 OUT=/tmp/x bash ...
@@ -13,7 +15,7 @@ set -euo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-out/device}
 CONFIG=${CONFIG:-llm/brain/train_brain_stage5.yaml}
-WHEELS=${WHEELS:-.devwork}
+WHEELS=${WHEELS:-.devwork-r9}
 RUN=${RUN:-/tmp/sft5}
 DEVICE=${DEVICE:-cuda}
 BPB_PAIRS=${BPB_PAIRS:-2000}
@@ -22,9 +24,23 @@ PY=${PYTHON:-python3}
 mkdir -p "$OUT" /tmp/site
 OUT=$(cd "$OUT" && pwd)
 for t in "$WHEELS"/*.tar.xz; do [ -e "$t" ] && tar xJf "$t" -C /tmp/site; done
+if [ -f /tmp/site/chitchat_dataset/conversations.tsv ] && [ ! -f /tmp/site/chitchat_dataset/dataset.json ]; then
+  # the slim corpus: one conversation a line (id, prompt, turns already merged and cut, tab-separated) -> the
+  # package's dataset.json, which llm.data.dialogue.conversations_from_json reads back to the same conversations
+  $PY - /tmp/site/chitchat_dataset <<'PY'
+import json, sys
+d = sys.argv[1]
+out = {}
+for line in open(f"{d}/conversations.tsv", encoding="utf-8"):
+    cid, prompt, *turns = line.rstrip("\n").split("\t")
+    out[cid] = {"prompt": prompt, "messages": [[{"text": t, "sender": "ab"[i % 2]}] for i, t in enumerate(turns)]}
+json.dump(out, open(f"{d}/dataset.json", "w", encoding="utf-8"))
+print(len(out), "conversations")
+PY
+fi
 export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
-$PY -c 'import torch, chitchat_dataset; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+$PY -c 'import torch, chitchat_dataset, pydantic, vaderSentiment; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "pydantic", pydantic.VERSION)'
 rm -rf "$RUN"
 mkdir -p "$RUN"
 T0=$(date +%s)
