@@ -7,8 +7,9 @@
 # Packages missing on the GPU machine come as one xz tarball of installed files in $WHEELS (.devwork-r9/pkgs.tar.xz:
 # pydantic 2.14.4 with pydantic-core for cp312, annotated-types, typing-inspection, typing-extensions, vaderSentiment,
 # and chitchat-dataset with its corpus slimmed to the conversations the config reads, as one line each), because the
-# tree (62.7 MB with the shipped weights) and what is carried must stay under 64 MiB. What comes back (at most 8 files): the weights in <16 MB parts,
-# results.tgz (log, metrics with samples, loss curve, dialogue scores, sha256) and summary.txt (the tables).
+# tree (62.7 MB with the shipped weights) and what is carried must stay under 64 MiB. What comes back (8 files):
+# sft_log.txt, metrics.json (held-out table and samples), the weights in <16 MB parts, results.tgz (loss curve,
+# dialogue scores, sha256, checkpoint config and tokenizer) and summary.txt (the tables).
 # Reassemble here with: cat model.safetensors.part* > DIR/model.safetensors (the rest of DIR: results.tgz's
 # checkpoint/ files). CPU smoke test: DEVICE=cpu CONFIG=<a few-step copy> BPB_PAIRS=20 RANKING=20 OUT=/tmp/x bash ...
 set -euo pipefail
@@ -74,10 +75,12 @@ PY
 dialogue > "$RUN/dialogue_log.txt" 2>&1 &
 DPID=$!
 rc=0
-$PY -m llm.train --config "$CONFIG" --out "$RUN" --device "$DEVICE" --no-progress > "$RUN/sft_log.txt" 2>&1 || rc=$?
+# the log and the metrics go to $OUT as they are written, so a call stopped at its limit still brings them back
+$PY -m llm.train --config "$CONFIG" --out "$RUN" --device "$DEVICE" --no-progress > "$OUT/sft_log.txt" 2>&1 || rc=$?
 touch "$RUN/train_ended"
 echo "llm.train exit $rc at $(( $(date +%s) - T0 )) s"
-grep -v '^ *["{}]' "$RUN/sft_log.txt" | tail -n 30 || true
+cp "$RUN/metrics.json" "$OUT/metrics.json" 2>/dev/null || true
+grep -v '^ *["{}]' "$OUT/sft_log.txt" | tail -n 30 || true
 wait "$DPID" || echo "dialogue eval failed"
 cat "$RUN/dialogue_log.txt" || true
 if [ -f "$RUN/checkpoint/model.safetensors" ]; then
@@ -92,6 +95,9 @@ m = json.loads((run / "metrics.json").read_text())
 print(f"steps {m['steps']} train {m['train_seconds']} s eval {m['eval_seconds']} s examples {m['train_examples']}")
 for k, v in m["per_task_difficulty"].items():
     print(f"{k:18s} n {v['n']:3d} format {v['format']:.2f} correct {v['correct']:.2f}")
+sha = run / "model.sha256"
+if sha.is_file():
+    print("sha256", sha.read_text().split()[0])
 d = run / "dialogue.json"
 if d.is_file() and d.read_text().strip():
     s = json.loads(d.read_text())["sft5"]
@@ -99,8 +105,8 @@ if d.is_file() and d.read_text().strip():
           f"test2 {s['intent_test2']:.3f} ({s['seconds']} s)")
 PY
 cat "$OUT/summary.txt"
-(cd "$RUN" && tar czf "$OUT/results.tgz" sft_log.txt dialogue_log.txt \
-    $(ls metrics.json loss.csv dialogue.json model.sha256 checkpoint/config.json checkpoint/tokenizer.json \
+(cd "$RUN" && tar czf "$OUT/results.tgz" dialogue_log.txt \
+    $(ls loss.csv dialogue.json model.sha256 checkpoint/config.json checkpoint/tokenizer.json \
       checkpoint/tokenizer_config.json 2>/dev/null)) || true
 ls -la "$OUT"
 echo "total $(( $(date +%s) - T0 )) s"
