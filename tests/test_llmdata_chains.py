@@ -17,8 +17,9 @@ from llm.data.reasoning import parse_answer
 
 SEEDS = st.integers(0, 2**32 - 1)
 LEVELS = st.sampled_from([1, 2, 3])
-MAX_LEN = 320  # llm/brain/train_brain_stage5.yaml
-BRAIN = Path(__file__).resolve().parents[1] / "llm" / "models" / "brain-small"
+ROOT = Path(__file__).resolve().parents[1]
+BRAIN = ROOT / "llm" / "models" / "brain-small"
+STAGE5 = ROOT / "llm" / "brain" / "train_brain_stage5.yaml"
 
 
 def _lines(answer: str) -> list[str]:
@@ -181,10 +182,15 @@ def test_sudoku_lines_list_what_each_unit_excludes(seed: int, difficulty: int) -
 @pytest.mark.skipif(not (BRAIN / "tokenizer.json").is_file(), reason="shipped tokenizer not present")
 @pytest.mark.parametrize("task", [object_count, boolean_logic, calendar_math, sudoku4])
 def test_level3_gold_fits_the_sequence_budget(task) -> None:
+    """Prompt + gold + <|im_end|> within stage 5's max_len (with room to spare, so the answer line is never cut),
+    and the gold answer within its evaluation's decoding budget."""
     from llm.tokenizer import ChatTokenizer
-    from llm.train import encode_example
+    from llm.train import TrainConfig, encode_example
 
+    cfg = TrainConfig.load(STAGE5)
     tok = ChatTokenizer.load(BRAIN)
     rng = random.Random(20261203)
-    longest = max(len(encode_example(tok, task.generate(rng, 3), 10**6)[0]) for _ in range(400))
-    assert longest <= MAX_LEN - 16, longest  # room to spare: the answer line and <|im_end|> are never cut
+    rows = [encode_example(tok, task.generate(rng, 3), 10**6) for _ in range(400)]
+    longest = max(len(ids) for ids, _ in rows)
+    assert longest <= cfg.max_len - 16, longest
+    assert max(sum(mask) for _, mask in rows) <= cfg.eval_max_new_tokens
