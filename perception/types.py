@@ -91,7 +91,7 @@ class Observation:
     # audio in this session", so a session without audio sees exactly the observation it saw before.
     speaking: bool | None = None  # None: no audio this session; else the VAD gate says the person is in speech now
     speech_events: tuple[str, ...] = ()  # SpeechEvent kinds detected since the previous tick, in order:
-    #                                      'onset' | 'offset' | 'pause' | 'low_pitch'
+    #                                      'onset' | 'offset' | 'pause' | 'silence' | 'low_pitch'
     f0_hz: float | None = None  # the last voiced F0 (Hz) among this tick's audio frames; None: none voiced / no audio
     speech_s: float = 0.0  # seconds of the current speech turn so far (since its onset); 0.0 when not speaking
 

@@ -104,6 +104,19 @@ def test_pooled_prior_judges_a_little_tried_control_by_the_speakers_pauses() -> 
     assert pooled_gap < raw_gap / 2, (pooled_gap, raw_gap)
 
 
+def test_the_early_silence_cue_opens_the_pause_trial_and_the_offset_joins_it() -> None:
+    """The speaker stops: the silence cue (200 ms in, the gate still holding the turn) opens the pause trial, so a
+    backchannel can start while the speaker's response window is open; the gate's offset 200 ms later belongs to
+    the same pause and opens no second trial."""
+    agent = FepPolicy()
+    agent.reset(0)
+    agent._listen(_obs(0.0, True), 0.0)
+    agent._listen(_obs(1.2, True, ("silence",)), 1.2)
+    assert agent._pause is not None and agent._pause.t_cue == 1.2 and agent._cue_now
+    agent._listen(_obs(1.4, False, ("offset",)), 1.4)
+    assert agent._pause.t_cue == 1.2 and not agent._cue_now
+
+
 def _agent_in_a_pause() -> FepPolicy:
     """An agent that heard the human speak from t = 0 and stop at t = 1 (the pause cue), deciding at t = 1."""
     agent = FepPolicy()

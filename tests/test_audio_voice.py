@@ -129,6 +129,26 @@ def test_pause_inside_a_turn(clips):
     assert len(pauses) == 1
     assert pauses[0].duration_s == pytest.approx(0.25, abs=0.08)
     assert pauses[0].t == pytest.approx(0.4 + a_end / SAMPLE_RATE, abs=0.08)
+    # the early cue: once, ~200 ms into the silence, while the gate still holds the turn (and again at the end)
+    silences = [e for e in events if e.kind == "silence"]
+    assert len(silences) == 2
+    assert silences[0].t == pytest.approx(pauses[0].t, abs=0.03)
+    assert silences[0].t_detected - silences[0].t == pytest.approx(0.2, abs=0.021)
+    offset = next(e for e in events if e.kind == "offset")
+    assert silences[1].t_detected < offset.t_detected - 0.15     # well before the gate's offset
+
+
+def test_silence_cue_comes_once_per_silence_and_only_inside_speech():
+    """`silence_ms` of non-speech frames inside a segment give one cue, decided then; a shorter gap none; a new
+    silence after speech resumed another; frames outside speech none; silence_ms 0 turns it off."""
+    vad = [True] * 20 + [False] * 6 + [True] * 10 + [False] * 15 + [True] * 5
+    events = [e for e in _cues(_features([120.0] * len(vad), vad)) if e.kind == "silence"]
+    assert len(events) == 1                                     # 120 ms: no cue; 300 ms: one
+    assert events[0].t == pytest.approx(36 * 0.02) and events[0].t_detected == pytest.approx(46 * 0.02)
+    outside = [AudioFrameFeatures(t=i * 0.02, index=i, vad=False, in_speech=False, energy_db=-60.0, f0_hz=0.0,
+                                  voiced=False, periodicity=0.0) for i in range(30)]
+    assert not [e for e in _cues(outside) if e.kind == "silence"]
+    assert not [e for e in _cues(_features([120.0] * len(vad), vad), CueConfig(silence_ms=0)) if e.kind == "silence"]
 
 
 def test_vad_in_white_noise_at_20_db_snr(clips):

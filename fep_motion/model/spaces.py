@@ -20,11 +20,13 @@ ENGAGEMENT_CONTROLS: tuple[str, ...] = ("idle", "unprompted", "answer", "backcha
 ANSWER_LAG_S: tuple[float, float] = (0.3, 3.0)  # a contingent response's lag (docs/architecture.md §5)
 BACKCHANNEL_CLASSES: tuple[str, ...] = ("nod", "tilt")  # the gestures a listener gives in a speaker's pauses
 LARGE_CLASSES: tuple[str, ...] = ("wave", "welcome", "lean", "beat")  # gestures that take the floor (turn-taking)
-PAUSE_CUES: tuple[str, ...] = ("offset",)  # the speech event that opens a pause: a segment ended (perception.audio)
-# A gesture starting at most this long after a pause cue starts in the pause. The cue (the voice gate's offset) comes
-# ~0.42 s after the phrase ended, and a listener response counts up to 0.5 s after the end or while the pause lasts
-# (Bavelas et al. 2000; experiments.vp_speech), so 0.1 s: with 0.2 s, ~27 % of the nods the agent counted as
-# backchannels started after the speaker's window (dev sessions of the backchannel cohort).
+# The speech events that open a pause (perception.audio): the early `silence` cue (200 ms of non-speech inside a
+# segment), or the voice gate's `offset` where no silence cue came first. A listener response counts up to 0.5 s
+# after the phrase ends or while the pause lasts (Bavelas et al. 2000; experiments.vp_speech); the offset alone comes
+# ~0.42 s after the end, which left a backchannel the last ~80 ms of that window.
+PAUSE_CUES: tuple[str, ...] = ("silence", "offset")
+# A gesture starting at most this long after a pause cue starts in the pause (the cue, ~0.22 s after the phrase end,
+# plus this stays inside the speaker's 0.5 s window).
 PAUSE_WINDOW_S = 0.1
 
 MODALITIES: dict[str, tuple[str, ...]] = {

@@ -200,7 +200,7 @@ class SessionWriter:
         ))
 
     def speech_event(self, kind: str, t: float, t_detected: float, duration_s: float = 0.0) -> None:
-        """One speech event: onset | offset | pause | low_pitch (table speech_events)."""
+        """One speech event: onset | offset | pause | silence | low_pitch (table speech_events)."""
         self._pending.append((
             "INSERT INTO speech_events (session_id, kind, t, t_detected, duration_s) VALUES (?, ?, ?, ?, ?)",
             (self.session_id, kind, float(t), float(t_detected), float(duration_s)),

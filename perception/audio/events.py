@@ -1,4 +1,10 @@
-"""Listener cues from per-frame features: pauses inside a turn and the low-pitch backchannel cue.
+"""Listener cues from per-frame features: pauses inside a turn, the silence that may begin one, and the low-pitch
+backchannel cue.
+
+A listener's response usually starts within ~200 ms of the speaker stopping (Stivers et al. 2009, PNAS 106:10587;
+Heldner & Edlund 2010, J. Phonetics 38:555), well before the voice gate's offset, which waits out its 400 ms
+hangover. `silence` is that earlier cue: `silence_ms` of non-speech frames inside a
+segment, decided while the gate still holds speech (the speaker may go on: it is a cue, not a segment end).
 
 Low pitch follows Ward & Tsukahara 2000 (J. Pragmatics 32, "Prosodic features which cue back-channel responses in
 English and Japanese", section 4 rule): (P1) a region of pitch below the 26th percentile of the speaker's pitch
@@ -20,6 +26,7 @@ class CueConfig:
     """Pause and low-pitch thresholds (defaults: Ward & Tsukahara 2000's 26th percentile, 110 ms, 700 ms)."""
 
     pause_ms: int = 150
+    silence_ms: int = 200               # non-speech inside a segment before a `silence` cue (0: no silence cue)
     low_percentile: float = 26.0
     low_min_ms: int = 110
     low_after_speech_ms: int = 700
@@ -36,6 +43,7 @@ class CueDetector:
         self._f0 = deque(maxlen=config.history_frames)
         self._threshold = 0.0
         self._silence_start: float | None = None
+        self._silence_fired = False
         self._speech_ms = 0
         self._low_start: float | None = None
         self._low_ms = 0
@@ -52,18 +60,22 @@ class CueDetector:
         end = f.t + FRAME_MS / 1000.0
         if not f.in_speech:
             self._speech_ms = 0
-            self._silence_start = None
+            self._silence_start, self._silence_fired = None, False
             self._end_low()
             return events
         self._speech_ms += FRAME_MS
         if not f.vad:
             if self._silence_start is None:
-                self._silence_start = f.t
+                self._silence_start, self._silence_fired = f.t, False
+            gap = end - self._silence_start
+            if cfg.silence_ms > 0 and not self._silence_fired and gap * 1000.0 >= cfg.silence_ms - 1e-6:
+                self._silence_fired = True
+                events.append(SpeechEvent("silence", t=self._silence_start, t_detected=end, duration_s=gap))
         elif self._silence_start is not None:
             gap = f.t - self._silence_start
             if gap * 1000.0 >= cfg.pause_ms - 1e-6:
                 events.append(SpeechEvent("pause", t=self._silence_start, t_detected=end, duration_s=gap))
-            self._silence_start = None
+            self._silence_start, self._silence_fired = None, False
         if f.voiced and f.f0_hz > 0:
             self._f0.append(f.f0_hz)
             if len(self._f0) % 10 == 0 or len(self._f0) == cfg.min_history_frames:
@@ -91,5 +103,5 @@ class CueDetector:
 
     def reset(self) -> None:
         """Forget the current turn (not the speaker's pitch range)."""
-        self._speech_ms, self._silence_start = 0, None
+        self._speech_ms, self._silence_start, self._silence_fired = 0, None, False
         self._end_low()

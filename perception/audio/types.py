@@ -8,7 +8,7 @@ import numpy as np
 SAMPLE_RATE = 16_000         # Hz; pocketsphinx's en-us model and webrtcvad both take 16 kHz mono s16
 FRAME_MS = 20                # one frame = 20 ms = 320 samples (a frame length webrtcvad accepts)
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-SPEECH_EVENT_KINDS: tuple[str, ...] = ("onset", "offset", "pause", "low_pitch")
+SPEECH_EVENT_KINDS: tuple[str, ...] = ("onset", "offset", "pause", "silence", "low_pitch")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class AudioFrameFeatures:
 
 @dataclass(frozen=True)
 class SpeechEvent:
-    """A derived speech event: `onset`, `offset`, `pause` or `low_pitch` (see perception.audio.events).
+    """A derived speech event: `onset`, `offset`, `pause`, `silence` or `low_pitch` (perception.audio.events).
 
     t is when the event happened in the audio (backdated to the first/last speech frame), t_detected when the
     detector could know it (t plus the hangover); duration_s is the pause's or low-pitch region's length."""
