@@ -43,6 +43,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
+from llm.kernels.lightning_prefill_ws import load_partition
 from llm.kernels.rows import program_rows
 
 BLOCK_T = 64  # rows per block (one warpgroup's wgmma M); the fold's centre row is BLOCK_T // 2
@@ -120,33 +121,14 @@ def _lightning_prefill_fold_ws_kernel(
     gl.warp_specialize([
         (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS)),
         (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST)),
-        (_load_partition, (smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS)),
+        (load_partition, (q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v,
+                          nblocks, KS)),
     ], [4, 1], [MAXNREG, 24])
     for j in gl.static_range(NS):
         mbarrier.invalidate(ready.index(j))
         mbarrier.invalidate(empty.index(j))
     for j in gl.static_range(3):
         mbarrier.invalidate(pub.index(j))
-
-
-@gluon.jit
-def _load_partition(smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS: gl.constexpr):
-    """One warp: TMA loads of q, k (KS chunks of 64 columns) and v for every block, NS blocks ahead."""
-    q_s, k_s, v_s, _vt_s, _s_s, _o_s = smem
-    ready, empty, _pub = bars
-    NS: gl.constexpr = v_s.type.shape[0]
-    BT: gl.constexpr = v_s.type.shape[1]
-    nbytes: gl.constexpr = KS * (q_desc.block_type.nbytes + k_desc.block_type.nbytes) + v_desc.block_type.nbytes
-    for i in range(nblocks):
-        st = i % NS
-        mbarrier.wait(empty.index(st), ((i // NS) & 1) ^ 1)  # a fresh barrier passes phase 1 at once
-        bar = ready.index(st)
-        mbarrier.expect(bar, nbytes)
-        row = i * BT
-        for c in gl.static_range(KS):
-            tma.async_copy_global_to_shared(q_desc, [r_q + row, c_q + c * 64], bar, q_s.index(st * KS + c))
-            tma.async_copy_global_to_shared(k_desc, [r_k + row, c_k + c * 64], bar, k_s.index(st * KS + c))
-        tma.async_copy_global_to_shared(v_desc, [r_v + row, c_v], bar, v_s.index(st))
 
 
 @gluon.jit

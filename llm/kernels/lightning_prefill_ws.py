@@ -155,7 +155,8 @@ def _lightning_prefill_ws_kernel(
         (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
         (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST,
                             PREP, EARLY)),
-        (_load_partition, (smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS)),
+        (load_partition, (q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v,
+                          nblocks, KS)),
     ], [4, 1], [MAXNREG, 24])
     for j in gl.static_range(NS):
         mbarrier.invalidate(ready.index(j))
@@ -166,10 +167,11 @@ def _lightning_prefill_ws_kernel(
 
 
 @gluon.jit
-def _load_partition(smem, bars, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks, KS: gl.constexpr):
-    """One warp: TMA loads of q, k (KS chunks of 64 columns) and v for every block, NS blocks ahead."""
-    q_s, k_s, v_s, _s_s, _a_s, _o_s = smem
-    ready, empty, _s_ready, _s_free = bars
+def load_partition(q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v, nblocks,
+                   KS: gl.constexpr):
+    """One warp: TMA loads of q, k (KS chunks of 64 columns) and v for every block, NS blocks ahead (stage st is
+    refilled once `empty[st]` says every consumer released it; `ready[st]` counts its bytes in). Also the loader of
+    lightning_prefill_fold_ws."""
     NS: gl.constexpr = v_s.type.shape[0]
     BT: gl.constexpr = v_s.type.shape[1]
     nbytes: gl.constexpr = KS * (q_desc.block_type.nbytes + k_desc.block_type.nbytes) + v_desc.block_type.nbytes
