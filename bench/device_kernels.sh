@@ -24,12 +24,12 @@ CLOCK_PID=$!
 # for the rest of the call, so the other numbers still come back
 if [ "${LIGHTNING_WS:-1}" != 0 ]; then
   timeout 180 python3 bench/lightning_gpu.py --smoke-ws 2>&1 | tee "$OUT/smoke_ws.log" \
-    || { echo "SMOKE FAILED: the default schedule; trying the previous one (LIGHTNING_WS_MODE=noprep+noearly)"
-         export LIGHTNING_WS_MODE=noprep+noearly
+    || { echo "SMOKE FAILED: the default schedule; trying the previous one (LIGHTNING_WS_MODE=noprep)"
+         export LIGHTNING_WS_MODE=noprep
          timeout 120 python3 bench/lightning_gpu.py --smoke-ws 2>&1 | tee -a "$OUT/smoke_ws.log" \
            || { echo "SMOKE FAILED: lightning_prefill_ws off for this call (LIGHTNING_WS=0)"; export LIGHTNING_WS=0; }; }
 fi
-# the schedules not yet measured (SMOKE_NEW, e.g. noprep,early) in their own process: a failure or hang only
+# the schedules not yet measured (SMOKE_NEW, e.g. noprep,plain) in their own process: a failure or hang only
 # drops them from the correctness section (LIGHTNING_WS_NEW=0); their sweep lines then fail on their own
 if [ "${LIGHTNING_WS:-1}" != 0 ] && [ -n "${SMOKE_NEW:-}" ]; then
   timeout 120 python3 bench/lightning_gpu.py --smoke-ws --smoke-modes "$SMOKE_NEW" 2>&1 | tee -a "$OUT/smoke_ws.log" \

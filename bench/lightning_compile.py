@@ -1,6 +1,6 @@
 """Compile lightning_prefill_ws for sm_90 on a machine without a GPU: registers, stack/local bytes, shared memory.
 
-`PYTHONPATH=<dir with triton 3.6> python bench/lightning_compile.py '{}' '{"mode": "early"}' ...` — each JSON
+`PYTHONPATH=<dir with triton 3.6> python bench/lightning_compile.py '{}' '{"mode": "noprep"}' ...` — each JSON
 object is one build (keys: mode, num_stages, odt ("fp32" for an fp32 o), full (an initial state, a stored state and
 segments), d (head size), T, H, kernel ("fold_ws": lightning_prefill_fold_ws on fp32 inputs, "fold": the
 one-warpgroup fp32 fold kernel)). A stub driver stands in for CUDA and each launch only compiles (`warmup`); the

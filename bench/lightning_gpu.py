@@ -109,7 +109,7 @@ def correctness() -> None:
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
                           + [(prec_list[0], o) for o in ("ptr+fuse-off", "ptr decay-k", "tma decay-k", "tma ws-off",
                                                          "ws s4", "ws pipe", "ws plain")]
-                          + [(prec_list[0], o) for o in ("ws noprep", "ws early")
+                          + [(prec_list[0], o) for o in ("ws noprep",)
                              if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"]
                           + [(prec_list[0], o) for o in ("fold ws", "fold one")
                              if dtype == torch.float32 and _fold_ws_ok()])
@@ -119,7 +119,7 @@ def correctness() -> None:
                           "tma decay-k": {"decay_v": False, "fold": False}, "tma ws-off": {"ws": False},
                           "ws s4": {"ws": True, "num_stages": 4}, "ws pipe": {"ws": "pipe"},
                           "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"},
-                          "ws early": {"ws": "early"}, "fold ws": {"fold": "ws"}, "fold one": {"fold": True}}[opt]
+                          "fold ws": {"fold": "ws"}, "fold one": {"fold": True}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
                     tag = (f"prefill {str(dtype)[6:]} {layout} {'silu' if act else 'randn'} T={T} {prec}"
@@ -231,7 +231,7 @@ def check_long() -> None:
             ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), sl, s0.double(), 256)
             variants = [{}, {"segments": 16}, {"segments": 8}, {"segments": 1}]
             if dtype == torch.bfloat16:
-                variants += [{"ws": "noprep"}, {"ws": "early"}]
+                variants += [{"ws": "noprep"}]
             for kw in variants:
                 o, st = lp.lightning_prefill(q, k, v, sl, s0, layout="bthd", out_dtype=torch.float32, **kw)
                 tag = (f"long {str(dtype)[6:]} T=1M H=8 layer {layer} "
@@ -444,15 +444,15 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     # bf16: the default is the warp-partitioned Gluon kernel (lightning_prefill_ws); "ws": False is the Triton TMA
     # kernel that was the default before (BV=64 w4 s4, decay on v, fused accumulators).
     "bf16:131072:64": [{}, {"ws": False}, {"_qkv": True}, {}],  # the default again, later in the call
-    # (run H7: noprep 2.48-2.49 ms and early 2.55 against the default's 2.39-2.41; not re-timed since)
-    "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
+    # (run H7: noprep 2.48-2.49 ms and "early", since removed, 2.55 against the default's 2.39-2.41)
+    "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": False}],
     "bf16:8192:64": [{"ws": True}, {}],
     "bf16:4096:64": [{"ws": True}, {}],
     # fp32: the default is the warp-partitioned fold kernel (from H200 run H8); fold=True the one-warpgroup one
     "fp32:131072:64": [{}, {"fold": True}, {"_qkv": True}, {"fold": True, "_qkv": True}, {}, {"fold": True}],
     "fp32:16384:64": [{}, {"fold": True}],
     "fp32:1048576:8": [{}, {"fold": True}],
-    "bf16:1048576:8": [{}, {"segments": 8}, {"ws": "noprep"}, {"ws": "early"}, {"ws": False}],
+    "bf16:1048576:8": [{}, {"segments": 8}, {"ws": "noprep"}, {"ws": False}],
 }
 
 

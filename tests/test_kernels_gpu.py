@@ -209,7 +209,7 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
 
 
 @pytest.mark.skipif(DEV != "cuda", reason="Gluon kernels do not run in Triton's interpreter")
-@pytest.mark.parametrize("mode", [True, "plain", "noprep", "early"])
+@pytest.mark.parametrize("mode", [True, "plain", "noprep"])
 @pytest.mark.parametrize("layout", ["bhtd", "bthd"])
 @pytest.mark.parametrize("T", [1, 64, 65, 203])
 def test_warp_partitioned_kernel_matches_reference(T, layout, mode):

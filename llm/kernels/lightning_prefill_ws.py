@@ -50,8 +50,8 @@ PIPELINE_OUT = True  # the output partition stores block i-1 under block i's P·
 # ms vs 2.54 / 2.56 in order; bench/NOTES-kernels.md)
 PREP = True  # the state partition scales block i+1's v into a second tile under the update of block i ("prep";
 # "noprep" turns it off). H200 run H6, bf16 128K H = 64, same call: 2.341 ms vs 2.544 without (16K and 1M: not timed)
-EARLY = False  # "early": the update of block i is issued before S_i is stored for the outputs. H200 run H7: right
-# against fp64 (T = 1M, both slope extremes) and slower, bf16 128K H = 64 2.546 vs 2.387 ms, 1M 3.647 vs 3.493 ms
+# (An "early" schedule, the update of block i issued before S_i is stored for the outputs, was right against fp64
+# and slower in H200 run H7: bf16 128K H = 64 2.546 vs 2.387 ms, 1M 3.647 vs 3.493 ms; removed, bench/NOTES-kernels.md.)
 SEGMENTS_PER_SM = 2  # the two-level scan's segment rule fills two waves of this kernel (H200, 1M at H = 8: 16 segments
 # 3.35 / 3.45 / 3.55 ms vs 8 segments 3.66 / 3.61 / 3.74 in runs H4, H5, H6; fp64 checks of both in run H6)
 MIN_T = 8192  # lightning_prefill's default takes this kernel from this length on (H200 run H5: 8K 0.143 vs 0.175 ms on
@@ -70,18 +70,17 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
 
     num_stages: blocks of q, k, v in flight (0: NUM_STAGES). mode: "+"-joined schedule words, "" for the defaults:
     "pipe" / "plain" (the output partition stores block i-1 under P·V of block i, or in order), "prep" (the state
-    partition scales block i+1's values into a second shared tile while its update wgmma of block i runs), "early"
-    (it also issues the update of block i before storing S_i for the outputs).
+    partition scales block i+1's values into a second shared tile while its update wgmma of block i runs) or
+    "noprep".
     Returns the compiled kernel (registers and shared memory are bench diagnostics)."""
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
     words = set(filter(None, mode.split("+")))
-    unknown = words - {"pipe", "plain", "prep", "early", "noprep", "noearly"}
+    unknown = words - {"pipe", "plain", "prep", "noprep"}
     if unknown:
         raise ValueError(f"lightning_prefill_ws: unknown schedule {sorted(unknown)} in mode {mode!r}")
     pipe = "pipe" in words or ("plain" not in words and PIPELINE_OUT)
     prep = "prep" in words or ("noprep" not in words and PREP)
-    early = "early" in words or ("noearly" not in words and EARLY)
     dk, dv = q.shape[-1], v.shape[-1]
     ks = dk // 64
     bt, bv = BLOCK_T, BLOCK_V
@@ -94,15 +93,15 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     grid = (dv // bv, n * H)
     ns = num_stages or NUM_STAGES
     esz, osz = q.element_size(), o.element_size()
-    # S tiles, decayed v (two with prep or early), o staging
-    fixed = 2 * ks * 64 * bv * esz + (1 + (prep or early)) * bt * bv * esz + 2 * bt * bv * osz + 1024
+    # S tiles, decayed v (two with prep), o staging
+    fixed = 2 * ks * 64 * bv * esz + (1 + prep) * bt * bv * esz + 2 * bt * bv * osz + 1024
     while ns > 2 and fixed + ns * (2 * ks * bt * 64 + bt * bv) * esz > 227 * 1024:  # fp32 o takes 16 KB more
         ns -= 1
     return _lightning_prefill_ws_kernel[grid](
         *descs, o, s0 if s0 is not None else o, st if st is not None else o, slope, maps[3][5],
         *(x for mp in maps for x in mp[:3]), T, H, seg, nseg,
         DK=dk, DV=dv, BT=bt, BV=bv, KS=ks, HAS_S0=s0 is not None, STORE_ST=st is not None,
-        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, EARLY=early, num_warps=4,
+        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, num_warps=4,
         maxnreg=MAXNREG,
     )
 
@@ -121,7 +120,7 @@ def _lightning_prefill_ws_kernel(
     T, H, SEG, NSEG,
     DK: gl.constexpr, DV: gl.constexpr, BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr,
     HAS_S0: gl.constexpr, STORE_ST: gl.constexpr, SEGMENTED: gl.constexpr, NS: gl.constexpr, PIPE: gl.constexpr,
-    PREP: gl.constexpr, EARLY: gl.constexpr,
+    PREP: gl.constexpr,
 ):
     """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
     iv = gl.program_id(0)
@@ -134,8 +133,8 @@ def _lightning_prefill_ws_kernel(
     k_s = gl.allocate_shared_memory(dt, [NS * KS, BT, 64], k_desc.layout)
     v_s = gl.allocate_shared_memory(dt, [NS, BT, BV], v_desc.layout)
     s_s = gl.allocate_shared_memory(dt, [2 * KS, 64, BV], S_SH)  # S_i in 16 bits, two buffers of KS chunks
-    # diag(decay) V (two buffers for prep and early)
-    a_s = gl.allocate_shared_memory(dt, [1 + (PREP or EARLY), BT, BV], v_desc.layout)
+    # diag(decay) V (two buffers with prep)
+    a_s = gl.allocate_shared_memory(dt, [1 + PREP, BT, BV], v_desc.layout)
     o_s = gl.allocate_shared_memory(o_desc.dtype, [2, BT, BV], o_desc.layout)  # 16-bit or fp32 (out_dtype)
     ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
@@ -154,7 +153,7 @@ def _lightning_prefill_ws_kernel(
     gl.warp_specialize([
         (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
         (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST,
-                            PREP, EARLY)),
+                            PREP)),
         (load_partition, (q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v,
                           nblocks, KS)),
     ], [4, 1], [MAXNREG, 24])
@@ -190,13 +189,11 @@ def load_partition(q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k
 @gluon.jit
 def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
                      BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
-                     STORE_ST: gl.constexpr, PREP: gl.constexpr, EARLY: gl.constexpr):
+                     STORE_ST: gl.constexpr, PREP: gl.constexpr):
     """Four warps: S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it.
 
     PREP: diag(decay) V of block i+1 is written to the second of two shared tiles while the update of block i runs,
-    so the chain from one update to the next is only: publish S, scale S by λ^n, wgmma. EARLY (with two value
-    tiles as PREP): S_i is rounded to 16 bits in registers, the update of block i is issued, and only then is S_i
-    stored for the outputs (with block i+1's values), so the recurrence's chain is: round, scale, wgmma."""
+    so the chain from one update to the next is only: publish S, scale S by λ^n, wgmma."""
     _q_s, k_s, v_s, s_s, a_s, _o_s = smem
     ready, empty, s_ready, s_free = bars
     NS: gl.constexpr = v_s.type.shape[0]
@@ -214,68 +211,38 @@ def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr
     else:
         Sa = gl.zeros([64, BV], gl.float32, MMA)
         Sb = gl.zeros([64, BV], gl.float32, MMA)
-    if PREP or EARLY:  # noqa: SIM102 - a compile-time branch around a runtime one
+    if PREP:  # noqa: SIM102 - a compile-time branch around a runtime one
         if nblocks > 0:
             _scale_values(v_s, a_s, ready, 0, L, s, t_cp, BT, CP)
-            if EARLY:
-                fence_async_shared()
-                gl.thread_barrier()
-    if EARLY:
-        for i in range(nblocks):
-            st = i % NS
-            sb = i % 2
-            lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
-            pa = Sa.to(s_s.dtype)
-            Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s.index(sb), Sa * lam_n, is_async=True)
-            if KS == 2:
-                pb = Sb.to(s_s.dtype)
-                Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s.index(sb), Sb * lam_n,
-                                   is_async=True)
-            # publish S_i for the outputs of block i (buffer freed by block i - 2), and block i+1's values
-            mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
-            s_s.index(sb * KS).store(pa)
-            if KS == 2:
-                s_s.index(sb * KS + 1).store(pb)
-            if i + 1 < nblocks:
-                _scale_values(v_s, a_s, ready, i + 1, L, s, t_cp, BT, CP)
+    for i in range(nblocks):
+        st = i % NS
+        sb = i % 2
+        ab = i % 2 if PREP else 0
+        # publish S_i (16-bit) for the outputs of block i, once block i - 2 has released that buffer
+        mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
+        s_s.index(sb * KS).store(Sa.to(s_s.dtype))
+        if KS == 2:
+            s_s.index(sb * KS + 1).store(Sb.to(s_s.dtype))
+        fence_async_shared()  # (with prep: also block i's scaled values, stored during the previous update)
+        gl.thread_barrier()
+        mbarrier.arrive(s_ready.index(sb), count=1)
+        if not PREP:
+            _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT, CP)
             fence_async_shared()
             gl.thread_barrier()
-            mbarrier.arrive(s_ready.index(sb), count=1)
-            if KS == 2:
-                Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
-            else:
-                Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
-            mbarrier.arrive(empty.index(st), count=1)
-    else:
-        for i in range(nblocks):
-            st = i % NS
-            sb = i % 2
-            ab = i % 2 if PREP else 0
-            # publish S_i (16-bit) for the outputs of block i, once block i - 2 has released that buffer
-            mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
-            s_s.index(sb * KS).store(Sa.to(s_s.dtype))
-            if KS == 2:
-                s_s.index(sb * KS + 1).store(Sb.to(s_s.dtype))
-            fence_async_shared()  # (with prep: also block i's scaled values, stored during the previous update)
-            gl.thread_barrier()
-            mbarrier.arrive(s_ready.index(sb), count=1)
-            if not PREP:
-                _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT, CP)
-                fence_async_shared()
-                gl.thread_barrier()
-            # S_(i+1) = λ^n S_i + Kᵀ diag(λ^(n-1-j)) V  (n = rows of this block; rows past the sequence get weight 0)
-            lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
-            Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s.index(ab), Sa * lam_n, is_async=True)
-            if KS == 2:
-                Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s.index(ab), Sb * lam_n, is_async=True)
-            if PREP:  # noqa: SIM102 - block i+1 into the other tile (its reader, the update of block i-1, is done)
-                if i + 1 < nblocks:
-                    _scale_values(v_s, a_s, ready, i + 1, L, s, t_cp, BT, CP)
-            if KS == 2:
-                Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
-            else:
-                Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
-            mbarrier.arrive(empty.index(st), count=1)
+        # S_(i+1) = λ^n S_i + Kᵀ diag(λ^(n-1-j)) V  (n = rows of this block; rows past the sequence get weight 0)
+        lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
+        Sa = warpgroup_mma(k_s.index(st * KS).permute((1, 0)), a_s.index(ab), Sa * lam_n, is_async=True)
+        if KS == 2:
+            Sb = warpgroup_mma(k_s.index(st * KS + 1).permute((1, 0)), a_s.index(ab), Sb * lam_n, is_async=True)
+        if PREP:  # noqa: SIM102 - block i+1 into the other tile (its reader, the update of block i-1, is done)
+            if i + 1 < nblocks:
+                _scale_values(v_s, a_s, ready, i + 1, L, s, t_cp, BT, CP)
+        if KS == 2:
+            Sa, Sb = warpgroup_mma_wait(num_outstanding=0, deps=(Sa, Sb))
+        else:
+            Sa = warpgroup_mma_wait(num_outstanding=0, deps=(Sa,))
+        mbarrier.arrive(empty.index(st), count=1)
     if STORE_ST:
         off = _state_offsets(bh, iv, DK, DV, BV, MMA)
         gl.store(ST + off, Sa)
