@@ -3,8 +3,8 @@ backchannel cue.
 
 A listener's response usually starts within ~200 ms of the speaker stopping (Stivers et al. 2009, PNAS 106:10587;
 Heldner & Edlund 2010, J. Phonetics 38:555), well before the voice gate's offset, which waits out its 400 ms
-hangover. `silence` is that earlier cue: `silence_ms` of non-speech frames inside a
-segment, decided while the gate still holds speech (the speaker may go on: it is a cue, not a segment end).
+hangover. `silence` is that earlier cue: `silence_ms` of non-speech frames inside a segment, decided while the gate
+still holds speech (the speaker may go on: it is a cue, not a segment end).
 
 Low pitch follows Ward & Tsukahara 2000 (J. Pragmatics 32, "Prosodic features which cue back-channel responses in
 English and Japanese", section 4 rule): (P1) a region of pitch below the 26th percentile of the speaker's pitch
@@ -23,7 +23,8 @@ from perception.audio.types import FRAME_MS, AudioFrameFeatures, SpeechEvent
 
 @dataclass(frozen=True)
 class CueConfig:
-    """Pause and low-pitch thresholds (defaults: Ward & Tsukahara 2000's 26th percentile, 110 ms, 700 ms)."""
+    """Pause, silence and low-pitch thresholds (low pitch: Ward & Tsukahara 2000's 26th percentile, 110 ms,
+    700 ms)."""
 
     pause_ms: int = 150
     silence_ms: int = 200               # non-speech inside a segment before a `silence` cue (0: no silence cue)
