@@ -185,10 +185,17 @@ def correctness() -> None:
         untouched[slots[live].long()] = False
         check(f"decode B={B} other slots unchanged", float((pool[untouched] != before[untouched]).sum()), 0.0)
         for order in ("bh", "tile", "vllm"):  # every program order, without a slot table (pool row b)
-            pool2 = before[:B].clone()
-            lightning_decode_step(q, k, v, sl, pool2, None, out, block_v=32, num_warps=2, order=order)
-            ro2, rs2 = ref_decode(q.double(), k.double(), v.double(), sl.double(), before[:B].double())
-            check(f"decode B={B} no slots order={order}", max(rel_err(out, ro2), rel_err(pool2, rs2)), 2e-3)
+            for kern in ("gl", "triton"):  # the Gluon kernel (the default on Hopper) and the Triton one
+                pool2 = before[:B].clone()
+                lightning_decode_step(q, k, v, sl, pool2, None, out, block_v=32, num_warps=2, order=order,
+                                      kernel=kern)
+                ro2, rs2 = ref_decode(q.double(), k.double(), v.double(), sl.double(), before[:B].double())
+                check(f"decode B={B} no slots order={order} {kern}", max(rel_err(out, ro2), rel_err(pool2, rs2)),
+                      2e-3)
+        pool3 = before.clone()  # the Triton kernel with the slot table too
+        lightning_decode_step(q, k, v, sl, pool3, slots, out, kernel="triton")
+        check(f"decode B={B} triton kernel", max(rel_err(out[live], ro), rel_err(pool3[slots[live].long()], rs)),
+              2e-3)
     from bench.vllm_decode_peer import _check as peer_check
 
     peer_check()
@@ -589,7 +596,9 @@ def decode_rows(bw: float, sweep: bool | str = True) -> list[Row]:
         peer_step = partial(vllm_layout_decode, q, k, v, slope=sl, slots=slots, out=out)
         ours = _decode_graph_ms(step, pools)
         no_slots = _decode_graph_ms(step_ns, pools)
-        pdl = _decode_graph_ms(partial(step, pdl=True), pools)
+        pdl = _decode_graph_ms(partial(step, pdl=True), pools)  # PDL runs the Triton kernel (the Gluon one has none)
+        triton_k = _decode_graph_ms(partial(step, kernel="triton"), pools)  # the Triton kernel at its own default shape
+        triton_ns = _decode_graph_ms(partial(step_ns, kernel="triton"), pools)
         peer = _decode_graph_ms(peer_step, pools)
         # the same two kernels on ONE pool replayed 16 times: the state stays in L2 when it fits (B <= 8 on an H200)
         ours_l2 = _decode_graph_ms(step, [pools[0]] * R)
@@ -597,7 +606,8 @@ def decode_rows(bw: float, sweep: bool | str = True) -> list[Row]:
         eager = bench_ms(partial(step, pools[0]))
         print(f"  decode B={B}: default {ours * 1e3:.2f} us/step, no slots {no_slots * 1e3:.2f}, pdl {pdl * 1e3:.2f}, "
               f"vllm-layout peer {peer * 1e3:.2f}; one pool (L2): ours {ours_l2 * 1e3:.2f}, peer {peer_l2 * 1e3:.2f}; "
-              f"eager {eager * 1e3:.1f}", flush=True)
+              f"eager {eager * 1e3:.1f}; Triton kernel {triton_k * 1e3:.2f} (no slots {triton_ns * 1e3:.2f})",
+              flush=True)
         best = (ours, "default")
         swept = sweep is True or (isinstance(sweep, str) and str(B) in sweep.split(","))
         for bv, nw, order in DECODE_CONFIGS if swept else []:
@@ -620,7 +630,8 @@ def decode_rows(bw: float, sweep: bool | str = True) -> list[Row]:
         rows.append(Row(f"decode B={B} H=64 fp32 state", ours, floor, ref_ms=ref,
                         extra={"eager_ms": eager, "no_slots_ms": no_slots, "vllm_layout_ms": peer,
                                "one_pool_ms": ours_l2, "vllm_layout_one_pool_ms": peer_l2,
-                               "graph_with_pdl_ms": pdl, "graph_state_copy_ms": copy_ms,
+                               "graph_with_pdl_ms": pdl, "graph_state_copy_ms": copy_ms, "triton_kernel_ms": triton_k,
+                               "triton_kernel_no_slots_ms": triton_ns,
                                "graph_empty_kernel_ms": empty_ms, "best_swept_ms": best[0],
                                "best_swept": best[1]}))
         del pools, dsts

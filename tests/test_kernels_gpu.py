@@ -283,9 +283,13 @@ def test_varlen_packed_sequences_each_get_their_own_state(reverse):
         assert rel(st[i:i + 1], rs) <= TOL  # an empty sequence keeps its initial state
 
 
-@pytest.mark.parametrize("opts", [{}, {"pdl": True}])
+@pytest.mark.parametrize("opts", [{}, {"pdl": True}, {"kernel": "triton"}, {"kernel": "triton", "order": "tile"},
+                                  {"kernel": "gl"}, {"kernel": "gl", "order": "bh", "hoist": False},
+                                  {"kernel": "gl", "block_v": 64, "num_warps": 4, "order": "tile", "hoist": True},
+                                  {"kernel": "gl", "block_v": 8, "num_warps": 8, "order": "bh"}])
 def test_decode_updates_only_its_slots(opts):
-    """Also with programmatic dependent launch (Hopper; GPU only)."""
+    """Both kernels (Triton; Gluon, the default on Hopper, whose padding rows are masked rather than branched around;
+    under Triton's interpreter kernel="gl" runs the Triton kernel), also with programmatic dependent launch."""
     from llm.kernels.lightning_decode import lightning_decode_step
 
     if opts.get("pdl") and DEV != "cuda":
@@ -379,8 +383,9 @@ def test_selfcheck_command_core_passes_on_this_device():
     assert len(results) == 8 and all(r.ok for r in results), [r for r in results if not r.ok]
 
 
-@pytest.mark.parametrize("order", ["bh", "tile", "vllm"])
-def test_decode_without_slot_table_in_every_program_order(order):
+@pytest.mark.parametrize("order,kernel", [("bh", "triton"), ("tile", "triton"), ("vllm", None), ("bh", "gl"),
+                                          ("tile", "gl")])
+def test_decode_without_slot_table_in_every_program_order(order, kernel):
     """slots=None: sequence b owns pool row b (the model's contract); rows past B stay untouched in every grid order."""
     from llm.kernels.lightning_decode import lightning_decode_step
 
@@ -390,7 +395,7 @@ def test_decode_without_slot_table_in_every_program_order(order):
     pool = torch.randn(B + 1, H, D, D, generator=g).to(DEV)
     slope = decay_slopes(H, 1, 4).to(DEV)
     before = pool.clone()
-    o = lightning_decode_step(q, k, v, slope, pool, None, block_v=D // 2, num_warps=2, order=order)
+    o = lightning_decode_step(q, k, v, slope, pool, None, block_v=D // 2, num_warps=2, order=order, kernel=kernel)
     ro, rs = ref_decode(q.double(), k.double(), v.double(), slope, before[:B].double())
     assert rel(o, ro) <= 1e-5 and rel(pool[:B], rs) <= 1e-5  # fp32 arithmetic throughout
     assert torch.equal(pool[B:], before[B:])

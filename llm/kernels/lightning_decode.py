@@ -1,10 +1,14 @@
-"""Triton decode kernel for lightning attention: one token per sequence, states kept in a pool indexed by slot.
+"""Decode kernels for lightning attention: one token per sequence, states kept in a pool indexed by slot.
 
 One step (MiniMax-01 report arXiv:2501.08313 §2.2.1, the recurrence):  S ← λ S + kᵀ v,  o = q S,  λ = exp(-slope).
 Decay, outer product and readout are fused, and the pool is updated in place, so a step reads and writes each fp32
 state once (the floor) and allocates nothing when `out` is given: the launch can be captured in a CUDA graph.
+Two kernels do the step: the Gluon one (llm/kernels/lightning_decode_gl.py, its own register layout; the default on
+Hopper, where it was measured) and the Triton one below (the default elsewhere, and for PDL and the "vllm" order).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 import triton
@@ -64,12 +68,48 @@ _ORDERS = {"bh": 0, "tile": 1, "vllm": 2}
 
 
 def default_decode_config(rows: int) -> tuple[int, int, str]:
-    """(block_v, num_warps, order) for a step over `rows` = B·H state rows (measured per card, NOTES-kernels.md)."""
+    """(block_v, num_warps, order) of the Triton kernel for a step over `rows` = B·H state rows (measured per card,
+    NOTES-kernels.md); the Triton kernel is the default where the Gluon one is not (no Hopper GPU, the interpreter)."""
     if rows >= 512:  # H200 sweep: BV=64, 4 warps, one head's tiles side by side (B=64 136.0 µs vs 139.3 for the
         return 64, 4, "tile"  # H100's BV=128 w8; B=8 20.0 vs 21.0)
     if rows <= 64:  # H200 run H8, B = 1 (H = 64): 8 warps on 16 columns (8 state values a thread) 4.77 µs against
         return 16, 8, "bh"  # 5.31-5.36 for 32 columns on 4 warps (32 a thread): more loads in flight per SM
     return 32, 4, "bh"  # fewer rows: more, smaller programs for the small state (H200 B=1: 5.03 µs in run H1)
+
+
+def default_decode_config_gl(rows: int) -> tuple[int, int, str]:
+    """(block_v, num_warps, order) of the Gluon kernel (lightning_decode_gl, with its barrier after the state loads) for
+    `rows` = B·H: 512-1024 programs of 4 warps. H200 runs H9b/H9c (µs a step at H = 64, 16-pool graph, with the slot
+    table / without; the Triton kernel at its default shape; the bare copy of the state bytes):
+    B = 1, 16 columns: 4.04-4.19 / 3.68-4.00 (Triton 4.76-4.78 / 4.62-4.64; copy 4.14);
+    B = 2, 32 columns: 6.30 / 6.18 (7.18 / 7.26; copy 6.16); B = 4, 64 columns: 11.22 / 10.23 (11.82 / 11.74; 10.15);
+    B = 8: 19.80-19.88 / 18.92 (20.00 / 20.00; 17.92); B = 64: 134.2 / 133.8 (136.0 / 136.0; 127.9)."""
+    if rows <= 64:
+        return 16, 4, "tile"
+    if rows <= 128:
+        return 32, 4, "tile"
+    return 64, 4, "tile"
+
+
+def _gluon_decode_here(device: torch.device) -> bool:
+    """The Gluon decode kernel is the default on Hopper (where it was measured), not under Triton's interpreter."""
+    if device.type != "cuda" or os.environ.get("TRITON_INTERPRET") == "1":
+        return False
+    if os.environ.get("LIGHTNING_DECODE_GL") == "0":  # the Triton kernel everywhere (a fallback switch)
+        return False
+    idx = device.index if device.index is not None else torch.cuda.current_device()
+    if idx not in _CAPS:
+        _CAPS[idx] = torch.cuda.get_device_capability(idx)
+    if _CAPS[idx][0] != 9:
+        return False
+    try:
+        import triton.experimental.gluon  # noqa: F401
+    except ImportError:  # a Triton without Gluon
+        return False
+    return True
+
+
+_CAPS: dict[int, tuple[int, int]] = {}
 
 
 def lightning_decode_step(
@@ -85,6 +125,8 @@ def lightning_decode_step(
     num_warps: int | None = None,
     order: str | None = None,
     pdl: bool = False,
+    kernel: str | None = None,
+    hoist: bool | None = None,
 ) -> Tensor:
     """One decoding step for a batch, updating `state_pool[slots[b]]` in place; returns o [B,H,Dv] (fp32 unless `out`).
 
@@ -95,12 +137,28 @@ def lightning_decode_step(
     programs map to rows and value tiles) override the measured launch shape. pdl=True launches with programmatic
     dependent launch (Hopper+): the step's blocks are scheduled while the previous kernel drains and wait on it
     (griddepcontrol) before reading anything. It pays only when the previous kernel launches its dependents early
-    (another decode step does; a projection GEMM does not), so it is off by default.
+    (another decode step does; a projection GEMM does not), so it is off by default. kernel: "gl" (the Gluon kernel,
+    lightning_decode_gl; the default on Hopper) or "triton" (the default elsewhere; "gl" falls back to it for the
+    "vllm" order, with pdl, under the interpreter, for shapes it does not tile); hoist (Gluon only, default True): a
+    barrier after the state loads (bench/NOTES-kernels.md, run H9b).
     """
     q, k, v = squeeze_step(q, "q"), squeeze_step(k, "k"), squeeze_step(v, "v")
     B, H, DK, DV = check_decode_args(q, k, v, slope, state_pool, slots, out)
     if out is None:
         out = torch.empty(B, H, DV, dtype=torch.float32, device=q.device)
+    if kernel is None:
+        kernel = "gl" if _gluon_decode_here(q.device) else "triton"
+    if kernel == "gl" and not pdl and order != "vllm" and os.environ.get("TRITON_INTERPRET") != "1" \
+            and max(x.numel() for x in (q, k, v, out)) < 2**31:  # 32-bit offsets for q, k, v and o
+        from llm.kernels.lightning_decode_gl import decode_gl_shape, launch_decode_gl
+
+        bv0, nw0, order0 = default_decode_config_gl(B * H)
+        bv = min(block_v or bv0, DV)
+        nw = num_warps or nw0
+        if decode_gl_shape(DK, bv, nw) is not None and DV % bv == 0:
+            launch_decode_gl(q, k, v, out, state_pool, slots, slope, B, H, DK, DV, bv, nw, _ORDERS[order or order0],
+                             hoist=True if hoist is None else hoist)
+            return out
     bv0, nw0, order0 = default_decode_config(B * H)
     bv = min(block_v or bv0, DV)
     num_warps = num_warps or nw0
