@@ -79,9 +79,9 @@ def default_decode_config(rows: int) -> tuple[int, int, str]:
 
 def default_decode_config_gl(rows: int) -> tuple[int, int, str]:
     """(block_v, num_warps, order) of the Gluon kernel (lightning_decode_gl, with its barrier after the state loads) for
-    `rows` = B·H: 512-1024 programs of 4 warps. H200 runs H9b/H9c (µs a step at H = 64, 16-pool graph, with the slot
+    `rows` = B·H: 512-1024 programs of 4 warps. H200 runs H9b-H9d (µs a step at H = 64, 16-pool graph, with the slot
     table / without; the Triton kernel at its default shape; the bare copy of the state bytes):
-    B = 1, 16 columns: 4.04-4.19 / 3.68-4.00 (Triton 4.76-4.78 / 4.62-4.64; copy 4.14);
+    B = 1, 16 columns: 3.79-4.19 / 3.63-4.00 (Triton 4.76-4.78 / 4.61-4.64; copy 4.09-4.14);
     B = 2, 32 columns: 6.30 / 6.18 (7.18 / 7.26; copy 6.16); B = 4, 64 columns: 11.22 / 10.23 (11.82 / 11.74; 10.15);
     B = 8: 19.80-19.88 / 18.92 (20.00 / 20.00; 17.92); B = 64: 134.2 / 133.8 (136.0 / 136.0; 127.9)."""
     if rows <= 64:
