@@ -1,8 +1,10 @@
 """The agent's render + video stage, off the loop's critical path in real time.
 
 Real time: the loop hands over the newest agent pose and never waits; a background thread renders the newest pose
-it has (older ones are dropped, PyBullet releases the GIL while rasterizing) and writes it to the video, repeating
-the previous image for ticks it skipped so video frame i is still tick i. Virtual time: every pose is rendered
+it has (older ones are dropped) and writes it to the video, repeating the previous image for ticks it skipped so
+video frame i is still tick i. PyBullet holds the GIL while it rasterizes, so the session runner uses this thread
+only for a renderer passed in by the caller; its own renderer runs this worker's synchronous mode in a spawned
+process (fep_motion/session/render_process.py). Virtual time: every pose is rendered
 synchronously, so the video is exact. A renderer or video failure is kept in `error`, never raised into the loop.
 """
 from __future__ import annotations

@@ -123,14 +123,28 @@ def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str
         bind(participant)
     perceiver = perceiver or make_perceiver(images=getattr(source, "delivers_images", False))
     video = None
-    if renderer is None and (spec.video_path is not None or spec.render):
-        renderer = make_renderer()
-    if spec.video_path is not None:
-        spec.video_path.parent.mkdir(parents=True, exist_ok=True)
-        from perception.video import VideoWriter
+    worker: Any = None
+    if renderer is None and (spec.video_path is not None or spec.render) and spec.realtime:
+        # real time: the renderer and the video live in their own process (PyBullet holds the GIL while it draws)
+        from fep_motion.session.render_process import ProcessRenderWorker
 
-        video = VideoWriter(str(spec.video_path), spec.fps, (renderer.width, renderer.height))
-    store = Store.open(spec.store_path)
+        if spec.video_path is not None:
+            spec.video_path.parent.mkdir(parents=True, exist_ok=True)
+        worker = ProcessRenderWorker(RENDER_SIZE, RENDER_BACKEND, spec.video_path, spec.fps)
+    else:
+        if renderer is None and (spec.video_path is not None or spec.render):
+            renderer = make_renderer()
+        if spec.video_path is not None and renderer is not None:
+            spec.video_path.parent.mkdir(parents=True, exist_ok=True)
+            from perception.video import VideoWriter
+
+            video = VideoWriter(str(spec.video_path), spec.fps, (renderer.width, renderer.height))
+    try:
+        store = Store.open(spec.store_path)
+    except BaseException:
+        if worker is not None:
+            worker.close()
+        raise
     try:
         sid = store.start_session(spec.participant_id, spec.policy, spec.mode, spec.fps, source=source_label,
                                   seed=spec.seed, started_at=time.time())
@@ -148,8 +162,9 @@ def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str
             dialogue.warm_up(wait_s=30.0 if hearing is not None and hearing.asr else 0.0)
         scheduler = Scheduler(spec.fps, spec.duration, realtime=spec.realtime)
         bar = _progress(spec, scheduler)
-        worker = RenderWorker(renderer.render, video, threaded=spec.realtime) if renderer is not None else None
-        embodiment = make_embodiment(spec, dialogue) if renderer is not None else None
+        if renderer is not None:
+            worker = RenderWorker(renderer.render, video, threaded=spec.realtime)
+        embodiment = make_embodiment(spec, dialogue) if worker is not None else None
         loop = SessionLoop(
             source, perceiver, agent, MotionTimeline(), writer, scheduler, renderer=worker, display=display,
             participant=participant, on_tick=_tick_callbacks(bar, on_tick), dialogue=dialogue,
@@ -179,6 +194,8 @@ def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str
             raise finish_error
         return sid, result
     finally:
+        if worker is not None and renderer is None:  # the render process, if the loop never ran to close it
+            worker.close()
         store.close()
 
 
