@@ -1,7 +1,7 @@
 """The agent's render + video stage in a spawned process, for real-time sessions.
 
 PyBullet keeps the GIL while TinyRenderer rasterizes: a render thread beside the loop took 42 % of the loop thread's
-time, in stalls of up to 15 ms per frame (measured here, docs/architecture.md §7), so on 2 cores the loop dropped
+time, in stalls of up to 15 ms per frame (measured here, docs/architecture.md §1), so on 2 cores the loop dropped
 ticks. The child owns the renderer and the video writer and runs a `RenderWorker` in its synchronous mode; the loop
 posts each tick's pose and face into a shared-memory mailbox (never blocks: newest wins) and reads the newest image
 back for the live display. The interface is RenderWorker's: submit, latest, error, rendered, skipped, close.
