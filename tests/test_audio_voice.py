@@ -227,5 +227,42 @@ def test_subband_refiner_keeps_a_fricative_tail_under_babble_like_noise():
             ref.update(t, x[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], speech=t >= lead)
         return ref.refine(lead + body, floor_db=-40.0)
 
-    assert refined(OffsetRefineConfig(subband=None)) == pytest.approx(lead + body, abs=0.03)
-    assert refined(OffsetRefineConfig()) == pytest.approx(lead + body + tail, abs=0.03)
+    no_tail = {"tail_ms_per_db": 0.0}  # the sub-band evidence alone (the hidden-tail step is tested below)
+    assert refined(OffsetRefineConfig(subband=None, **no_tail)) == pytest.approx(lead + body, abs=0.03)
+    assert refined(OffsetRefineConfig(**no_tail)) == pytest.approx(lead + body + tail, abs=0.03)
+
+
+def _decaying_phrase(noise_db: float, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """White noise at noise_db, from 3 s a phrase at -24 dBFS for 0.6 s whose end then decays 0.25 dB/ms for 120 ms
+    (to 30 dB under the phrase). Returns samples, the end of the phrase's body and the end of its tail."""
+    lead, body = 3.0, 0.6
+    n = int((lead + body + 0.6) * SAMPLE_RATE)
+    x = rng.normal(0.0, 32768.0 * 10 ** (noise_db / 20), n)
+    a, b = int(lead * SAMPLE_RATE), int((lead + body) * SAMPLE_RATE)
+    decay = np.arange(int(0.12 * SAMPLE_RATE)) / SAMPLE_RATE * 1000.0 * 0.25   # dB under the phrase
+    x[a:b] += rng.normal(0.0, 32768.0 * 10 ** (-24 / 20), b - a)
+    x[b:b + len(decay)] += rng.normal(0.0, 1.0, len(decay)) * 32768.0 * 10 ** ((-24 - decay) / 20)
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16), lead + body, lead + body + 0.12
+
+
+def test_offset_moves_on_over_the_tail_the_noise_hides():
+    """The refined offset of a phrase whose end decays into white noise lands where the decay meets the noise; the
+    hidden-tail step moves it towards the tail's true end, further when the noise is nearer the phrase, and not at all
+    when the noise is 26 dB under it."""
+    def refined(x: np.ndarray, body_end: float, noise_db: float, config: OffsetRefineConfig) -> float:
+        ref = OffsetRefiner(config)
+        for i in range(len(x) // FRAME_SAMPLES):
+            t = i * FRAME_SAMPLES / SAMPLE_RATE
+            ref.update(t, x[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], speech=3.0 <= t < body_end)
+        return ref.refine(body_end, floor_db=noise_db)
+
+    shifts = {}
+    for noise_db in (-38.0, -34.0, -50.0):
+        x, body_end, true_end = _decaying_phrase(noise_db, np.random.default_rng(1))
+        plain = refined(x, body_end, noise_db, OffsetRefineConfig(subband=None, tail_ms_per_db=0.0))
+        moved = refined(x, body_end, noise_db, OffsetRefineConfig(subband=None))
+        shifts[noise_db] = moved - plain
+        if noise_db > -50.0:
+            assert abs(moved - true_end) < abs(plain - true_end)
+    assert shifts[-50.0] == 0.0
+    assert 0.0 < shifts[-38.0] < shifts[-34.0] <= 0.06

@@ -71,7 +71,7 @@ class AudioAnalyzer:
         return feats, events
 
     def _refined(self, ev: SpeechEvent, floor_db: float) -> SpeechEvent:
-        t = self.refiner.refine(ev.t, floor_db)
+        t = min(self.refiner.refine(ev.t, floor_db), ev.t_detected)  # never later than the moment it is decided
         return replace(ev, t=t, duration_s=max(0.0, ev.duration_s + t - ev.t))
 
     def dropout(self, t: float) -> list[SpeechEvent]:
