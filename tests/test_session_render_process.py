@@ -112,3 +112,25 @@ def test_video_file_source_reads_the_same_frames_ahead_or_not(vtest_path):
 
     for a, b in zip(frames(2), frames(0), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_render_process_killed_mid_session_costs_the_video_not_the_session(tmp_path):
+    import multiprocessing as mp
+
+    from experiments.virtual_participant import VirtualParticipant
+    from fep_motion.store import Store
+
+    def kill_renderer(index: int, t: float) -> None:
+        if index == 15:
+            for child in mp.active_children():
+                if child.name == "render":
+                    child.kill()
+
+    vp = VirtualParticipant(seed=4)
+    spec = SessionSpec(tmp_path / "s.db", "P01", "fep", "demo", duration=2.0, realtime=True, seed=4,
+                       video_path=tmp_path / "agent.mp4", progress=False)
+    sid, result = run_session(spec, VirtualParticipantSource(vp), participant=vp, on_tick=kill_renderer)
+    assert result.status == "completed" and result.stored == 60
+    assert any("rendering failed" in w and "render process exited" in w for w in result.warnings)
+    with Store.open(tmp_path / "s.db") as st:
+        assert st.frame_count(sid) == 60 and st.integrity_ok()
