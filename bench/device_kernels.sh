@@ -3,7 +3,8 @@
 # timing table (bench/lightning_gpu.py). Run from the repo root on the lent GPU with `.whl/kernels` carried (fla-core
 # 0.6.0: `pip download --no-deps --only-binary=:all: -d .whl/kernels fla-core==0.6.0`; .whl/ is git-ignored).
 # NCU=1 adds Nsight Compute counters for one bf16 prefill at the end (NCU_ARGS: extra KEY=VALUE for lightning_ncu.py;
-# several profiles: separate their argument sets by ';'). SMOKE_FOLD_WS=0 skips the fp32 fold-ws smoke (and turns that kernel off for the call). SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first); TEST_TIMEOUT and BENCH_TIMEOUT (seconds) bound those steps; PYTEST_K selects tests (pytest -k). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
+# several profiles: separate their argument sets by ';'; NCU_CASE: the case, default "bf16 16384 64"; NCU_METRICS:
+# sets of comma-separated metrics, the sets separated by spaces, collected instead of the sections). SMOKE_FOLD_WS=0 skips the fp32 fold-ws smoke (and turns that kernel off for the call). SKIP_TESTS=1 skips the pytest step (the bench's correctness section still runs first); TEST_TIMEOUT and BENCH_TIMEOUT (seconds) bound those steps; PYTEST_K selects tests (pytest -k). Extra arguments go to bench/lightning_gpu.py (e.g. --variants, --quick). Logs land in $OUT (default out/device).
 set -o pipefail
 OUT=${OUT:-out/device}
 mkdir -p "$OUT"
@@ -54,14 +55,19 @@ echo "bench exit $?"
 if [ "${NCU:-0}" = 1 ]; then  # counters for bf16 prefill (T=16K, H=64): SM/DRAM throughput, stalls, gmma pipe
   N="ncu --clock-control none -k regex:prefill --launch-skip 1 --launch-count 1"
   IFS=';' read -ra SETS <<< "${NCU_ARGS:-}"
+  CASE=${NCU_CASE:-bf16 16384 64}
   for A in "${SETS[@]:-}"; do
-    echo "=== ncu: lightning_ncu.py bf16 16384 64 $A"
+    echo "=== ncu: lightning_ncu.py $CASE $A"
+    if [ -n "${NCU_METRICS:-}" ]; then  # one ncu run a set: a name this ncu lacks loses only its own set
+      for M in $NCU_METRICS; do timeout 120 $N --metrics "$M" python3 bench/lightning_ncu.py $CASE $A; done
+      continue
+    fi
     timeout 90 $N --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
       --section SchedulerStats --section MemoryWorkloadAnalysis --section SourceCounters \
-      python3 bench/lightning_ncu.py bf16 16384 64 $A
+      python3 bench/lightning_ncu.py $CASE $A
     timeout 40 $N --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed \
-      python3 bench/lightning_ncu.py bf16 16384 64 $A
+      python3 bench/lightning_ncu.py $CASE $A
   done > "$OUT/ncu_bf16.txt" 2>&1
-  grep -E "=== ncu|Duration|DRAM Throughput|Compute \(SM\)|Issue Slots Busy|No Eligible|gmma|dram__" "$OUT/ncu_bf16.txt"
+  grep -E "=== ncu|Duration|DRAM Throughput|Compute \(SM\)|Issue Slots Busy|No Eligible|gmma|dram__|l1tex__|lts__|sm__|gpu__|smsp__|ERR" "$OUT/ncu_bf16.txt"
 fi
 kill "$CLOCK_PID" 2>/dev/null

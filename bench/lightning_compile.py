@@ -3,11 +3,13 @@
 `PYTHONPATH=<dir with triton 3.6> python bench/lightning_compile.py '{}' '{"mode": "noprep"}' ...` — each JSON
 object is one build (keys: mode, num_stages, odt ("fp32" for an fp32 o), full (an initial state, a stored state and
 segments), d (head size), T, H, kernel ("fold_ws": lightning_prefill_fold_ws on fp32 inputs, "fold": the
-one-warpgroup fp32 fold kernel)). A stub driver stands in for CUDA and each launch only compiles (`warmup`); the
+one-warpgroup fp32 fold kernel)). SASS_DIR=<dir> also writes each build's SASS there.
+A stub driver stands in for CUDA and each launch only compiles (`warmup`); the
 cubin's resource usage comes from the wheel's own cuobjdump. No kernel runs: correctness and timing need the GPU.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -89,8 +91,14 @@ def main(argv: list[str]) -> int:
             fh.write(ck.asm["cubin"])
             fh.flush()
             res = subprocess.run([tool, "-res-usage", fh.name], capture_output=True, text=True, check=False).stdout
+            sass = subprocess.run([tool, "-sass", fh.name], capture_output=True, text=True, check=False).stdout
         usage = " ".join(x.strip() for x in res.splitlines() if "REG" in x)
-        print(f"{text}: shared {ck.metadata.shared} B; {usage}", flush=True)
+        digest = hashlib.sha256(sass.encode()).hexdigest()[:8]  # as `cuobjdump -sass x.cubin | sha256sum`
+        print(f"{text}: shared {ck.metadata.shared} B; {usage}; SASS sha256 {digest}...", flush=True)
+        if os.environ.get("SASS_DIR"):  # the whole listing, one file a build
+            name = "".join(c if c.isalnum() else "_" for c in text).strip("_") or "default"
+            with open(os.path.join(os.environ["SASS_DIR"], name + ".sass"), "w") as out:
+                out.write(sass)
     return 0
 
 

@@ -9,6 +9,9 @@ names the card).
 Usage: python bench/lightning_gpu.py [--quick] [--json OUT.json] [--skip-sdpa] [--variants [--sweep-cases fp32]]
        [--only-sweep] [--no-check] [--no-decode] [--decode-sweep-b 1] [--precision fast|split-p|exact] [--smoke-ws]
        [--smoke-fold-ws] [--check-long]
+Environment: TABLE_CASES="131072:64,1048576:8" limits the table to those T:H rows; LIGHTNING_ALT='{"state_skip":
+false}' times those lightning_prefill kwargs beside every row (alt_ms, alt_again_ms); CHECK_LONG_ALL=1 adds the
+opt-in ws schedules to --check-long.
 """
 from __future__ import annotations
 
@@ -109,7 +112,7 @@ def correctness() -> None:
                 combos = ([(p, None) for p in prec_list] + [(p, "ptr") for p in prec_list]
                           + [(prec_list[0], o) for o in ("ptr+fuse-off", "ptr decay-k", "tma decay-k", "tma ws-off",
                                                          "ws s4", "ws pipe", "ws plain")]
-                          + [(prec_list[0], o) for o in ("ws noprep",)
+                          + [(prec_list[0], o) for o in ("ws noprep", "ws vt")
                              if os.environ.get("LIGHTNING_WS_NEW", "1") != "0"]
                           + [(prec_list[0], o) for o in ("fold ws", "fold one")
                              if dtype == torch.float32 and _fold_ws_ok()])
@@ -118,7 +121,7 @@ def correctness() -> None:
                           "ptr decay-k": {"tma": False, "decay_v": False},
                           "tma decay-k": {"decay_v": False, "fold": False}, "tma ws-off": {"ws": False},
                           "ws s4": {"ws": True, "num_stages": 4}, "ws pipe": {"ws": "pipe"},
-                          "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"},
+                          "ws plain": {"ws": "plain"}, "ws noprep": {"ws": "noprep"}, "ws vt": {"ws": "vt"},
                           "fold ws": {"fold": "ws"}, "fold one": {"fold": True}}[opt]
                     o, st = lightning_prefill(q, k, v, sl, s0, layout=layout, out_dtype=torch.float32,
                                               precision=prec, **kw)
@@ -236,9 +239,9 @@ def check_long() -> None:
         for layer in (0, 7):
             sl = decay_slopes(H, layer, 8).cuda()
             ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), sl, s0.double(), 256)
-            variants = [{}, {"segments": 16}, {"segments": 8}, {"segments": 1}]
-            if dtype == torch.bfloat16:
-                variants += [{"ws": "noprep"}]
+            variants = [{}, {"state_skip": False}, {"segments": 8}, {"segments": 1}]  # ({}: 16 segments, state_skip)
+            if dtype == torch.bfloat16 and os.environ.get("CHECK_LONG_ALL"):  # the opt-in schedules too
+                variants += [{"ws": "noprep"}, {"ws": "vt"}]
             for kw in variants:
                 o, st = lp.lightning_prefill(q, k, v, sl, s0, layout="bthd", out_dtype=torch.float32, **kw)
                 tag = (f"long {str(dtype)[6:]} T=1M H=8 layer {layer} "
@@ -390,8 +393,15 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
     cases = [(4096, 64), (16384, 64), (65536, 64), (131072, 64), (1 << 20, 8)]
     if quick:
         cases = [(16384, 64), (131072, 64)]
+    if os.environ.get("TABLE_CASES"):  # e.g. "131072:64,1048576:8": only these rows
+        cases = [tuple(int(x) for x in c.split(":")) for c in os.environ["TABLE_CASES"].split(",")]
     rows = []
     for dtype in (torch.bfloat16, torch.float32):
+        # LIGHTNING_ALT: lightning_prefill kwargs (JSON) timed beside every row of this dtype, e.g. {"ws": "vt"};
+        # keys that do not apply to the dtype are dropped (ws for fp32)
+        alt = json.loads(os.environ.get("LIGHTNING_ALT", "{}"))
+        if dtype == torch.float32:
+            alt.pop("ws", None)
         for T, H in cases:
             D = 128
             q, k, v = qkv(1, T, H, D, dtype, "bthd")
@@ -401,6 +411,9 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             ours = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(q, k, v, sl, layout="bthd",
                                                                            precision=precision))
             row = Row(f"prefill {str(dtype)[6:]} T={T // 1024}K H={H}", ours, floor)
+            if alt:  # the alternative timed right after ours (and again at the row's end)
+                row.extra["alt_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl, alt=alt: lightning_prefill(
+                    q, k, v, sl, layout="bthd", precision=precision, **alt))
             if dtype == torch.float32 and T <= 131072:  # the fp32-accurate mode's cost (3xTF32, Triton TMA kernel)
                 row.extra["ieee_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
                     q, k, v, sl, layout="bthd", precision="ieee"))
@@ -438,6 +451,9 @@ def prefill_rows(bw: float, quick: bool, skip_sdpa: bool, precision: str) -> lis
             q, k, v = qkv(1, T, H, D, dtype, "bthd")
             row.extra["ours_again_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl: lightning_prefill(
                 q, k, v, sl, layout="bthd", precision=precision))
+            if alt:
+                row.extra["alt_again_ms"] = bench_ms(lambda q=q, k=k, v=v, sl=sl, alt=alt: lightning_prefill(
+                    q, k, v, sl, layout="bthd", precision=precision, **alt))
             del q, k, v
             torch.cuda.empty_cache()
             rows.append(row)
@@ -451,6 +467,8 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     # bf16: the default is the warp-partitioned Gluon kernel (lightning_prefill_ws); "ws": False is the Triton TMA
     # kernel that was the default before (BV=64 w4 s4, decay on v, fused accumulators).
     "bf16:131072:64": [{}, {"ws": False}, {"_qkv": True}, {}],  # the default again, later in the call
+    # lightning_prefill_ws's opt-in "vt" (Sᵀ, the scaled values as a register operand; run H10: 2.248 vs 2.270 ms)
+    "bf16:131072:64:vt": [{}, {"ws": "vt"}, {}, {"ws": "vt"}],
     # (run H7: noprep 2.48-2.49 ms and "early", since removed, 2.55 against the default's 2.39-2.41)
     "bf16:16384:64": [{}, {"ws": "noprep"}, {"ws": False}],
     "bf16:8192:64": [{"ws": True}, {}],
@@ -460,6 +478,10 @@ SWEEP = {  # (dtype, T, H) → lightning_prefill kwargs; the first of each case 
     "fp32:16384:64": [{}, {"fold": True}],
     "fp32:1048576:8": [{}, {"fold": True}],
     "bf16:1048576:8": [{}, {"segments": 8}, {"ws": "noprep"}, {"ws": False}],
+    # state_skip (the default since run H10): the segment-state pass walks only the rows that weigh over 2^-40 in a
+    # segment's state (H10: bf16 2.341 vs 3.463 ms, fp32 5.501 vs 8.084)
+    "bf16:1048576:8:skip": [{}, {"state_skip": False}],
+    "fp32:1048576:8:skip": [{}, {"state_skip": False}],
 }
 
 
@@ -467,7 +489,7 @@ def sweep_one(case: str, idx: int, bw: float) -> dict:
     """Time one SWEEP variant ([B,T,H,D] inputs) and compare its o with the default's on the same inputs."""
     from llm.kernels import lightning_prefill as lp
 
-    dtype_name, T, H = case.split(":")
+    dtype_name, T, H = case.split(":")[:3]  # a fourth field only names a set of variants
     T, H = int(T), int(H)
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
     torch.manual_seed(0)

@@ -209,11 +209,12 @@ def test_two_level_scan_over_segments_equals_one_pass(dtype, segments, tma):
 
 
 @pytest.mark.skipif(DEV != "cuda", reason="Gluon kernels do not run in Triton's interpreter")
-@pytest.mark.parametrize("mode", [True, "plain", "noprep"])
+@pytest.mark.parametrize("mode", [True, "plain", "noprep", "vt"])
 @pytest.mark.parametrize("layout", ["bhtd", "bthd"])
 @pytest.mark.parametrize("T", [1, 64, 65, 203])
 def test_warp_partitioned_kernel_matches_reference(T, layout, mode):
-    """lightning_prefill_ws (both output schedules): tails, both layouts, an initial state, bf16 or fp32 outputs,
+    """lightning_prefill_ws (its schedules, among them the opt-in "vt": the state kept as Sᵀ): tails, both layouts,
+    an initial state, bf16 or fp32 outputs,
     fp16 inputs, and the two-level scan's pass 2 (segments) against the fp64 reference."""
     from llm.kernels import lightning_prefill as lp
 
@@ -255,6 +256,28 @@ def test_warp_partitioned_fold_kernel_matches_reference(T, layout):
     o, st = lp.lightning_prefill(q, k, v, slope, s0, layout=layout, fold="ws", out_dtype=torch.bfloat16)
     assert lp.LAST_PATH == "tma" and o.dtype == torch.bfloat16
     assert rel(_bhtd(o, layout), ro) <= 4e-3 and rel(st, rs) <= TOL
+
+
+@pytest.mark.skipif(DEV != "cuda", reason="the skip's loop bound comes from a load: Triton's interpreter cannot run it")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_state_skip_drops_only_rows_that_weigh_nothing(dtype):
+    """state_skip: the two-level scan's segment-state pass walks only the last ⌈STATE_SKIP_LN / slope⌉ rows of a
+    segment (whole blocks). Steep heads skip most of a segment, the shallowest none; o and the final state agree with
+    the fp64 reference and, within rounding, with the full pass (fp32 inputs: the skipping pass runs on the Triton
+    TMA kernel, the full one on the fold kernel)."""
+    from llm.kernels import lightning_prefill as lp
+
+    H, T, segments = 4, 9001, 4  # 2251-row segments; slopes 0.25 ... 0.0039: 111 ... 7098 rows kept
+    (q, k, v), s0 = _inputs(41, 1, H, T, dtype, "bthd", silu=True)
+    slope = decay_slopes(H, 0, 8).to(DEV)
+    ro, rs = lightning_block(*(x.transpose(1, 2).double() for x in (q, k, v)), slope, s0.double(), block_size=64)
+    ofull, sfull = lp.lightning_prefill(q, k, v, slope, s0, layout="bthd", out_dtype=torch.float32,
+                                        segments=segments, state_skip=False)
+    o, st = lp.lightning_prefill(q, k, v, slope, s0, layout="bthd", out_dtype=torch.float32, segments=segments,
+                                 state_skip=True)
+    assert rel(o.transpose(1, 2), ro) <= TOL and rel(st, rs) <= TOL
+    near = 1e-4 if dtype == torch.bfloat16 else TOL  # fp32: the full pass is the fold kernel's (other tf32 products)
+    assert rel(o, ofull) <= near and rel(st, sfull) <= near
 
 
 @pytest.mark.parametrize("reverse", [False, True])

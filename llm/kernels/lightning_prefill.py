@@ -101,6 +101,7 @@ def _lightning_prefill_tma_kernel(
     CDT: tl.constexpr, PREC: tl.constexpr, SPLIT_STATE: tl.constexpr, SPLIT_P: tl.constexpr, SPLIT_K: tl.constexpr,
     HAS_S0: tl.constexpr, STORE_ST: tl.constexpr, FUSE_ACC: tl.constexpr, DECAY_V: tl.constexpr,
     SEGMENTED: tl.constexpr, STATE_ONLY: tl.constexpr, NS: tl.constexpr, WS: tl.constexpr,
+    SKIP_LN: tl.constexpr = 0.0,
 ):
     """The one-pass kernel with q, k, v, o moved by TMA descriptors over each tensor seen as rows of time × columns.
 
@@ -118,6 +119,14 @@ def _lightning_prefill_tma_kernel(
     if STATE_ONLY:  # the last segment's own state is never used (see _segmented): walk no rows
         L = L * (((bh // H) % NSEG) != NSEG - 1).to(tl.int32)
     offs_t, offs_k, _, s, m, q_decay, state_off, S = _program_start(SLOPE, S0, h, bh, iv, DK, DV, BT, BV, HAS_S0)
+    if STATE_ONLY and SKIP_LN > 0:  # rows more than SKIP_LN / slope before the segment's end weigh under e^-SKIP_LN
+        # in its state (λ^(L-1-t)): skip the whole blocks before them; the decay is relative to each block's end, so
+        # the rows kept are summed exactly as before (state_skip in lightning_prefill)
+        keep = SKIP_LN / tl.maximum(s, 1e-30)  # (CUDA only: Triton's interpreter cannot bound a loop by a load)
+        skip = (tl.maximum(L.to(tl.float32) - keep, 0.0) / BT).to(tl.int32) * BT
+        L = L - skip
+        r_k = r_k + skip
+        r_v = r_v + skip
     nfull = L // BT
     for i in tl.range(0, nfull, num_stages=NS, warp_specialize=WS):
         k = KD.load([r_k + i * BT, c_k]).to(CDT)
@@ -233,6 +242,9 @@ def _block_state(k, v, S, s, nrem, offs_t, CDT: tl.constexpr, PREC: tl.constexpr
     return S
 
 
+STATE_SKIP_LN = 40 * 0.6931471805599453  # state_skip: rows weighing under e^-this = 2^-40 in a segment's state
+STATE_SKIP = True  # state_skip's default (LIGHTNING_STATE_SKIP=0 turns it off). H200 run H10, T = 1M, H = 8,
+# first-layer slopes, 16 segments: bf16 2.341 vs 3.463 ms, fp32 5.501 vs 8.084 (bench/NOTES-kernels.md)
 _EXACT = ("exact", "ieee")  # 16-bit inputs: every fp32 intermediate split into two 16-bit halves
 
 
@@ -314,6 +326,7 @@ def lightning_prefill(
     warp_specialize: bool = False,
     fold: bool | str | None = None,
     ws: bool | str | None = None,
+    state_skip: bool | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Lightning attention over whole sequences on the GPU: returns (o, final fp32 state [N,H,Dk,Dv] or None).
 
@@ -345,7 +358,12 @@ def lightning_prefill(
     sets the schedule of the default. warp_specialize lets Triton split the TMA loop into producer and consumer warps.
     block_t, block_v, num_warps, num_stages override the measured shape. segments > 1 splits each sequence into that
     many parts run in parallel (a two-level scan; None picks it when the one-pass grid would leave SMs idle, e.g. few
-    heads).
+    heads). state_skip (default on, STATE_SKIP; the environment variable LIGHTNING_STATE_SKIP=0 turns it off): the
+    two-level scan's segment-state pass (the Triton TMA kernel) walks only the last ⌈STATE_SKIP_LN / slope⌉ rows of
+    each segment (whole blocks), the rows before them weighing under e^-STATE_SKIP_LN = 2^-40 in the segment's state;
+    steep heads then read a fraction of k and v twice instead of all of it, shallow heads are unchanged. fp32 inputs
+    take that kernel for the pass only where the steepest head skips a block (else the fold kernel's full pass). CUDA
+    tensors only (Triton's interpreter cannot run the skip).
     """
     B, H, T, DK, DV, N = check_prefill_args(q, k, v, slope, initial_state, layout, cu_seqlens, precision)
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
@@ -381,7 +399,8 @@ def lightning_prefill(
                      cfg["fuse_acc"] if fuse_acc is None else fuse_acc,
                      cfg["decay_v"] if decay_v is None else decay_v, use_tma, warp_specialize, use_fold, use_ws,
                      num_stages or 0, ws if isinstance(ws, str) else os.environ.get("LIGHTNING_WS_MODE", ""),
-                     use_fold_ws)
+                     use_fold_ws,  # (state_skip: not under Triton's interpreter, which cannot run its loop bound)
+                     (_state_skip_default() if state_skip is None else state_skip) and q.is_cuda)
     nseg = 1 if cu is not None or reverse else (
         segments or auto_segments(N, H, DV // launch.bv, T, launch.bt, q, _ws_per_sm() if use_ws else cfg["per_sm"]))
     if nseg <= 1:
@@ -465,6 +484,26 @@ def _ws_min_t() -> int:
     return MIN_T
 
 
+def _state_skip_default() -> bool:
+    env = os.environ.get("LIGHTNING_STATE_SKIP")
+    return STATE_SKIP if env is None else env != "0"
+
+
+def _skips_rows(slope: Tensor, seg: int, bt: int) -> bool:
+    """Whether state_skip drops a whole block of a seg-row segment for the steepest head (one device sync per slope
+    tensor, cached like fold_safe's)."""
+    hit = _SLOPE_MAX.get(id(slope))
+    if hit is None or hit[0]() is not slope or hit[1] != slope._version:
+        if len(_SLOPE_MAX) > 256:
+            _SLOPE_MAX.clear()
+        hit = (weakref.ref(slope), slope._version, float(slope.max()) if slope.numel() else 0.0)
+        _SLOPE_MAX[id(slope)] = hit
+    return hit[2] > 0 and seg - STATE_SKIP_LN / hit[2] >= bt
+
+
+_SLOPE_MAX: dict[int, tuple] = {}
+
+
 def fold_safe(slope: Tensor) -> bool:
     """Whether the fold kernel's scale factors λ^(±(b/2+1)) stay in range for every slope.
 
@@ -503,7 +542,7 @@ class _Launch:
 
     def __init__(self, q, k, v, o, slope, cu, layout, T, H, DK, DV, cdt, precision, reverse, bt, bv, nw, ns,
                  fuse_acc=False, decay_v=False, tma=False, ws=False, fold=False, ws_kernel=False, ws_stages=0,
-                 ws_mode="", fold_ws=False):
+                 ws_mode="", fold_ws=False, state_skip=False):
         self.q, self.k, self.v, self.o, self.slope, self.cu, self.layout = q, k, v, o, slope, cu, layout
         self.T, self.H, self.DK, self.DV, self.cdt, self.precision, self.reverse = T, H, DK, DV, cdt, precision, reverse
         self.bt, self.bv, self.nw, self.ns = bt, bv, nw, ns
@@ -511,6 +550,7 @@ class _Launch:
         # lightning_prefill_ws (all but the segment-state pass); ws_mode "pipe" / "plain" / "" (its default)
         self.ws_kernel, self.ws_stages, self.ws_mode = ws_kernel, ws_stages, ws_mode
         self.fold_ws = fold_ws  # lightning_prefill_fold_ws for all but the segment-state pass
+        self.state_skip = state_skip  # the segment-state pass skips rows that weigh under e^-STATE_SKIP_LN
 
     def __call__(self, n: int, s0: Tensor | None, st: Tensor | None, seg: int = 0, nseg: int = 0,
                  state_only: bool = False) -> None:
@@ -537,7 +577,7 @@ class _Launch:
                                            n, seg, nseg)
             return
         LAST_PATH = "fold" if self.fold else "tma" if self.tma else "pointer"
-        if self.fold:
+        if self.fold and not (state_only and self.state_skip):  # (a skipping state pass runs the Triton TMA kernel)
             LAST_COMPILED = self._launch_fold(n, s0, st, seg, nseg, state_only)
             return
         if self.tma:
@@ -574,7 +614,7 @@ class _Launch:
             SPLIT_STATE=prec in _EXACT and not wide, SPLIT_P=prec in ("split-p", *_EXACT) and not wide,
             SPLIT_K=prec in _EXACT and not wide, HAS_S0=s0 is not None, STORE_ST=st is not None,
             FUSE_ACC=self.fuse_acc, DECAY_V=self.decay_v, SEGMENTED=nseg > 0, STATE_ONLY=state_only,
-            NS=self.ns, WS=self.ws,
+            NS=self.ns, WS=self.ws, SKIP_LN=STATE_SKIP_LN if state_only and self.state_skip else 0.0,
             num_warps=self.nw, num_stages=self.ns,
         )
 
@@ -633,6 +673,8 @@ def _segmented(launch: _Launch, n: int, nseg: int, s0: Tensor | None, slope: Ten
     nseg = -(-T // seg)
     dev = launch.q.device
     loc = torch.empty(n * nseg, H, DK, DV, dtype=torch.float32, device=dev)
+    if launch.fold and launch.state_skip:  # fp32: the skipping pass is the Triton TMA kernel's; the fold kernel's
+        launch.state_skip = _skips_rows(slope, seg, launch.bt)  # full pass where no head would skip a block
     launch(n * nseg, None, loc, seg, nseg, state_only=True)
     p = torch.arange(nseg, device=dev, dtype=torch.float32)
     gap = p[:, None] - 1 - p[None, :]  # p-1-j

@@ -25,7 +25,10 @@ Measured on an H200 (bench/NOTES-kernels.md, runs H4-H6), bf16, T = 128K, H = 64
 moved under the previous update (run H6); 16K 0.271-0.274 vs 0.340-0.342 ms; 1M at H = 8 3.55 ms with 16 segments
 (3.61-3.74 with 8) vs 4.12 ms. ncu at 16K (run H6): DRAM 81 % of peak, the shared pipe 49 % busy; the state
 partition's recurrence is the chain that sets the pace (moving work off it helps, queueing more output products
-ahead of it hurts). 168 registers a thread, no spills, 189 KB of shared memory (205 KB with an fp32 o).
+ahead of it hurts). 168 registers a thread, no spills, 189 KB of shared memory (205 KB with an fp32 o). ncu at
+128K (run H10, one launch): 2.18 ms at a 1.70 GHz mean SM clock = 92 % of the floor, DRAM bytes exactly q, k, v read
+once and o written once (the two value tiles of a head share q, k in L2), shared-memory banks 26 % / 16 % busy; the
+same kernel reads 2.27-2.44 ms in repeated launches, where the card's power draw lowers the clock.
 """
 from __future__ import annotations
 
@@ -54,6 +57,12 @@ PREP = True  # the state partition scales block i+1's v into a second tile under
 # and slower in H200 run H7: bf16 128K H = 64 2.546 vs 2.387 ms, 1M 3.647 vs 3.493 ms; removed, bench/NOTES-kernels.md.)
 SEGMENTS_PER_SM = 2  # the two-level scan's segment rule fills two waves of this kernel (H200, 1M at H = 8: 16 segments
 # 3.35 / 3.45 / 3.55 ms vs 8 segments 3.66 / 3.61 / 3.74 in runs H4, H5, H6; fp64 checks of both in run H6)
+VT = False  # opt-in ("vt"): the state partition keeps Sᵀ and feeds diag(decay) V as the wgmma's register A operand
+# (Sᵀ += (diag(d) V)ᵀ K, K straight from its TMA tile), so the scaled-v tile, its store and two reads of it leave
+# shared memory (24 KB less shared-memory traffic a block of ~190 KB; 172 KB of shared memory instead of 189). Right
+# against fp64 and no faster in H200 run H10: bf16 128K H = 64 2.248 ms vs the default's 2.270 in the same call (ncu
+# there: shared-memory banks 26 % busy reading, 16 % writing, so their traffic was not the limit). A "qreg" variant
+# (q loaded once into registers for both output products) was slower (2.398 ms; with vt 2.556) and was removed.
 MIN_T = 8192  # lightning_prefill's default takes this kernel from this length on (H200 run H5: 8K 0.143 vs 0.175 ms on
 # the Triton TMA kernel; at 4K the host's launch cost decides: 0.207 vs 0.174 ms, though 0.076 vs 0.092 in a CUDA graph)
 MAXNREG = gl.constexpr(168)  # 12 warps (3 warpgroups) × 32 × 168 ≤ 64 K registers
@@ -76,11 +85,12 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
     words = set(filter(None, mode.split("+")))
-    unknown = words - {"pipe", "plain", "prep", "noprep"}
+    unknown = words - {"pipe", "plain", "prep", "noprep", "vt", "novt"}
     if unknown:
         raise ValueError(f"lightning_prefill_ws: unknown schedule {sorted(unknown)} in mode {mode!r}")
     pipe = "pipe" in words or ("plain" not in words and PIPELINE_OUT)
     prep = "prep" in words or ("noprep" not in words and PREP)
+    vt = "vt" in words or (VT and "novt" not in words)
     dk, dv = q.shape[-1], v.shape[-1]
     ks = dk // 64
     bt, bv = BLOCK_T, BLOCK_V
@@ -93,15 +103,15 @@ def launch_ws(q, k, v, o, maps, slope, s0, st, T: int, H: int, n: int, seg: int,
     grid = (dv // bv, n * H)
     ns = num_stages or NUM_STAGES
     esz, osz = q.element_size(), o.element_size()
-    # S tiles, decayed v (two with prep), o staging
-    fixed = 2 * ks * 64 * bv * esz + (1 + prep) * bt * bv * esz + 2 * bt * bv * osz + 1024
+    # S tiles, decayed v (two with prep; none with vt), o staging
+    fixed = 2 * ks * 64 * bv * esz + (0 if vt else 1 + prep) * bt * bv * esz + 2 * bt * bv * osz + 1024
     while ns > 2 and fixed + ns * (2 * ks * bt * 64 + bt * bv) * esz > 227 * 1024:  # fp32 o takes 16 KB more
         ns -= 1
     return _lightning_prefill_ws_kernel[grid](
         *descs, o, s0 if s0 is not None else o, st if st is not None else o, slope, maps[3][5],
         *(x for mp in maps for x in mp[:3]), T, H, seg, nseg,
         DK=dk, DV=dv, BT=bt, BV=bv, KS=ks, HAS_S0=s0 is not None, STORE_ST=st is not None,
-        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, num_warps=4,
+        SEGMENTED=nseg > 0, NS=ns, PIPE=pipe, PREP=prep, VT=vt, num_warps=4,
         maxnreg=MAXNREG,
     )
 
@@ -120,7 +130,7 @@ def _lightning_prefill_ws_kernel(
     T, H, SEG, NSEG,
     DK: gl.constexpr, DV: gl.constexpr, BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr,
     HAS_S0: gl.constexpr, STORE_ST: gl.constexpr, SEGMENTED: gl.constexpr, NS: gl.constexpr, PIPE: gl.constexpr,
-    PREP: gl.constexpr,
+    PREP: gl.constexpr, VT: gl.constexpr,
 ):
     """Grid (value tiles, sequences × heads): shared memory, barriers, then the three partitions (module docstring)."""
     iv = gl.program_id(0)
@@ -133,8 +143,11 @@ def _lightning_prefill_ws_kernel(
     k_s = gl.allocate_shared_memory(dt, [NS * KS, BT, 64], k_desc.layout)
     v_s = gl.allocate_shared_memory(dt, [NS, BT, BV], v_desc.layout)
     s_s = gl.allocate_shared_memory(dt, [2 * KS, 64, BV], S_SH)  # S_i in 16 bits, two buffers of KS chunks
-    # diag(decay) V (two buffers with prep)
-    a_s = gl.allocate_shared_memory(dt, [1 + PREP, BT, BV], v_desc.layout)
+    # diag(decay) V (two buffers with prep; with VT it lives in registers: a placeholder of one row)
+    if VT:
+        a_s = gl.allocate_shared_memory(dt, [1, 8, BV], v_desc.layout)
+    else:
+        a_s = gl.allocate_shared_memory(dt, [1 + PREP, BT, BV], v_desc.layout)
     o_s = gl.allocate_shared_memory(o_desc.dtype, [2, BT, BV], o_desc.layout)  # 16-bit or fp32 (out_dtype)
     ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
@@ -151,9 +164,9 @@ def _lightning_prefill_ws_kernel(
     smem = (q_s, k_s, v_s, s_s, a_s, o_s)
     bars = (ready, empty, s_ready, s_free)
     gl.warp_specialize([
-        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE)),
+        (_out_partition, (smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT, BV, KS, PIPE, VT)),
         (_state_partition, (smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST,
-                            PREP)),
+                            PREP, VT)),
         (load_partition, (q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k, r_v, c_q, c_k, c_v,
                           nblocks, KS)),
     ], [4, 1], [MAXNREG, 24])
@@ -189,8 +202,89 @@ def load_partition(q_s, k_s, v_s, ready, empty, q_desc, k_desc, v_desc, r_q, r_k
 @gluon.jit
 def _state_partition(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
                      BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
-                     STORE_ST: gl.constexpr, PREP: gl.constexpr):
-    """Four warps: S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it.
+                     STORE_ST: gl.constexpr, PREP: gl.constexpr, VT: gl.constexpr):
+    """Four warps: the state recurrence (VT: as Sᵀ with the scaled values in registers; else as S)."""
+    if VT:
+        _state_loop_vt(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST)
+    else:
+        _state_loop(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK, DV, BT, BV, KS, HAS_S0, STORE_ST, PREP)
+
+
+@gluon.jit
+def _state_loop_vt(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
+                   BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
+                   STORE_ST: gl.constexpr):
+    """Sᵀ[tile, :] in fp32 registers (KS chunks of 64 key columns, [BV, 64] each); per block publish Sᵀ_i (16-bit,
+    [BV, 64] tiles the outputs read as S through a transposed view), then Sᵀ ← λ^n Sᵀ + (diag(d) V)ᵀ K with
+    (diag(d) V)ᵀ as the register A operand (loaded transposed from v's TMA tile, block i+1's under the update of
+    block i) and K as the B operand straight from its TMA tile. No scaled-v tile in shared memory."""
+    _q_s, k_s, v_s, s_s, _a_s, _o_s = smem
+    ready, empty, s_ready, s_free = bars
+    NS: gl.constexpr = v_s.type.shape[0]
+    MMA: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, 64, 16])
+    A_L: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=MMA, k_width=2)
+    t_a = gl.arange(0, BT, layout=gl.SliceLayout(0, A_L))
+    if HAS_S0:
+        off = _state_offsets_t(bh, iv, DK, DV, BV, MMA)
+        Ta = gl.load(S0 + off)
+        if KS == 2:
+            Tb = gl.load(S0 + off + 64 * DV)
+        else:
+            Tb = Ta
+    else:
+        Ta = gl.zeros([BV, 64], gl.float32, MMA)
+        Tb = gl.zeros([BV, 64], gl.float32, MMA)
+    va = gl.zeros([BV, BT], v_s.dtype, A_L)
+    if nblocks > 0:  # an empty sequence or segment has no block 0 to wait for
+        va = _values_operand(v_s, ready, 0, L, s, t_a, BT, A_L)
+    for i in range(nblocks):
+        st = i % NS
+        sb = i % 2
+        mbarrier.wait(s_free.index(sb), ((i // 2) & 1) ^ 1)
+        s_s.index(sb * KS).store(Ta.to(s_s.dtype))
+        if KS == 2:
+            s_s.index(sb * KS + 1).store(Tb.to(s_s.dtype))
+        fence_async_shared()
+        gl.thread_barrier()
+        mbarrier.arrive(s_ready.index(sb), count=1)
+        lam_n = gl.exp(-s * gl.minimum(L - i * BT, BT).to(gl.float32))
+        Ta = warpgroup_mma(va, k_s.index(st * KS), Ta * lam_n, is_async=True)
+        if KS == 2:
+            Tb = warpgroup_mma(va, k_s.index(st * KS + 1), Tb * lam_n, is_async=True)
+        if i + 1 < nblocks:
+            vn = _values_operand(v_s, ready, i + 1, L, s, t_a, BT, A_L)
+        else:
+            vn = va
+        if KS == 2:
+            Ta, Tb, va = warpgroup_mma_wait(num_outstanding=0, deps=(Ta, Tb, va))
+        else:
+            Ta, va = warpgroup_mma_wait(num_outstanding=0, deps=(Ta, va))
+        mbarrier.arrive(empty.index(st), count=1)
+        va = vn
+    if STORE_ST:
+        off = _state_offsets_t(bh, iv, DK, DV, BV, MMA)
+        gl.store(ST + off, Ta)
+        if KS == 2:
+            gl.store(ST + off + 64 * DV, Tb)
+
+
+@gluon.jit
+def _values_operand(v_s, ready, i, L, s, t_a, BT: gl.constexpr, A_L: gl.constexpr):
+    """(diag(λ^(n-1-j)) V)ᵀ of block i (rows past the sequence weighted 0) as a 16-bit register A operand [BV, BT],
+    loaded through a transposed view of v's TMA tile (waits for the tile)."""
+    NS: gl.constexpr = v_s.type.shape[0]
+    nrem = gl.minimum(L - i * BT, BT)
+    dec = gl.where(t_a < nrem, gl.exp(-s * gl.maximum(nrem - 1 - t_a, 0).to(gl.float32)), 0.0)
+    mbarrier.wait(ready.index(i % NS), (i // NS) & 1)
+    vt = v_s.index(i % NS).permute((1, 0)).load(A_L).to(gl.float32) * dec[None, :]
+    return vt.to(v_s.dtype)
+
+
+@gluon.jit
+def _state_loop(smem, bars, S0, ST, bh, iv, s, L, nblocks, DK: gl.constexpr, DV: gl.constexpr,
+                BT: gl.constexpr, BV: gl.constexpr, KS: gl.constexpr, HAS_S0: gl.constexpr,
+                STORE_ST: gl.constexpr, PREP: gl.constexpr):
+    """S[:, tile] in fp32 registers (KS chunks of 64 rows); per block publish S_i, then update it.
 
     PREP: diag(decay) V of block i+1 is written to the second of two shared tiles while the update of block i runs,
     so the chain from one update to the next is only: publish S, scale S by λ^n, wgmma."""
@@ -266,7 +360,7 @@ def _scale_values(v_s, a_s, ready, i, L, s, t_cp, BT: gl.constexpr, CP: gl.const
 
 @gluon.jit
 def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.constexpr, BV: gl.constexpr,
-                   KS: gl.constexpr, PIPE: gl.constexpr):
+                   KS: gl.constexpr, PIPE: gl.constexpr, VT: gl.constexpr):
     """The default four warps: O_i = [(Q Kᵀ) ⊙ M] V + diag(λ^(t+1)) Q S_i for every block, stored through TMA.
 
     PIPE: block i-1's outputs are stored while the tensor cores run P·V of block i (else after it, in order)."""
@@ -286,7 +380,7 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
     o_prev = gl.zeros([BT, BV], gl.float32, MMA)
     for i in range(nblocks):
         st = i % NS
-        qk, acc = _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS, MMA, MMA_T)
+        qk, acc = _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS, MMA, MMA_T, VT)
         qk = warpgroup_mma_wait(num_outstanding=KS, deps=(qk,))
         p = _scores_operand(qk, m, t_c, L, i, nfull, q_s.dtype, A_L)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
@@ -316,23 +410,34 @@ def _out_partition(smem, bars, o_desc, O, so_t, r_o, c_o, s, L, nblocks, BT: gl.
 
 
 @gluon.jit
-def _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS: gl.constexpr, MMA: gl.constexpr, MMA_T: gl.constexpr):
-    """Once block i's q, k and S_i are in shared memory: Q Kᵀ and Q S_i as async wgmma (KS commit groups each)."""
+def _issue_scores(q_s, k_s, s_s, ready, s_ready, i, KS: gl.constexpr, MMA: gl.constexpr, MMA_T: gl.constexpr,
+                  VT: gl.constexpr):
+    """Once block i's q, k and S_i are in shared memory: Q Kᵀ and Q S_i as async wgmma (KS commit groups each).
+
+    VT: S_i is published as Sᵀ tiles, read through a transposed view."""
     NS: gl.constexpr = q_s.type.shape[0] // KS
     BT: gl.constexpr = q_s.type.shape[1]
-    BV: gl.constexpr = s_s.type.shape[2]
+    BV: gl.constexpr = MMA.instr_shape[1]
     st = i % NS
     sb = i % 2
     mbarrier.wait(ready.index(st), (i // NS) & 1)
     mbarrier.wait(s_ready.index(sb), (i // 2) & 1)
     zt = gl.zeros([BT, BT], gl.float32, MMA_T)
     z = gl.zeros([BT, BV], gl.float32, MMA)
-    qk = warpgroup_mma(q_s.index(st * KS), k_s.index(st * KS).permute((1, 0)), zt, use_acc=False, is_async=True)
+    qa = q_s.index(st * KS)
+    qb = q_s.index(st * KS + KS - 1)
+    qk = warpgroup_mma(qa, k_s.index(st * KS).permute((1, 0)), zt, use_acc=False, is_async=True)
     if KS == 2:
-        qk = warpgroup_mma(q_s.index(st * KS + 1), k_s.index(st * KS + 1).permute((1, 0)), qk, is_async=True)
-    acc = warpgroup_mma(q_s.index(st * KS), s_s.index(sb * KS), z, use_acc=False, is_async=True)
+        qk = warpgroup_mma(qb, k_s.index(st * KS + 1).permute((1, 0)), qk, is_async=True)
+    if VT:
+        sa = s_s.index(sb * KS).permute((1, 0))
+        sbb = s_s.index(sb * KS + KS - 1).permute((1, 0))
+    else:
+        sa = s_s.index(sb * KS)
+        sbb = s_s.index(sb * KS + KS - 1)
+    acc = warpgroup_mma(qa, sa, z, use_acc=False, is_async=True)
     if KS == 2:
-        acc = warpgroup_mma(q_s.index(st * KS + 1), s_s.index(sb * KS + 1), acc, is_async=True)
+        acc = warpgroup_mma(qb, sbb, acc, is_async=True)
     return qk, acc
 
 
@@ -364,6 +469,14 @@ def _store_rows(o, O, so_t, r_o, c_o, i, nrem, BT: gl.constexpr, BV: gl.constexp
     rows = (r_o + i * BT + t_o).to(gl.int64)
     cols = gl.arange(0, BV, layout=gl.SliceLayout(0, MMA))
     gl.store(O + rows[:, None] * so_t + c_o + cols[None, :], o.to(O.dtype.element_ty), mask=(t_o < nrem)[:, None])
+
+
+@gluon.jit
+def _state_offsets_t(bh, iv, DK: gl.constexpr, DV: gl.constexpr, BV: gl.constexpr, MMA: gl.constexpr):
+    """Element offsets of Sᵀ[value tile, 0:64] (i.e. S[0:64, tile] transposed) in an fp32 [N·H, DK, DV] state."""
+    v_row = iv * BV + gl.arange(0, BV, layout=gl.SliceLayout(1, MMA))
+    d_col = gl.arange(0, 64, layout=gl.SliceLayout(0, MMA))
+    return bh.to(gl.int64) * DK * DV + d_col[None, :] * DV + v_row[:, None]
 
 
 @gluon.jit
