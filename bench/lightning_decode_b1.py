@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.lightning_gpu import _touch_kernel, bench_ms, rel_err
+from bench.lightning_gpu import _touch_kernel, bench_ms, capture_graph, rel_err
 
 H, D, R = 64, 128, 16
 VARIANTS = {  # (name, kwargs of lightning_decode_step): default = the shipped launch, triton = the Triton kernel
@@ -104,19 +104,6 @@ def check_variant(kw: dict) -> float:
     return worst
 
 
-def _capture(steps: list) -> torch.cuda.CUDAGraph:
-    for f in steps[:2]:
-        f()
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for f in steps:
-            f()
-    g.replay()
-    torch.cuda.synchronize()
-    return g
-
-
 def time_batch(B: int, rounds: int, bw: float) -> dict:
     from bench.vllm_decode_peer import vllm_layout_decode
     from llm.kernels.lightning_decode import lightning_decode_step
@@ -141,13 +128,13 @@ def time_batch(B: int, rounds: int, bw: float) -> dict:
             continue
         step = partial(lightning_decode_step, q, k, v, sl, slots=slots, out=out, **kw)
         step_ns = partial(lightning_decode_step, q, k, v, sl, slots=None, out=out, **kw)
-        graphs[name] = _capture([lambda p=p, s=step: s(p) for p in pools])
-        graphs[name + " (no slots)"] = _capture([lambda p=p, s=step_ns: s(p) for p in pools])
-    graphs["vllm-layout peer"] = _capture(
+        graphs[name] = capture_graph([lambda p=p, s=step: s(p) for p in pools])
+        graphs[name + " (no slots)"] = capture_graph([lambda p=p, s=step_ns: s(p) for p in pools])
+    graphs["vllm-layout peer"] = capture_graph(
         [lambda p=p: vllm_layout_decode(q, k, v, p, sl, slots, out) for p in pools])
-    graphs["bare copy"] = _capture([lambda p=p, d=d: d.copy_(p) for p, d in zip(pools, dsts)])
+    graphs["bare copy"] = capture_graph([lambda p=p, d=d: d.copy_(p) for p, d in zip(pools, dsts)])
     touch = _touch_kernel()
-    graphs["empty kernel"] = _capture([partial(touch[(1,)], d) for d in dsts])
+    graphs["empty kernel"] = capture_graph([partial(touch[(1,)], d) for d in dsts])
     names = list(graphs)
     times = {n: [] for n in names}
     for r in range(rounds):

@@ -550,8 +550,8 @@ def variant_sweep(bw: float, cases: str | None = None) -> list[dict]:
     return out
 
 
-def _graph_ms(steps: list) -> float:
-    """Per-step time of a CUDA graph that runs each callable once, in order."""
+def capture_graph(steps: list) -> torch.cuda.CUDAGraph:
+    """A CUDA graph that runs each callable once, in order (captured after two warm-up calls, replayed once)."""
     for f in steps[:2]:
         f()
     torch.cuda.synchronize()
@@ -561,7 +561,12 @@ def _graph_ms(steps: list) -> float:
             f()
     g.replay()
     torch.cuda.synchronize()
-    return bench_ms(g.replay) / len(steps)
+    return g
+
+
+def _graph_ms(steps: list) -> float:
+    """Per-step time of a CUDA graph that runs each callable once, in order."""
+    return bench_ms(capture_graph(steps).replay) / len(steps)
 
 
 def _touch_kernel():
