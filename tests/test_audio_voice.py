@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perception.audio.events import CueConfig, CueDetector
-from perception.audio.features import AudioAnalyzer
+from perception.audio.features import AnalyzerConfig, AudioAnalyzer
 from perception.audio.pitch import PitchTracker, yin
 from perception.audio.sources import ArraySource, speech_extent, synthesize
 from perception.audio.types import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, AudioFrameFeatures
@@ -230,6 +230,9 @@ def test_subband_refiner_keeps_a_fricative_tail_under_babble_like_noise():
     no_tail = {"tail_ms_per_db": 0.0}  # the sub-band evidence alone (the hidden-tail step is tested below)
     assert refined(OffsetRefineConfig(subband=None, **no_tail)) == pytest.approx(lead + body, abs=0.03)
     assert refined(OffsetRefineConfig(**no_tail)) == pytest.approx(lead + body + tail, abs=0.03)
+    # the evidence followed the fricative to its end under the noise: no hidden tail goes on top of that
+    assert refined(OffsetRefineConfig()) == refined(OffsetRefineConfig(**no_tail))
+    assert refined(OffsetRefineConfig(tail_after_extension=True)) > lead + body + tail + 0.03
 
 
 def _decaying_phrase(noise_db: float, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
@@ -266,3 +269,70 @@ def test_offset_moves_on_over_the_tail_the_noise_hides():
             assert abs(moved - true_end) < abs(plain - true_end)
     assert shifts[-50.0] == 0.0
     assert 0.0 < shifts[-38.0] < shifts[-34.0] <= 0.06
+
+
+def _exact_half_frames(levels_db: list[float], rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise, each 10 ms half-frame scaled to exactly its level in dBFS."""
+    half = FRAME_SAMPLES // 2
+    parts = [rng.normal(0.0, 1.0, half) for _ in levels_db]
+    scales = [32768.0 * 10 ** (db / 20) / np.sqrt(np.mean(p * p)) for p, db in zip(parts, levels_db)]
+    return np.concatenate([p * g for p, g in zip(parts, scales)])
+
+
+def test_offset_refiner_does_not_run_on_into_babble_at_the_noise_peaks():
+    """Babble-like noise whose 10 ms level swings over 12 dB: half-frames 1 dB over the noise's own 90th percentile
+    right after a phrase are the noise's peaks, and the offset stays at the phrase's end; a continuation 10 dB over
+    those peaks still extends it."""
+    rng = np.random.default_rng(5)
+    noise = [-66.0 + (5 * k) % 13 for k in range(160)]          # -66 .. -54 dBFS
+    peaks = float(np.percentile(noise, 90))
+    floor = float(np.percentile(noise, 10))
+    phrase = [-20.0] * 20
+
+    def refined(after_db: float, config: OffsetRefineConfig) -> float:
+        ref = OffsetRefiner(config)
+        x = _exact_half_frames(noise, rng)
+        for i in range(len(x) // FRAME_SAMPLES):
+            ref.update(i * 0.02, x[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], speech=False)
+        y = _exact_half_frames(phrase + [after_db] * 6 + noise[:40], rng)
+        t0 = len(x) / SAMPLE_RATE
+        for i in range(len(y) // FRAME_SAMPLES):
+            ref.update(t0 + i * 0.02, y[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], speech=True)
+        return ref.refine(t0 + 0.2, floor_db=floor) - t0
+
+    config = OffsetRefineConfig(subband=None)
+    assert refined(peaks + 1.0, config) == pytest.approx(0.2, abs=1e-6)
+    assert refined(peaks + 10.0, config) == pytest.approx(0.26, abs=1e-6)
+    # the old rule (loud: over the peaks by any amount) took the babble as the phrase's continuation
+    assert refined(peaks + 1.0, OffsetRefineConfig(subband=None, loud_over_noise_db=0.0)) >= 0.26 - 1e-6
+
+
+def test_gate_ends_each_phrase_under_babble_at_10_db_snr(clips):
+    """Babble of four other espeak voices reading the phrases without pauses, 10 dB under the speech: the gate finds
+    the three phrases (no segment made of babble) and ends each within 100 ms; holding speech only over the babble's
+    own peaks is what stops it running on into them (with the old hold, 2 dB under the peaks, it does)."""
+    samples, spans = _stream(clips, (1.2, 1.2), lead=3.0)
+    samples = np.concatenate([samples, np.zeros(SAMPLE_RATE, np.int16)])
+    n = len(samples)
+    babble = np.zeros(n)
+    for k, voice in enumerate(("en-gb", "en-us+f2", "en-029", "en-gb-scotland")):
+        pieces: list[np.ndarray] = []
+        while sum(map(len, pieces)) < n:
+            for p in PHRASES[k % 3:] + PHRASES[:k % 3]:
+                clip = synthesize(p, voice, 170)
+                a, b = speech_extent(clip)
+                pieces.append(clip[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)].astype(np.float64))
+        babble += np.concatenate(pieces)[:n]
+    x = samples.astype(np.float64)
+    speech = np.concatenate([x[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in spans])
+    noisy = x + babble * np.sqrt(np.mean(speech ** 2) / (np.mean(babble ** 2) * 10.0))
+    noisy = np.clip(np.rint(noisy), -32768, 32767).astype(np.int16)
+
+    def offsets(config: AnalyzerConfig) -> list[float]:
+        return [e.t for e in _analyse(noisy, AudioAnalyzer(config))[1] if e.kind == "offset"]
+
+    found = offsets(AnalyzerConfig())
+    assert len(found) == len(PHRASES)
+    assert all(abs(off - b) <= 0.1 for off, (_, b) in zip(found, spans))
+    old = offsets(AnalyzerConfig(hold_over_noise_db=-2.0, wide_noise_db=float("-inf")))
+    assert len(old) != len(PHRASES) or any(abs(off - b) > 0.1 for off, (_, b) in zip(old, spans))
