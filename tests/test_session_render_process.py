@@ -134,3 +134,22 @@ def test_render_process_killed_mid_session_costs_the_video_not_the_session(tmp_p
     assert any("rendering failed" in w and "render process exited" in w for w in result.warnings)
     with Store.open(tmp_path / "s.db") as st:
         assert st.frame_count(sid) == 60 and st.integrity_ok()
+
+
+def test_a_job_slot_being_rewritten_is_skipped_not_unpickled():
+    """The mailbox's seqlock: the child takes job `seq` only if its slot still holds `seq` after the copy."""
+    import pickle
+
+    from fep_motion.session.render_process import JOB_BYTES, _Layout, _read_job
+
+    lay = _Layout(memoryview(bytearray(_Layout.size(16, 16))), 16, 16)
+    data = pickle.dumps((3, np.zeros(4), None))
+    lay.jobs[1][: len(data)] = np.frombuffer(data, np.uint8)
+    lay.job_meta[1] = (3, len(data))
+    idx, pose, face = _read_job(lay, 3)
+    assert idx == 3 and face is None and len(pose) == 4
+    lay.job_meta[1, 0] = -1  # the parent is writing job 5 into the slot
+    lay.jobs[1][:] = 0xFF  # half-written garbage that would not unpickle
+    assert _read_job(lay, 3) is None
+    lay.job_meta[1] = (5, JOB_BYTES)  # job 5 finished: job 3 is gone
+    assert _read_job(lay, 3) is None

@@ -363,7 +363,8 @@ class SessionLoop:
                 if self.renderer is not None:
                     if self.renderer.error is None:
                         self.renderer.submit(tick.index, shown_pose, face)
-                        agent_img = self.renderer.latest
+                        if self.display is not None:  # only the window shows it (the process worker copies it)
+                            agent_img = self.renderer.latest
                     if self.renderer.error is not None and not render_failed:
                         exc = self.renderer.error
                         self._warn(f"t={t:.2f}s: rendering failed, continuing without video: "

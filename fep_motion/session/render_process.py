@@ -34,8 +34,9 @@ class _Layout:
     def __init__(self, buf: memoryview, width: int, height: int) -> None:
         self.header = np.ndarray((_HEADER,), np.int64, buf, 0)
         off = _HEADER * 8
-        self.job_len = np.ndarray((2,), np.int64, buf, off)
-        off += 16
+        # per job slot: (the sequence number it holds, -1 while being written; its length in bytes)
+        self.job_meta = np.ndarray((2, 2), np.int64, buf, off)
+        off += 32
         self.jobs = [np.ndarray((JOB_BYTES,), np.uint8, buf, off + i * JOB_BYTES) for i in range(2)]
         off += 2 * JOB_BYTES
         n = height * width * 3
@@ -43,7 +44,7 @@ class _Layout:
 
     @staticmethod
     def size(width: int, height: int) -> int:
-        return _HEADER * 8 + 16 + 2 * JOB_BYTES + 2 * height * width * 3
+        return _HEADER * 8 + 32 + 2 * JOB_BYTES + 2 * height * width * 3
 
 
 def _serve(shm_name: str, width: int, height: int, backend: str, video_path: str | None, fps: float,
@@ -109,11 +110,14 @@ def _serve(shm_name: str, width: int, height: int, backend: str, video_path: str
 
 
 def _read_job(lay: _Layout, seq: int) -> tuple | None:
-    """The job posted as `seq` (None if the parent overwrote it while it was read: the next one is newer)."""
+    """The job posted as `seq`, or None if its slot was being rewritten while it was read (a seqlock: the slot's
+    number is checked before and after the copy; the rewrite is a newer job, taken on the next pass)."""
     slot = seq % 2
-    n = int(lay.job_len[slot])
+    if int(lay.job_meta[slot, 0]) != seq:
+        return None
+    n = int(lay.job_meta[slot, 1])
     data = bytes(lay.jobs[slot][:n])
-    if int(lay.header[_JOB_SEQ]) > seq + 1:  # both slots rewritten meanwhile: this copy may be torn
+    if int(lay.job_meta[slot, 0]) != seq:
         return None
     return pickle.loads(data)
 
@@ -161,8 +165,11 @@ class ProcessRenderWorker:
             return
         seq = self._seq + 1
         slot = seq % 2
+        meta = self._lay.job_meta[slot]
+        meta[0] = -1  # being written: a reader of this slot discards what it copied
         self._lay.jobs[slot][: len(data)] = np.frombuffer(data, np.uint8)
-        self._lay.job_len[slot] = len(data)
+        meta[1] = len(data)
+        meta[0] = seq
         self._lay.header[_JOB_SEQ] = seq
         self._seq = seq
         self._wake.release()

@@ -124,18 +124,17 @@ def _run_session(spec: SessionSpec, source: ParticipantSource, source_label: str
     perceiver = perceiver or make_perceiver(images=getattr(source, "delivers_images", False))
     video = None
     worker: Any = None
+    if spec.video_path is not None:
+        spec.video_path.parent.mkdir(parents=True, exist_ok=True)
     if renderer is None and (spec.video_path is not None or spec.render) and spec.realtime:
         # real time: the renderer and the video live in their own process (PyBullet holds the GIL while it draws)
         from fep_motion.session.render_process import ProcessRenderWorker
 
-        if spec.video_path is not None:
-            spec.video_path.parent.mkdir(parents=True, exist_ok=True)
         worker = ProcessRenderWorker(RENDER_SIZE, RENDER_BACKEND, spec.video_path, spec.fps)
     else:
         if renderer is None and (spec.video_path is not None or spec.render):
             renderer = make_renderer()
         if spec.video_path is not None and renderer is not None:
-            spec.video_path.parent.mkdir(parents=True, exist_ok=True)
             from perception.video import VideoWriter
 
             video = VideoWriter(str(spec.video_path), spec.fps, (renderer.width, renderer.height))
